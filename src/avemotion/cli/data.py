@@ -1,0 +1,7 @@
+"""CLI commands: data (placeholder until its issue lands)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

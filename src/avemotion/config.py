@@ -1,0 +1,75 @@
+"""Preprocessing settings: one frozen dataclass shared by `prepare`, training and `predict`.
+
+Its hash keys the cache and is stored with every checkpoint, so a changed setting never mixes
+with old results and prediction refuses a model trained on other settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+CROP_MODES = ("fixed", "legacy")
+SHORT_CLIP_POLICIES = ("error", "pad")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    # video (SPEC 2)
+    num_frames: int = 30
+    frame_size: int = 224
+    crop: str = "fixed"  # fixed: margin + square on the full frame; legacy: published squash/stretch
+    margin: float = 0.25  # fraction of the landmark box size added on each side (fixed crop)
+    detector: str = "haar"  # offline face detector used where no landmark CSV exists
+    # audio (SPEC 2)
+    sample_rate: int = 44100
+    audio_offset: float = 0.5
+    audio_duration: float = 2.45
+    n_mfcc: int = 13
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    mfcc_frames: int = 212
+    # what to do with clips shorter than audio_offset + audio_duration
+    short_clip: str = "error"
+
+    def __post_init__(self):
+        if self.crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {CROP_MODES}, got {self.crop!r}")
+        if self.short_clip not in SHORT_CLIP_POLICIES:
+            raise ValueError(f"short_clip must be one of {SHORT_CLIP_POLICIES}, got {self.short_clip!r}")
+
+    @property
+    def min_duration(self) -> float:
+        return self.audio_offset + self.audio_duration
+
+    @property
+    def audio_samples(self) -> int:
+        return round(self.audio_duration * self.sample_rate)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PreprocessConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def hash(self) -> str:
+        """Settings plus the library behaviour that changes features (librosa's STFT pad mode)."""
+        payload = dict(self.to_dict(), **library_fingerprint())
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def library_fingerprint() -> dict:
+    """librosa switched its centred-STFT padding from reflect (0.8) to constant (0.10)."""
+    import inspect
+
+    import librosa
+
+    pad_mode = inspect.signature(librosa.stft).parameters["pad_mode"].default
+    major_minor = ".".join(librosa.__version__.split(".")[:2])
+    return {"librosa": major_minor, "stft_pad_mode": pad_mode}

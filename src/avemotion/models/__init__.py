@@ -1,0 +1,8 @@
+"""Models: shared encoders, fusion blocks, and one registered factory per published model.
+
+Importing this package imports every model module so their `@register_model` decorators run.
+"""
+
+from avemotion.models.registry import ModelInfo, create_model, list_models, model_info, register_model  # noqa: F401
+
+# Model modules are imported below (each registers itself). Keep this list in sync with the files.
