@@ -18,6 +18,11 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+@app.callback()
+def main() -> None:
+    """Audio-video emotion recognition: CFN-SR, its fusion baselines and TACFN."""
+
+
 # One module per group of commands; each exposes register(app). Heavy imports live inside commands
 # so that `avemotion --help` stays fast.
 COMMAND_MODULES = ("data", "models", "train", "predict")
