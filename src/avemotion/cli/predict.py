@@ -1,7 +1,157 @@
-"""CLI commands: predict (placeholder until its issue lands)."""
+"""`avemotion predict VIDEO... --run RUN`: a thin layer over `avemotion.inference.Recognizer`.
+
+Exit status: 0 every file predicted, 1 some files failed (each reported on one line), 2 usage or
+configuration error (printed by the entry point).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
+from avemotion.errors import ConfigError
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("predict")(predict)
+
+
+def predict(
+    videos: List[Path] = typer.Argument(..., help="Video files (mp4, mov, avi, mkv, webm, flv, ...).", show_default=False),
+    run: Path = typer.Option(..., "--run", help="Run folder written by `avemotion train`."),
+    fold: Optional[int] = typer.Option(None, help="Use this fold's checkpoint (default: the best-validated fold)."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of every fold's checkpoint."),
+    window: float = typer.Option(3.0, help="Window length in seconds for long videos."),
+    hop: float = typer.Option(1.0, help="Seconds between window starts."),
+    smooth: int = typer.Option(1, min=1, help="Moving average of probabilities over N windows (1: none)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="Output format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output here instead of stdout."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Timeline / probability plot (PNG); one per video, suffixed by its name when several."),
+    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Annotated copy of the video (mp4); suffixed by the video name when several."),
+    landmarks: Optional[Path] = typer.Option(None, "--landmarks", help="OpenFace landmark CSV (one video) or a folder of <video stem>.csv; otherwise the face detector is used."),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="Without audio or face, predict from the remaining modality (the run's unimodal checkpoints)."),
+    pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="Zero-pad clips shorter than the audio window instead of refusing them (default: the run's policy)."),
+    preprocess: List[str] = typer.Option([], "--preprocess", metavar="KEY=VALUE", help="Preprocessing setting you expect; checked against the run, any difference is refused."),
+    device: str = typer.Option("cpu", help="Torch device."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+) -> None:
+    """Recognise emotions in videos: one prediction per short clip, a timeline for long videos."""
+    from avemotion.inference import Recognizer
+
+    recognizer = Recognizer.from_run(
+        run, fold=fold, ensemble=ensemble, device=device, allow_missing=allow_missing, pad_short=pad_short,
+        preprocess=_parse_settings(preprocess), window=window, hop=hop, smooth=smooth,
+    )
+    landmark_map = _landmark_map(videos, landmarks)
+    results = []
+    for result in recognizer.predict_many(videos, progress=progress and sys.stderr.isatty(), landmarks=landmark_map):
+        _report(result, allow_missing)
+        _write_extras(result, plot, annotate, many=len(videos) > 1)
+        results.append(result)
+    _write_output(results, fmt, output, recognizer.describe())
+    if any(_failed(r) for r in results):
+        raise typer.Exit(1)
+
+
+def _failed(result) -> bool:
+    from avemotion.inference import FileError
+
+    return isinstance(result, FileError)
+
+
+def _parse_settings(items: list[str]) -> dict:
+    """KEY=VALUE strings to typed preprocessing settings (types from PreprocessConfig's defaults)."""
+    import dataclasses
+
+    from avemotion.config import PreprocessConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(PreprocessConfig)}
+    settings = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in defaults:
+            raise ConfigError(f"--preprocess {item!r}: expected KEY=VALUE with KEY one of {', '.join(defaults)}")
+        try:
+            settings[key] = type(defaults[key])(value)
+        except ValueError:
+            raise ConfigError(f"--preprocess {item!r}: {value!r} is not a {type(defaults[key]).__name__}") from None
+    return settings
+
+
+def _landmark_map(videos: list[Path], landmarks: Path | None) -> dict:
+    if landmarks is None:
+        return {}
+    if landmarks.is_dir():
+        # a video without its CSV in the folder uses the face detector, as in `prepare`
+        found = {str(v): landmarks / f"{v.stem}.csv" for v in videos}
+        return {v: csv for v, csv in found.items() if csv.exists()}
+    if not landmarks.exists():
+        raise ConfigError(f"{landmarks}: no such landmark file or folder")
+    if len(videos) > 1:
+        raise ConfigError("--landmarks CSV goes with one video; for several, give a folder of <video stem>.csv")
+    return {str(videos[0]): landmarks}
+
+
+def _report(result, allow_missing: bool) -> None:
+    """One line per failed file on stderr, and one per modality fallback."""
+    if _failed(result):
+        hint = " (--allow-missing predicts from the other modality)" if result.reason in ("no_audio", "no_face") and not allow_missing else ""
+        typer.echo(f"{result.message}{hint}", err=True)
+        return
+    for note in result.notes:
+        typer.echo(f"{result.file}: {note}", err=True)
+
+
+def _per_file(template: Path, video: str, many: bool) -> Path:
+    return template.with_name(f"{template.stem}_{Path(video).stem}{template.suffix}") if many else template
+
+
+def _write_extras(result, plot: Path | None, annotate: Path | None, many: bool) -> None:
+    if _failed(result):
+        return
+    if plot is not None:
+        from avemotion.inference.plot import plot_result
+
+        plot_result(result, _per_file(plot, result.file, many))
+    if annotate is not None:
+        from avemotion.inference.annotate import annotate_video
+
+        annotate_video(result.file, result, _per_file(annotate, result.file, many))
+
+
+def _write_output(results: list, fmt: OutputFormat, output: Path | None, meta: dict) -> None:
+    from avemotion.inference import outputs
+    from avemotion.utils.io import write_text
+
+    if fmt is OutputFormat.table:
+        text = _table_text(results, outputs, width=None if output is None else 120)
+    elif fmt is OutputFormat.json:
+        text = outputs.to_json(results, meta)
+    else:
+        text = outputs.to_csv(results)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text(output, text)
+
+
+def _table_text(results, outputs, width) -> str:
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    terminal = width is None and sys.stdout.isatty()
+    console = Console(file=buffer, width=width or 120, force_terminal=terminal)
+    outputs.render_table(results, console)
+    return buffer.getvalue()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,9 +20,10 @@ class Prediction:
     start: float
     end: float
     file: str | None = None
+    notes: tuple[str, ...] = ()  # e.g. "no audio stream; predicted from video only"
 
     @classmethod
-    def from_probs(cls, probs, modalities, start, end, file=None) -> "Prediction":
+    def from_probs(cls, probs, modalities, start, end, file=None, notes=()) -> "Prediction":
         probs = np.asarray(probs, dtype=np.float64)
         label = int(probs.argmax())
         return cls(
@@ -33,6 +34,7 @@ class Prediction:
             start=float(start),
             end=float(end),
             file=file,
+            notes=tuple(notes),
         )
 
     @property
@@ -54,6 +56,7 @@ class Prediction:
             "probability": self.probability,
             "probabilities": dict(self.probabilities),
             "modalities": list(self.modalities),
+            "notes": list(self.notes),
         }
 
 
@@ -68,10 +71,13 @@ class Timeline:
     hop: float = 1.0
     duration: float = 0.0
     file: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def modalities(self) -> tuple[str, ...]:
-        return self.windows[0].modalities if self.windows else ()
+        """Every modality used by some window (a window without a face may use audio only)."""
+        used = {m for p in self.windows for m in p.modalities}
+        return tuple(m for m in ("video", "audio") if m in used)
 
     @property
     def final(self) -> list[Prediction]:
@@ -80,7 +86,7 @@ class Timeline:
 
     def to_dict(self) -> dict:
         def rows(preds):
-            return [{k: v for k, v in p.to_dict().items() if k not in ("file", "kind")} for p in preds]
+            return [{k: v for k, v in p.to_dict().items() if k not in ("file", "kind", "notes")} for p in preds]
 
         return {
             "file": self.file,
@@ -90,6 +96,7 @@ class Timeline:
             "hop": self.hop,
             "smooth": self.smooth,
             "modalities": list(self.modalities),
+            "notes": list(self.notes),
             "windows": rows(self.windows),
             "smoothed": rows(self.smoothed) if self.smoothed is not None else None,
         }
@@ -102,7 +109,6 @@ class FileError:
     file: str
     reason: str
     detail: str
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def message(self) -> str:

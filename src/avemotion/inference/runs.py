@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError
@@ -93,10 +94,11 @@ def _comparable(preprocess: dict) -> dict:
     return {k: v for k, v in preprocess.items() if k not in PREDICT_OVERRIDABLE}
 
 
-def resolve_preprocess(metas: dict[str, dict], requested: PreprocessConfig | None = None, short_clip: str | None = None) -> PreprocessConfig:
+def resolve_preprocess(metas: dict[str, dict], requested: Mapping | PreprocessConfig | None = None,
+                       short_clip: str | None = None) -> PreprocessConfig:
     """The run's preprocessing, after checking that every checkpoint agrees, that this environment
-    reproduces the recorded hash, and that a user-requested config matches; only the short-clip
-    policy may change."""
+    reproduces the recorded hash, and that settings the user asked for (`requested`, whole or
+    partial) match; only the short-clip policy may change, through `short_clip`."""
     (first_name, first), *others = metas.items()
     for name, meta in others:
         if _comparable(meta["preprocess"]) != _comparable(first["preprocess"]):
@@ -105,14 +107,26 @@ def resolve_preprocess(metas: dict[str, dict], requested: PreprocessConfig | Non
     for name, meta in metas.items():
         _check_hash(name, meta)
     cfg = PreprocessConfig.from_dict(first["preprocess"])
-    if requested is not None and _comparable(requested.to_dict()) != _comparable(cfg.to_dict()):
-        raise ConfigError(
-            "preprocessing differs from the run's (only the short-clip policy may change at prediction time): "
-            + _diff(cfg.to_dict(), requested.to_dict())
-        )
+    _check_requested(cfg.to_dict(), requested)
     if short_clip is not None:
         cfg = PreprocessConfig.from_dict(dict(cfg.to_dict(), short_clip=short_clip))
     return cfg
+
+
+def _check_requested(run_settings: dict, requested) -> None:
+    if requested is None:
+        return
+    if isinstance(requested, PreprocessConfig):
+        requested = requested.to_dict()
+    unknown = sorted(set(requested) - set(run_settings))
+    if unknown:
+        raise ConfigError(f"unknown preprocessing setting(s): {', '.join(unknown)}")
+    wanted = _comparable(dict(run_settings, **requested))
+    if wanted != _comparable(run_settings):
+        raise ConfigError(
+            "the run was trained with other preprocessing, and only the short-clip policy may change "
+            "at prediction time (--pad-short): " + _diff(run_settings, wanted)
+        )
 
 
 def _check_hash(name: str, meta: dict) -> None:
@@ -131,5 +145,5 @@ def _check_hash(name: str, meta: dict) -> None:
 
 
 def _diff(a: dict, b: dict) -> str:
-    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    keys = sorted(k for k in set(a) & set(b) if a[k] != b[k]) + sorted(set(a) ^ set(b))
     return ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys) or "no difference"

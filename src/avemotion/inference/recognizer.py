@@ -1,0 +1,205 @@
+"""`Recognizer`: a trained run (one fold or a fold ensemble) applied to any video file.
+
+    rec = Recognizer.from_run("runs/cfn_sr", ensemble=True)
+    result = rec.predict("clip.mp4")          # Prediction, or Timeline for a long video
+    for result in rec.predict_many(paths):    # Prediction | Timeline | FileError per file
+        ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+import numpy as np
+import torch
+
+from avemotion.config import PreprocessConfig
+from avemotion.errors import ConfigError, InputError
+from avemotion.inference import features
+from avemotion.inference.results import FileError, Prediction, Result, Timeline
+from avemotion.inference.runs import RunInfo, UNIMODAL_STAGES, choose_folds, read_run, resolve_preprocess, stage_stem
+from avemotion.inference.windows import check_window, is_long, plan_windows, smooth_probs
+from avemotion.models.checkpoint import checkpoint_exists, load_checkpoint, read_checkpoint_meta
+
+MISSING_DETAIL = {"audio": "no audio stream", "video": "no face found"}
+
+
+class Recognizer:
+    def __init__(self, run: RunInfo, folds: list[int], cfg: PreprocessConfig, *, device: str = "cpu",
+                 allow_missing: bool = False, window: float = 3.0, hop: float = 1.0, smooth: int = 1, batch_size: int = 8):
+        check_window(window, hop, cfg.min_duration, cfg.short_clip == "pad")
+        if smooth < 1:
+            raise ConfigError(f"--smooth must be >= 1, got {smooth}")
+        self.run, self.folds, self.cfg, self.device = run, folds, cfg, device
+        self.allow_missing, self.window, self.hop, self.smooth = allow_missing, window, hop, smooth
+        self.batch_size = batch_size
+        self.modalities = _stage_modalities(run.model)
+        self._models: dict[str, list[torch.nn.Module]] = {}
+        self._load(run.model)  # the main models load now so that a broken run fails before any file
+
+    @classmethod
+    def from_run(cls, path: str | Path, *, fold: int | None = None, ensemble: bool = False, device: str = "cpu",
+                 allow_missing: bool = False, pad_short: bool | None = None, preprocess: Mapping | PreprocessConfig | None = None,
+                 window: float = 3.0, hop: float = 1.0, smooth: int = 1, batch_size: int = 8) -> "Recognizer":
+        """Load a run. `pad_short` overrides the run's short-clip policy (None keeps it); any other
+        preprocessing difference (`preprocess` given and not equal to the run's) is a ConfigError."""
+        run = read_run(path)
+        folds = choose_folds(run, fold, ensemble)
+        metas = {str(p.with_suffix("")): read_checkpoint_meta(p) for p in sorted(run.path.glob("fold_*/*/best.json"))}
+        short_clip = None if pad_short is None else ("pad" if pad_short else "error")
+        cfg = resolve_preprocess(metas, preprocess, short_clip)
+        return cls(run, folds, cfg, device=device, allow_missing=allow_missing, window=window, hop=hop,
+                   smooth=smooth, batch_size=batch_size)
+
+    # --- models -------------------------------------------------------------------------------
+
+    def _load(self, stage: str) -> list[torch.nn.Module]:
+        if stage not in self._models:
+            models = []
+            for k in self.folds:
+                model, _ = load_checkpoint(stage_stem(self.run.path, k, stage), map_location=self.device)
+                models.append(model.to(self.device).eval())
+            self._models[stage] = models
+        return self._models[stage]
+
+    def _stage_for(self, modalities: tuple[str, ...]) -> str:
+        return self.run.model if modalities == self.modalities else modalities[0]
+
+    def can_use(self, modalities: tuple[str, ...]) -> bool:
+        """Whether the run can predict from these modalities (the main model, or a fallback
+        unimodal checkpoint present for every selected fold)."""
+        if modalities == self.modalities:
+            return True
+        return (self.allow_missing and len(modalities) == 1 and modalities[0] in UNIMODAL_STAGES
+                and all(checkpoint_exists(stage_stem(self.run.path, k, modalities[0])) for k in self.folds))
+
+    @torch.inference_mode()
+    def probabilities(self, arrays: list, modalities: tuple[str, ...]) -> np.ndarray:
+        """(N, C) class probabilities, averaged over the selected folds' models."""
+        models = self._load(self._stage_for(modalities))
+        out = []
+        for i in range(0, len(arrays), self.batch_size):
+            video, audio = features.to_batch(arrays[i : i + self.batch_size], modalities, self.device)
+            probs = [torch.softmax(m(video, audio).float(), dim=-1) for m in models]
+            out.append(torch.stack(probs).mean(0).cpu().numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    # --- prediction ---------------------------------------------------------------------------
+
+    def predict(self, path: str | Path, *, landmarks: str | Path | None = None) -> Prediction | Timeline:
+        """A short video gives one Prediction, a long one a Timeline; a bad file raises InputError."""
+        path = Path(path)
+        info = features.probe(path)
+        modalities, notes = self._available(path, info)
+        if not is_long(info.duration, self.window):
+            return self._predict_clip(path, info, modalities, notes, landmarks)
+        return self._predict_timeline(path, info, modalities, notes, landmarks)
+
+    def _available(self, path: Path, info) -> tuple[tuple[str, ...], list[str]]:
+        if "audio" not in self.modalities or info.has_audio:
+            return self.modalities, []
+        return self._fall_back(path, "audio"), [f"{MISSING_DETAIL['audio']}; predicted from video only"]
+
+    def _fall_back(self, path: Path, missing: str, detail: str | None = None) -> tuple[str, ...]:
+        """The modalities left when `missing` is absent, or the InputError saying why not."""
+        remaining = tuple(m for m in self.modalities if m != missing)
+        code = "no_audio" if missing == "audio" else "no_face"
+        if not remaining or not self.can_use(remaining):
+            raise InputError(path, code, detail or MISSING_DETAIL[missing])
+        return remaining
+
+    def _predict_clip(self, path, info, modalities, notes, landmarks) -> Prediction:
+        try:
+            arrays = features.clip_arrays(path, self.cfg, landmarks, modalities)
+        except InputError as err:
+            if err.code != "no_face" or "video" not in modalities:
+                raise
+            modalities = self._fall_back(path, "video", err.detail)
+            notes = notes + [f"{MISSING_DETAIL['video']}; predicted from audio only"]
+            arrays = features.clip_arrays(path, self.cfg, landmarks, modalities)
+        probs = self.probabilities([arrays], modalities)[0]
+        return Prediction.from_probs(probs, modalities, arrays.start, arrays.end, file=str(path), notes=tuple(notes))
+
+    def _predict_timeline(self, path, info, modalities, notes, landmarks) -> Timeline:
+        spans = plan_windows(info.duration, self.window, self.hop)
+        arrays = features.window_arrays(path, self.cfg, spans, landmarks, modalities)
+        used = [modalities] * len(spans)
+        faceless = [i for i, a in enumerate(arrays) if isinstance(a, InputError) and a.code == "no_face" and "video" in modalities]
+        if faceless:
+            # windows without a face fall back to audio (if allowed); the others keep both modalities
+            s, e = spans[faceless[0]]
+            audio_only = self._fall_back(path, "video", f"no face found in {s:.1f}-{e:.1f} s")
+            redo = features.window_arrays(path, self.cfg, [spans[i] for i in faceless], landmarks, audio_only)
+            for i, a in zip(faceless, redo):
+                arrays[i], used[i] = a, audio_only
+            notes = notes + [f"{MISSING_DETAIL['video']} in {len(faceless)} of {len(spans)} windows; those predicted from audio only"]
+        for a in arrays:
+            if isinstance(a, InputError):
+                raise a
+        probs = np.empty((len(spans), self.run_classes))
+        for group in set(used):
+            idx = [i for i, u in enumerate(used) if u == group]
+            probs[idx] = self.probabilities([arrays[i] for i in idx], group)
+        return self._timeline(path, info, spans, probs, used, notes)
+
+    def _timeline(self, path, info, spans, probs, used, notes) -> Timeline:
+        def preds(rows):
+            return [Prediction.from_probs(p, u, s, e) for p, u, (s, e) in zip(rows, used, spans)]
+
+        smoothed = preds(smooth_probs(probs, self.smooth)) if self.smooth > 1 else None
+        return Timeline(windows=preds(probs), smoothed=smoothed, smooth=self.smooth, window=self.window,
+                        hop=self.hop, duration=info.duration, file=str(path), notes=tuple(notes))
+
+    @property
+    def run_classes(self) -> int:
+        return self._load(self.run.model)[0].num_classes
+
+    def predict_many(self, paths: Iterable[str | Path], *, progress: bool = True,
+                     landmarks: Mapping[str, str | Path] | None = None) -> Iterator[Result]:
+        """Yield one result per path, in order; a bad file yields a FileError and the rest go on.
+        `landmarks` maps a video path (as given) to its landmark CSV."""
+        paths = [str(p) for p in paths]
+        with _progress(progress, len(paths)) as advance:
+            for path in paths:
+                yield self._predict_or_error(path, (landmarks or {}).get(path))
+                advance()
+
+    def _predict_or_error(self, path: str, landmarks) -> Result:
+        try:
+            return self.predict(path, landmarks=landmarks)
+        except InputError as err:
+            return FileError(path, err.code, err.detail)
+
+    def describe(self) -> dict:
+        """What the outputs were produced with (goes into the JSON document)."""
+        return {"run": str(self.run.path), "model": self.run.model, "folds": list(self.folds),
+                "ensemble": len(self.folds) > 1, "preprocess_hash": self.cfg.hash(), "short_clip": self.cfg.short_clip}
+
+
+def _stage_modalities(stage: str) -> tuple[str, ...]:
+    from avemotion.models.registry import model_info
+
+    return tuple(model_info(stage).modalities)
+
+
+class _progress:
+    """A rich progress bar on stderr (or nothing); yields a function that advances it."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total, self.bar = enabled, total, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("predicting", total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
