@@ -1,0 +1,78 @@
+"""The one interface training and inference code sees: `AVModel`.
+
+    logits = model(video, audio)              # video (B, 3, T, H, W) normalised, audio (B, 13, 212)
+    loss, logits = model.loss(video, audio, target)
+    report = model.load_unimodal(video_model, audio_model)   # two-stage recipe
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avemotion.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of one model scale. `full` is the paper; `tiny` keeps the architecture, narrow and shallow."""
+
+    stem: int  # video stem channels
+    widths: tuple[int, int, int, int]  # bottleneck width per ResNeXt layer (block output = 2 * width)
+    blocks: tuple[int, int, int, int]  # blocks per ResNeXt layer
+    cardinality: int  # groups of the 3x3x3 convolution
+    audio_channels: tuple[int, int, int]  # the three 1D convolutions
+    heads: int  # self-attention heads
+    ff: int  # transformer feed-forward width
+    attn_layers: int  # transformer layers
+
+
+SCALES = {
+    "full": Scale(64, (128, 256, 512, 1024), (3, 4, 6, 3), 32, (32, 32, 64), 8, 256, 5),
+    # ~0.7M parameters: the whole pipeline runs on 2 CPU cores at ~8 frames of 48-64 px.
+    "tiny": Scale(16, (16, 32, 64, 128), (1, 1, 1, 1), 8, (16, 16, 32), 4, 64, 2),
+}
+
+
+def get_scale(name: str) -> Scale:
+    if name not in SCALES:
+        raise ConfigError(f"scale must be one of {tuple(SCALES)}, got {name!r}")
+    return SCALES[name]
+
+
+def check_choice(what: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{what} must be one of {tuple(choices)}, got {value!r}")
+
+
+class AVModel(nn.Module):
+    """Base of every model: takes (video, audio), returns logits (B, num_classes)."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        self.num_classes = num_classes
+        # Subclasses replace these with modules; a unimodal model leaves the other one None.
+        self.video_encoder: nn.Module | None = None
+        self.audio_encoder: nn.Module | None = None
+
+    def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def loss(self, video: torch.Tensor, audio: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(video, audio)
+        return F.cross_entropy(logits, target), logits
+
+    def load_unimodal(self, video_model: nn.Module | None = None, audio_model: nn.Module | None = None):
+        from avemotion.models.weights import load_unimodal
+
+        return load_unimodal(self, video_model, audio_model)
+
+
+def pool_video(features: torch.Tensor) -> torch.Tensor:
+    """Global average over time and space: (B, C, T, H, W) -> (B, C)."""
+    return features.mean(dim=(2, 3, 4))

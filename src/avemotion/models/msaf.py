@@ -1,0 +1,120 @@
+"""MSAF: multimodal split attention fusion (Su et al., 2020), two modules in the encoders.
+
+Module 1 after video layer3 (1024 ch) and audio's second conv (32 ch, before the max-pool), block
+16; module 2 after video layer4 (2048 ch) and audio's last BN (64 ch), block 32; reduction 4,
+block dropout 0.2. Both unimodal heads stay; the output is the sum of the two logit vectors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avemotion.errors import ConfigError
+from avemotion.models.base import AVModel, get_scale
+from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.registry import register_model
+from avemotion.models.unimodal import AudioHead, VideoHead
+
+
+class SplitAttention(nn.Module):
+    """One MSAF module over any number of modalities with channels-first feature maps.
+
+    Each modality's channels are cut into blocks of `block` channels (the last one zero-padded on
+    the channel axis when the count does not divide). In training, whole blocks are dropped per
+    sample; the blocks of a modality are summed and averaged over all other axes; the modalities
+    are added; linear block -> block/reduction, BN, ReLU; one linear back to `block` per block;
+    softmax across all blocks per channel; every block is multiplied by its attention.
+
+    `legacy=True` reproduces the published code: the dropout mask is applied twice, so kept blocks
+    are scaled by 1/(1-p)^2 instead of 1/(1-p). Its channel padding pads the wrong axis with the
+    wrong amount, so legacy mode refuses channel counts that do not divide (none of the paper's do).
+    """
+
+    def __init__(self, channels: tuple[int, ...], block: int, *, reduction: int = 4, dropout: float = 0.2, legacy: bool = False):
+        super().__init__()
+        if block % reduction:
+            raise ConfigError(f"MSAF block size {block} is not divisible by the reduction {reduction}")
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"MSAF block dropout must be in [0, 1), got {dropout!r}")
+        if legacy and any(c % block for c in channels):
+            raise ConfigError(f"legacy MSAF needs channel counts divisible by the block size {block}, got {channels}")
+        self.channels = tuple(channels)
+        self.block = block
+        self.num_blocks = tuple(math.ceil(c / block) for c in channels)
+        self.dropout = dropout
+        self.legacy = legacy
+        reduced = block // reduction
+        self.joint = nn.Sequential(nn.Linear(block, reduced), nn.BatchNorm1d(reduced), nn.ReLU(inplace=True))
+        self.dense = nn.ModuleList(nn.Linear(reduced, block) for _ in range(sum(self.num_blocks)))
+
+    def split(self, x: torch.Tensor, blocks: int) -> torch.Tensor:
+        """(B, C, *rest) -> (B, blocks, block, *rest), zero-padding the channel axis."""
+        pad = blocks * self.block - x.shape[1]
+        if pad:
+            x = torch.cat([x, x.new_zeros(x.shape[0], pad, *x.shape[2:])], dim=1)
+        return x.view(x.shape[0], blocks, self.block, *x.shape[2:])
+
+    def block_dropout(self, x: torch.Tensor) -> torch.Tensor:
+        """Drop whole blocks per sample: x is (B, blocks, block, *rest)."""
+        if not self.training or self.dropout == 0:
+            return x
+        keep = 1 - self.dropout
+        mask = torch.bernoulli(x.new_full((x.shape[0], x.shape[1]) + (1,) * (x.dim() - 2), keep))
+        # The published code multiplies by the scaled mask twice: kept blocks get 1/keep^2.
+        scale = keep**2 if self.legacy else keep
+        return x * mask / scale
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        for x, c in zip(features, self.channels):
+            if x.shape[1] != c:
+                raise ValueError(f"MSAF expected {c} channels, got {x.shape[1]}")
+        split = [self.block_dropout(self.split(x, n)) for x, n in zip(features, self.num_blocks)]
+        summary = sum(x.sum(dim=1).flatten(2).mean(dim=2) for x in split)  # (B, block)
+        joint = self.joint(summary)
+        attention = torch.softmax(torch.stack([d(joint) for d in self.dense], dim=1), dim=1)  # (B, all blocks, block)
+        outputs, start = [], 0
+        for x, n, c in zip(split, self.num_blocks, self.channels):
+            a = attention[:, start : start + n].reshape(*attention.shape[:1], n, self.block, *([1] * (x.dim() - 3)))
+            start += n
+            out = (x * a).flatten(1, 2)
+            outputs.append(out[:, :c])
+        return outputs
+
+
+class MSAFNet(AVModel):
+    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, legacy_dropout: bool, block_dropout: float = 0.2):
+        super().__init__(num_classes)
+        s = get_scale(scale)
+        self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
+        self.audio_encoder = AudioEncoder(s)
+        self.video_head = VideoHead(self.video_encoder.out_channels, num_classes)
+        self.audio_head = AudioHead(self.audio_encoder.flat_dim, num_classes)
+        v, a = self.video_encoder, self.audio_encoder
+        opts = dict(reduction=4, dropout=block_dropout, legacy=legacy_dropout)
+        self.msaf1 = SplitAttention((v.mid_channels, a.mid_channels), 16, **opts)
+        self.msaf2 = SplitAttention((v.out_channels, a.out_channels), 32, **opts)
+
+    def forward(self, video, audio):
+        venc, aenc = self.video_encoder, self.audio_encoder
+        v = venc.layer3(venc.layer2(venc.layer1(venc.stem(video))))
+        a = aenc.front(audio)
+        v, a = self.msaf1([v, a])
+        v, a = self.msaf2([venc.layer4(v), aenc.back(a)])
+        return self.video_head(v) + self.audio_head(a)
+
+
+@register_model("msaf", fusion="intermediate", paper_accuracy=74.86, paper_params=25.94)
+def msaf(
+    *,
+    num_classes: int = 8,
+    scale: str = "full",
+    legacy_dropout: bool = False,
+    block_dropout: float = 0.2,
+    stem_relu: bool = True,
+) -> MSAFNet:
+    """MSAF: split attention after video layer3/layer4 and audio conv2/last BN; sum of both heads."""
+    return MSAFNet(num_classes=num_classes, scale=scale, stem_relu=stem_relu, legacy_dropout=legacy_dropout, block_dropout=block_dropout)

@@ -1,0 +1,66 @@
+"""Unimodal models: the video 3D ResNeXt-50 and the audio 1D CNN, each with its classifier.
+
+They take (video, audio) like every model and ignore the other modality. Their attribute names
+(`video_encoder`/`video_head`, `audio_encoder`/`audio_head`) are the ones fusion models use, so the
+two-stage recipe copies weights by name.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avemotion.models.base import AVModel, get_scale, pool_video
+from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.registry import register_model
+
+
+class AudioHead(nn.Module):
+    """Flatten, dropout 0.4, linear: the audio network's classifier."""
+
+    def __init__(self, flat_dim: int, num_classes: int):
+        super().__init__()
+        self.dropout = nn.Dropout(0.4)
+        self.fc = nn.Linear(flat_dim, num_classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(features.flatten(1)))
+
+
+class VideoHead(nn.Linear):
+    """Global average pool then linear (3D-ResNets' `fc`)."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return super().forward(pool_video(features))
+
+
+class VideoModel(AVModel):
+    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool):
+        super().__init__(num_classes)
+        self.video_encoder = VideoEncoder(get_scale(scale), stem_relu=stem_relu)
+        self.video_head = VideoHead(self.video_encoder.out_channels, num_classes)
+
+    def forward(self, video, audio=None):
+        return self.video_head(self.video_encoder(video))
+
+
+class AudioModel(AVModel):
+    def __init__(self, *, num_classes: int, scale: str):
+        super().__init__(num_classes)
+        self.audio_encoder = AudioEncoder(get_scale(scale))
+        self.audio_head = AudioHead(self.audio_encoder.flat_dim, num_classes)
+
+    def forward(self, video, audio):
+        return self.audio_head(self.audio_encoder(audio))
+
+
+@register_model("video", fusion="unimodal", modalities=("video",), paper_accuracy=62.99, paper_params=25.88)
+def video(*, num_classes: int = 8, scale: str = "full", stem_relu: bool = True) -> VideoModel:
+    """Video only: 3D ResNeXt-50 (32x4d-style, expansion 2), global pool, linear."""
+    return VideoModel(num_classes=num_classes, scale=scale, stem_relu=stem_relu)
+
+
+@register_model("audio", fusion="unimodal", modalities=("audio",), paper_accuracy=56.53, paper_params=0.03)
+def audio(*, num_classes: int = 8, scale: str = "full") -> AudioModel:
+    """Audio only: 1D CNN on 13 MFCCs x 212 frames."""
+    return AudioModel(num_classes=num_classes, scale=scale)
