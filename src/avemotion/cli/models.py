@@ -1,13 +1,37 @@
-"""CLI commands: models (placeholder until its issue lands)."""
+"""CLI commands: `avemotion models` (the registry as a table)."""
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     @app.command("models")
-    def models_cmd() -> None:
-        """List the registered models."""
-        from avemotion.models import list_models
+    def models_cmd(
+        scale: str = typer.Option("full", help="Count parameters at this scale: full (the paper) or tiny."),
+    ) -> None:
+        """List the registered models: fusion stage, our parameter count, the paper's count and accuracy."""
+        # Heavy imports here so that `avemotion --help` stays fast.
+        from rich.console import Console
+        from rich.table import Table
 
-        for name in list_models():
-            typer.echo(name)
+        from avemotion.models.summary import model_rows
+
+        table = Table(title=f"avemotion models ({scale} scale; paper: RAVDESS 6-fold, published selection)")
+        for column, justify in (
+            ("name", "left"),
+            ("fusion", "left"),
+            ("params (ours)", "right"),
+            ("params (paper)", "right"),
+            ("acc. % (paper)", "right"),
+            ("description", "left"),
+        ):
+            table.add_column(column, justify=justify)
+        for row in model_rows(scale):
+            table.add_row(
+                row["name"],
+                row["fusion"],
+                f"{row['params']:,}",
+                "-" if row["paper_params"] is None else f"{row['paper_params']:.2f}M",
+                "-" if row["paper_accuracy"] is None else f"{row['paper_accuracy']:.2f}",
+                row["description"],
+            )
+        Console().print(table)
