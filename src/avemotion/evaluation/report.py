@@ -1,0 +1,299 @@
+"""Run reports: collect every stage's metrics.json, aggregate over folds, write Markdown/JSON/PNG.
+
+`build_report(run_dir)` needs only the run folder (no model, no cache), so `evaluate` and
+`reproduce` rebuild it after re-scoring.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from avemotion import EMOTIONS
+from avemotion.evaluation.metrics import (
+    SCALAR_METRICS,
+    aggregate_folds,
+    paired_comparison,
+    pooled_confusion,
+    slices,
+)
+from avemotion.utils.io import read_json, write_json, write_text
+
+UNIMODAL = ("video", "audio")
+TABLE1 = ("video", "audio", "averaging", "multiplicative", "multiplication", "concat_fc", "mcbp", "mmtm", "msaf", "cfn_sr", "tacfn")
+TABLE2 = ("cfn_sr", "cfn_sr_no_block", "cfn_sr_v2a", "cfn_sr_no_sa", "cfn_sr_no_residual")
+REFERENCE = "cfn_sr"
+OPTIMISTIC_NOTE = (
+    "OPTIMISTIC: checkpoints were selected on the test fold (legacy selection: best test accuracy "
+    "over epochs, as in the published code). These numbers are not an estimate of accuracy on unseen actors."
+)
+
+
+# ------------------------------------------------------------------------------------- collection
+
+
+def stage_dirs(run_dir: Path, run: dict, stage: str) -> dict[int, Path]:
+    """fold index -> folder of `stage` that has a metrics.json."""
+    base = Path(run.get("unimodal_dir") or run_dir) if stage in UNIMODAL else run_dir
+    if stage in UNIMODAL and not base.exists():
+        base = run_dir
+    out = {}
+    for k in range(len(run.get("folds", []))):
+        path = base / f"fold_{k}" / stage
+        if (path / "metrics.json").exists():
+            out[k] = path
+    return out
+
+
+def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:
+    dirs = stage_dirs(run_dir, run, name)
+    if not dirs:
+        return None
+    docs = {k: read_json(p / "metrics.json") for k, p in dirs.items()}
+    fold_scores = {k: d["metrics"] for k, d in docs.items()}
+    predictions = [p for k in sorted(docs) for p in docs[k]["predictions"]]
+    return {
+        "model": name,
+        "folds": {str(k): _fold_row(d) for k, d in sorted(docs.items())},
+        "mean_std": aggregate_folds(fold_scores),
+        "confusion": pooled_confusion(fold_scores),
+        "slices": slices(predictions),
+        "n_clips": len(predictions),
+        "optimistic": any(d.get("optimistic") for d in docs.values()),
+        "params": count_params(dirs[min(dirs)] / "best"),
+        "paper": paper_numbers(name),
+        "stage_dirs": {str(k): str(p) for k, p in dirs.items()},
+    }
+
+
+def _fold_row(doc: dict) -> dict:
+    m = doc["metrics"]
+    return {
+        **{k: m[k] for k in SCALAR_METRICS},
+        "n": m["n"],
+        "per_class_recall": m["per_class_recall"],
+        "confusion": m["confusion"],
+        "epoch": doc.get("epoch"),
+        "selection": doc.get("selection"),
+        "test_actors": doc.get("test_actors"),
+    }
+
+
+def count_params(stem: Path) -> int | None:
+    try:
+        from avemotion.models.checkpoint import read_checkpoint_meta
+        from avemotion.models.registry import create_model
+
+        meta = read_checkpoint_meta(stem)
+        config = dict(meta["model_config"])
+        model = create_model(meta["model"], num_classes=config.pop("num_classes", 8), **config)
+        return sum(p.numel() for p in model.parameters())
+    except Exception:  # a report must still be written when a model can no longer be built
+        return None
+
+
+def paper_numbers(name: str) -> dict:
+    try:
+        from avemotion.models.registry import model_info
+
+        info = model_info(name)
+        return {"accuracy": info.paper_accuracy, "params_m": info.paper_params}
+    except Exception:
+        return {"accuracy": None, "params_m": None}
+
+
+def build_report(run_dir: str | Path, primary: str | None = None) -> dict:
+    """Collect, compare and write report.{md,json}, confusion.{png,json}, curves.png."""
+    run_dir = Path(run_dir)
+    run = read_json(run_dir / "run.json")
+    names = list(run.get("models", []))
+    names += [u for u in UNIMODAL if u not in names]  # unimodal stages of a two-stage run
+    models = {n: m for n in names if (m := collect_model(run_dir, run, n)) is not None}
+    primary = primary if primary in models else next((n for n in reversed(run.get("models", [])) if n in models), None)
+    report = {
+        "run_dir": str(run_dir),
+        "primary": primary,
+        "selection": run.get("selection"),
+        "optimistic": bool(run.get("optimistic")),
+        "note": OPTIMISTIC_NOTE if run.get("optimistic") else "selection on inner validation actors; test fold scored once",
+        "preset": run.get("preset"),
+        "preprocess_hash": run.get("preprocess_hash"),
+        "models": models,
+        "comparison": compare_models(models),
+    }
+    write_outputs(run_dir, report)
+    return report
+
+
+def compare_models(models: dict) -> dict:
+    """Per-fold accuracy differences of every model against CFN-SR (or the first model)."""
+    if len(models) < 2:
+        return {}
+    ref = REFERENCE if REFERENCE in models else next(iter(models))
+    ref_acc = _fold_acc(models[ref])
+    return {
+        "reference": ref,
+        "metric": "accuracy",
+        "models": {n: paired_comparison(_fold_acc(m), ref_acc) for n, m in models.items() if n != ref},
+    }
+
+
+def _fold_acc(model: dict) -> dict[int, float]:
+    return {int(k): row["accuracy"] for k, row in model["folds"].items()}
+
+
+# ----------------------------------------------------------------------------------------- output
+
+
+def write_outputs(run_dir: Path, report: dict) -> None:
+    write_json(run_dir / "report.json", report)
+    write_json(run_dir / "confusion.json", {"classes": list(EMOTIONS), "models": {n: m["confusion"] for n, m in report["models"].items()}})
+    primary = report["primary"]
+    if primary:
+        from avemotion.evaluation.plots import plot_confusion, plot_curves
+
+        model = report["models"][primary]
+        title = f"{primary}: pooled test folds" + (" (OPTIMISTIC selection)" if report["optimistic"] else "")
+        plot_confusion(model["confusion"], list(EMOTIONS), run_dir / "confusion.png", title)
+        curves = {int(k): read_curves(Path(p)) for k, p in model["stage_dirs"].items()}
+        plot_curves(curves, run_dir / "curves.png", f"{primary}: training curves")
+    write_text(run_dir / "report.md", render_markdown(report))
+
+
+def read_curves(stage_path: Path) -> dict[int, dict]:
+    """epoch -> {metric: value} from every CSV log version (a resumed run adds a version)."""
+    out: dict[int, dict] = {}
+    versions = sorted((stage_path / "logs" / "csv").glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
+    for version in versions:
+        path = version / "metrics.csv"
+        if not path.exists():
+            continue
+        with path.open() as fh:
+            for row in csv.DictReader(fh):
+                if not row.get("epoch"):
+                    continue
+                epoch = int(float(row["epoch"]))
+                for key, value in row.items():
+                    if key not in ("epoch", "step") and value not in ("", None):
+                        out.setdefault(epoch, {})[key] = float(value)
+    return out
+
+
+def _pm(stat: dict | None, scale: float = 100.0) -> str:
+    if not stat or stat.get("mean") is None:
+        return "–"
+    return f"{stat['mean'] * scale:.2f} ± {stat['std'] * scale:.2f}"
+
+
+def _num(value, fmt="{:.2f}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def render_markdown(report: dict) -> str:
+    lines = ["# avemotion run report", ""]
+    if report["optimistic"]:
+        lines += [f"> **{OPTIMISTIC_NOTE}**", ""]
+    lines += [
+        f"- run: `{report['run_dir']}`",
+        f"- preset: {report['preset']}; selection: {report['selection']} ({report['note']})",
+        f"- preprocessing hash: `{report['preprocess_hash']}`",
+        "- accuracy, UAR and macro-F1 in percent, mean ± sample std over the test folds",
+        "",
+        "## Models",
+        "",
+        "| model | folds | accuracy | UAR | macro-F1 | paper acc. | params | paper params (M) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in report["models"].items():
+        lines.append(_model_row(name, m))
+    lines += _paper_tables(report)
+    lines += _comparison_section(report)
+    for name, m in report["models"].items():
+        lines += _model_section(name, m, name == report["primary"])
+    return "\n".join(lines) + "\n"
+
+
+def _model_row(name: str, m: dict) -> str:
+    ms = m["mean_std"]
+    params = f"{m['params']:,}" if m["params"] is not None else "–"
+    return (
+        f"| {name} | {len(m['folds'])} | {_pm(ms['accuracy'])} | {_pm(ms['uar'])} | {_pm(ms['macro_f1'])} "
+        f"| {_num(m['paper']['accuracy'])} | {params} | {_num(m['paper']['params_m'])} |"
+    )
+
+
+def _paper_tables(report: dict) -> list[str]:
+    """The paper's tables 1 and 2 beside ours, for the models this run has."""
+    lines = []
+    for title, names in (("Table 1 (fusion methods)", TABLE1), ("Table 2 (CFN-SR ablations)", TABLE2)):
+        present = [n for n in names if n in report["models"]]
+        if len(present) < 2:
+            continue
+        lines += ["", f"## Paper {title}", "", "| model | ours: accuracy | paper (legacy selection) | ours - paper |", "|---|---|---|---|"]
+        for n in present:
+            m = report["models"][n]
+            ours, paper = m["mean_std"]["accuracy"]["mean"], m["paper"]["accuracy"]
+            delta = f"{ours * 100 - paper:+.2f}" if ours is not None and paper is not None else "–"
+            lines.append(f"| {n} | {_pm(m['mean_std']['accuracy'])} | {_num(paper)} | {delta} |")
+    return lines
+
+
+def _comparison_section(report: dict) -> list[str]:
+    comp = report["comparison"]
+    if not comp:
+        return []
+    lines = [
+        "",
+        f"## Paired comparison with {comp['reference']} (accuracy, per fold)",
+        "",
+        "Differences are model - reference on the same test folds. With few folds both tests have low "
+        "power (6 folds: the exact Wilcoxon signed-rank p-value cannot go below 0.031).",
+        "",
+        "| model | folds | difference (points) | Wilcoxon p | paired t p |",
+        "|---|---|---|---|---|",
+    ]
+    for name, c in comp["models"].items():
+        lines.append(
+            f"| {name} | {len(c['folds'])} | {_pm(c['difference'])} | {_num(c['wilcoxon_p'], '{:.3f}')} | {_num(c['ttest_p'], '{:.3f}')} |"
+        )
+    return lines
+
+
+def _model_section(name: str, m: dict, primary: bool) -> list[str]:
+    lines = ["", f"## {name}" + (" (this run's model)" if primary else ""), ""]
+    if m["optimistic"]:
+        lines += ["*Selected on the test fold: optimistic.*", ""]
+    lines += ["| fold | test actors | epoch | n | accuracy | UAR | macro-F1 |", "|---|---|---|---|---|---|---|"]
+    for k, row in m["folds"].items():
+        actors = ",".join(map(str, row.get("test_actors") or []))
+        lines.append(
+            f"| {k} | {actors} | {row['epoch']} | {row['n']} | {_num(row['accuracy'] * 100)} | {_num(row['uar'] * 100)} | {_num(row['macro_f1'] * 100)} |"
+        )
+    lines += ["", "Per-class recall (mean ± std over folds, percent):", "", "| class | recall |", "|---|---|"]
+    lines += [f"| {c} | {_pm(s)} |" for c, s in m["mean_std"]["per_class_recall"].items()]
+    for key in ("gender", "intensity", "actor"):
+        groups = m["slices"].get(key, {})
+        if not groups:
+            continue
+        lines += ["", f"By {key} (pooled test predictions):", "", f"| {key} | n | accuracy | UAR |", "|---|---|---|---|"]
+        lines += [
+            f"| {g} | {s['n']} | {_num(s['accuracy'] * 100)} | {_num(None if s['uar'] is None else s['uar'] * 100)} |"
+            for g, s in groups.items()
+        ]
+    return lines
+
+
+def summary_table(report: dict):
+    """A rich Table with one row per model (mean ± std over folds)."""
+    from rich.table import Table
+
+    title = "avemotion: test folds, mean ± std"
+    if report["optimistic"]:
+        title += " [bold red](OPTIMISTIC: selected on the test fold)[/]"
+    table = Table(title=title)
+    for col in ("model", "folds", "accuracy %", "UAR %", "macro-F1 %", "paper %"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, m in report["models"].items():
+        ms = m["mean_std"]
+        table.add_row(name, str(len(m["folds"])), _pm(ms["accuracy"]), _pm(ms["uar"]), _pm(ms["macro_f1"]), _num(m["paper"]["accuracy"]))
+    return table

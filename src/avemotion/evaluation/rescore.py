@@ -1,0 +1,50 @@
+"""`avemotion evaluate RUN`: re-score a finished run's selected checkpoints and rebuild its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from avemotion.errors import ConfigError
+from avemotion.evaluation.metrics import score_predictions
+from avemotion.evaluation.report import UNIMODAL, build_report, stage_dirs
+from avemotion.utils.io import read_json, write_json
+
+
+def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_size: int = 16, device: str | None = None, log=print) -> dict:
+    """Load best.safetensors of every finished stage, predict its fold's test manifest, rewrite metrics.json."""
+    from avemotion.data.cache import open_cache
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").exists():
+        raise ConfigError(f"{run_dir}: not a run folder (no run.json)")
+    run = read_json(run_dir / "run.json")
+    clip_cache = open_cache(cache or run["cache"])
+    if clip_cache.config.hash() != run["preprocess_hash"]:
+        raise ConfigError(
+            f"cache {cache or run['cache']} has preprocessing hash {clip_cache.config.hash()}, "
+            f"the run was trained on {run['preprocess_hash']}"
+        )
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    names = list(run.get("models", [])) + [u for u in UNIMODAL if u not in run.get("models", [])]
+    for name in names:
+        for k, path in stage_dirs(run_dir, run, name).items():
+            rescore_stage(run_dir, clip_cache, path, k, batch_size, device)
+            log(f"fold {k} {name}: re-scored")
+    return build_report(run_dir, primary=(run.get("models") or [None])[-1])
+
+
+def rescore_stage(run_dir: Path, cache, path: Path, fold: int, batch_size: int, device) -> None:
+    from avemotion.models.checkpoint import load_checkpoint
+    from avemotion.training.datamodule import eval_loader
+    from avemotion.training.module import predict
+
+    manifest = read_json(run_dir / "folds" / f"fold_{fold}.json")
+    model, meta = load_checkpoint(path / "best")
+    if meta.get("preprocess_hash") != cache.config.hash():
+        raise ConfigError(f"{path}/best: trained on preprocessing {meta.get('preprocess_hash')}, cache has {cache.config.hash()}")
+    preds = predict(model, eval_loader(cache, manifest["clips"]["test"], batch_size), device)
+    doc = read_json(path / "metrics.json")
+    doc.update(metrics=score_predictions(preds), predictions=preds, rescored=True)
+    write_json(path / "metrics.json", doc)

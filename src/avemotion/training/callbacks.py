@@ -1,0 +1,93 @@
+"""Callbacks: checkpoint selection, per-epoch seeding, atomic Lightning checkpoints."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from avemotion.models.checkpoint import save_checkpoint
+from avemotion.utils.io import atomic_path
+
+
+class EpochSeed(L.Callback):
+    """Re-seed every RNG at the start of each training epoch from (seed, epoch, rank).
+
+    Augmentation, dropout and DataLoader worker seeds then depend only on the epoch, so a run that
+    resumes from last.ckpt at epoch e draws exactly what the uninterrupted run drew.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        epoch_seed = (self.seed * 1_000_003 + trainer.current_epoch * 1009 + trainer.global_rank) % 2**31
+        random.seed(epoch_seed)
+        np.random.seed(epoch_seed)
+        torch.manual_seed(epoch_seed)
+        dataset = getattr(trainer.datamodule, "train_set", None) if trainer.datamodule else None
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(trainer.current_epoch)
+
+
+class SelectBest(L.Callback):
+    """Keep the selected checkpoint as best.safetensors + best.json (save_checkpoint) during fit.
+
+    rule "val": highest validation accuracy, ties to the lower validation loss (the validation
+    loader holds inner validation actors). "test-legacy": the validation loader holds the test fold
+    and the first epoch with the highest accuracy wins, as in the published code (optimistic).
+    "last": the final epoch.
+    """
+
+    def __init__(self, stem: Path, rule: str, preprocess, meta: dict):
+        self.stem = Path(stem)
+        self.rule = rule
+        self.preprocess = preprocess
+        self.meta = meta
+        self.best_key: tuple | None = None
+        self.best_epoch: int | None = None
+        self.best_metrics: dict = {}
+
+    def _key(self, metrics: dict) -> tuple:
+        if self.rule == "last":
+            return (0.0,)
+        if self.rule == "test-legacy":
+            return (metrics["val_acc"],)
+        return (metrics["val_acc"], -metrics["val_loss"])
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val_", "train_"))}
+        if any(math.isnan(v) for v in metrics.values()):
+            return
+        key = self._key(metrics)
+        better = self.best_key is None or key > self.best_key or self.rule == "last"
+        if not better:
+            return
+        self.best_key, self.best_epoch, self.best_metrics = key, trainer.current_epoch, metrics
+        if trainer.is_global_zero:
+            extra = dict(self.meta, epoch=trainer.current_epoch, selection=self.rule, selection_metrics=metrics)
+            save_checkpoint(pl_module.model, self.stem, preprocess=self.preprocess, extra=extra)
+
+    def state_dict(self) -> dict:
+        return {"best_key": self.best_key, "best_epoch": self.best_epoch, "best_metrics": self.best_metrics}
+
+    def load_state_dict(self, state: dict) -> None:
+        key = state.get("best_key")
+        self.best_key = tuple(key) if key is not None else None
+        self.best_epoch = state.get("best_epoch")
+        self.best_metrics = state.get("best_metrics", {})
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """last.ckpt is replaced in one rename: a kill during the save leaves the previous one intact."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        with atomic_path(path) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)

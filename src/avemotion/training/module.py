@@ -1,0 +1,86 @@
+"""LightningModule over any AVModel: it only calls `model.loss(video, audio, target)`.
+
+Batches arrive with uint8 video (4x less to move to the device); normalisation runs on the device,
+the same function inference uses.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
+
+
+def _normalize(video: torch.Tensor) -> torch.Tensor:
+    from avemotion.data.transforms import normalize_video
+
+    return normalize_video(video)
+
+
+class AVLightningModule(L.LightningModule):
+    def __init__(self, model: torch.nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0, num_classes: int = 8):
+        super().__init__()
+        self.model = model
+        self.lr = lr
+        self.weight_decay = weight_decay
+        # Metric objects sync their states across processes (DDP) before computing.
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_uar = MulticlassRecall(num_classes, average="macro")
+
+    def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        return self.model(_normalize(video), audio)
+
+    def _step(self, batch):
+        video = _normalize(batch["video"])
+        return self.model.loss(video, batch["audio"], batch["label"])
+
+    def training_step(self, batch, batch_idx):
+        loss, logits = self._step(batch)
+        self.train_acc(logits.argmax(1), batch["label"])
+        n = batch["label"].shape[0]
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=n)
+        self.log("train_acc", self.train_acc, on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, logits = self._step(batch)
+        pred = logits.argmax(1)
+        self.val_acc(pred, batch["label"])
+        self.val_uar(pred, batch["label"])
+        n = batch["label"].shape[0]
+        self.log("val_loss", loss, on_epoch=True, sync_dist=True, batch_size=n)
+        self.log("val_acc", self.val_acc, on_epoch=True, batch_size=n)
+        self.log("val_uar", self.val_uar, on_epoch=True, batch_size=n)
+
+    def configure_optimizers(self):
+        # The published recipe: Adam with a constant learning rate.
+        return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader, device: torch.device | str = "cpu") -> list[dict]:
+    """Per-clip predictions of `model` (eval mode) over a loader of ClipDataset batches."""
+    model = model.to(device).eval()
+    rows = []
+    for batch in loader:
+        video = _normalize(batch["video"].to(device))
+        logits = model(video, batch["audio"].to(device)).float()
+        probs = logits.softmax(1).cpu()
+        for i in range(len(batch["clip_id"])):
+            rows.append(
+                {
+                    "clip_id": batch["clip_id"][i],
+                    "label": int(batch["label"][i]),
+                    "pred": int(probs[i].argmax()),
+                    "actor": _plain(batch["actor"][i]),
+                    "gender": batch["gender"][i],
+                    "intensity": _plain(batch["intensity"][i]),
+                    "probs": [round(float(p), 6) for p in probs[i]],
+                }
+            )
+    return rows
+
+
+def _plain(value):
+    return int(value) if isinstance(value, torch.Tensor) else value

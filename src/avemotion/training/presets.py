@@ -1,0 +1,149 @@
+"""Training presets: plain dataclasses, resolved against the cache and saved with every run.
+
+`paper` is the published recipe (SPEC 5); `small` trains tiny models on 2 CPU cores in minutes
+(demo and tests). Every field can be overridden; the resolved config goes into run.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from avemotion.config import PreprocessConfig
+from avemotion.errors import ConfigError
+
+SELECTIONS = ("val", "test-legacy", "last")
+RECIPES = ("two-stage", "end-to-end")
+AUGMENTS = ("clip", "frame", "none")
+PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    preset: str = "paper"
+    scale: str = "full"  # model scale passed to every factory
+    # input the preset expects from the cache: an int must match, None takes the cache's value
+    frames: int | None = 30
+    frame_size: int | None = 224
+    max_frames: int | None = None  # limits for presets that take the cache's size
+    max_frame_size: int | None = None
+    # recipe (SPEC 5)
+    epochs: int = 70
+    unimodal_epochs: int | None = None  # None: same as epochs
+    batch_size: int = 16
+    lr: float = 1e-3  # Adam, constant
+    weight_decay: float = 0.0
+    recipe: str = "two-stage"
+    augment: str = "clip"  # random resized crop + flip drawn once per clip; "frame" = legacy
+    # protocol (SPEC 3)
+    n_folds: int = 6
+    n_val: int = 4  # inner validation actors per fold (gender-balanced)
+    fold_seed: int = 0
+    selection: str = "val"  # "test-legacy" = best test-fold accuracy over epochs (optimistic)
+    seed: int = 0
+    # engine
+    num_workers: int = 4
+    precision: str = "auto"  # bf16-mixed on CUDA, 32 on CPU
+    deterministic: bool = False  # torch.use_deterministic_algorithms(True, warn_only=True)
+    model_config: dict = field(default_factory=dict)  # extra factory arguments (e.g. legacy flags)
+
+    def __post_init__(self):
+        for name, value, choices in (
+            ("selection", self.selection, SELECTIONS),
+            ("recipe", self.recipe, RECIPES),
+            ("augment", self.augment, AUGMENTS),
+            ("precision", self.precision, PRECISIONS),
+        ):
+            if value not in choices:
+                raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        for name in ("epochs", "batch_size", "n_folds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if self.unimodal_epochs is not None and self.unimodal_epochs < 1:
+            raise ConfigError(f"unimodal_epochs must be >= 1; got {self.unimodal_epochs}")
+
+    @property
+    def stage_epochs(self) -> int:
+        return self.unimodal_epochs or self.epochs
+
+    @property
+    def optimistic(self) -> bool:
+        return self.selection == "test-legacy"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def replace(self, **changes) -> "TrainConfig":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS = {
+    "paper": TrainConfig(),
+    # 8 frames of 48-64 px as prepared for the demo; 4 folds of 2 actors fit the 8-actor synthetic
+    # corpus (on 24 actors they are 4 folds of 6); every setting can be overridden.
+    "small": TrainConfig(
+        preset="small",
+        scale="tiny",
+        frames=None,
+        frame_size=None,
+        max_frames=16,
+        max_frame_size=64,
+        epochs=6,
+        batch_size=16,
+        n_folds=4,
+        n_val=2,
+        num_workers=0,
+    ),
+}
+
+
+def get_preset(name: str, **overrides) -> TrainConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return PRESETS[name].replace(**overrides)
+
+
+def resolve_input(cfg: TrainConfig, pre: PreprocessConfig) -> TrainConfig:
+    """Fix frames/frame_size from the cache, refusing a cache the preset cannot use."""
+    frames = _resolve_dim("frames", cfg.frames, cfg.max_frames, pre.num_frames, cfg.preset)
+    size = _resolve_dim("frame size", cfg.frame_size, cfg.max_frame_size, pre.frame_size, cfg.preset)
+    return cfg.replace(frames=frames, frame_size=size)
+
+
+def _resolve_dim(what: str, wanted: int | None, limit: int | None, cached: int, preset: str) -> int:
+    if wanted is not None and wanted != cached:
+        raise ConfigError(
+            f"preset {preset!r} expects {what} {wanted} but the cache was prepared with {cached}; "
+            f"prepare a cache with matching settings or choose another preset"
+        )
+    if limit is not None and cached > limit:
+        raise ConfigError(
+            f"preset {preset!r} allows at most {what} {limit} but the cache was prepared with {cached}; "
+            f"prepare a smaller cache (e.g. --frames 8 --size 48) or use --preset paper"
+        )
+    return cached
+
+
+# Settings that change what a stage learns; launch settings (workers, devices) are left out so a
+# run can resume on another machine.
+LAUNCH_ONLY = ("num_workers", "precision", "deterministic")
+
+
+def settings_hash(payload: dict) -> str:
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def learning_settings(cfg: TrainConfig) -> dict:
+    return {k: v for k, v in cfg.to_dict().items() if k not in LAUNCH_ONLY}

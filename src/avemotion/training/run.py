@@ -1,0 +1,433 @@
+"""The run folder and the protocol: folds, the two-stage recipe, selection, resume, test scoring.
+
+    RUN/run.json, RUN/folds/fold_K.json, RUN/fold_K/<stage>/{best.safetensors,best.json,
+    last.ckpt,metrics.json,stage.json,logs/}
+
+A stage is done when its metrics.json exists with the expected settings hash; a stage with a
+last.ckpt resumes from it. Unimodal stages ("video", "audio") are shared by every fusion model of a
+fold, in the run folder or in a separate `unimodal_dir`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from avemotion.config import PreprocessConfig
+from avemotion.errors import ConfigError
+from avemotion.training.presets import TrainConfig, learning_settings, resolve_input, settings_hash
+from avemotion.utils.io import read_json, write_json
+
+UNIMODAL = ("video", "audio")
+
+
+@dataclass(frozen=True)
+class FoldSplit:
+    """One outer fold: actors and clip ids of its three disjoint splits."""
+
+    index: int
+    test_actors: tuple[int, ...]
+    val_actors: tuple[int, ...]
+    train_actors: tuple[int, ...]
+    test_ids: tuple[str, ...]
+    val_ids: tuple[str, ...]
+    train_ids: tuple[str, ...]
+
+    def actors_dict(self) -> dict:
+        return {"test": list(self.test_actors), "val": list(self.val_actors), "train": list(self.train_actors)}
+
+
+@dataclass
+class RunContext:
+    run_dir: Path
+    cfg: TrainConfig
+    cache: object
+    cache_path: Path
+    preprocess: PreprocessConfig
+    folds: list[FoldSplit]
+    unimodal_dir: Path
+    progress: bool = False
+    log: callable = print
+    extra_callbacks: list = field(default_factory=list)  # tests inject interruptions here
+
+    @property
+    def preprocess_hash(self) -> str:
+        return self.preprocess.hash()
+
+
+# ---------------------------------------------------------------------------------------------- setup
+
+
+def open_run(
+    run_dir: str | Path,
+    cache_path: str | Path,
+    cfg: TrainConfig,
+    *,
+    models: list[str],
+    unimodal_dir: str | Path | None = None,
+    progress: bool = False,
+    log=print,
+) -> RunContext:
+    """Open the cache, build and check the folds, write (or check) run.json and the manifests."""
+    from avemotion.data.cache import open_cache
+
+    run_dir = Path(run_dir)
+    cache = open_cache(cache_path)
+    pre = cache.config
+    cfg = resolve_input(cfg, pre)
+    folds = build_folds(cache.records(), cfg)
+    ctx = RunContext(
+        run_dir=run_dir,
+        cfg=cfg,
+        cache=cache,
+        cache_path=Path(cache_path),
+        preprocess=pre,
+        folds=folds,
+        unimodal_dir=Path(unimodal_dir) if unimodal_dir else run_dir,
+        progress=progress,
+        log=log,
+    )
+    write_run_json(ctx, models)
+    write_manifests(ctx)
+    return ctx
+
+
+def build_folds(records: list[dict], cfg: TrainConfig) -> list[FoldSplit]:
+    from avemotion.data.folds import check_folds, make_folds
+
+    records = [_as_dict(r) for r in records]
+    actors = sorted({int(r["actor"]) for r in records})
+    folds = make_folds(actors, n_folds=cfg.n_folds, n_val=cfg.n_val, seed=cfg.fold_seed)
+    check_folds(folds, actors)
+    return [_split(f, records) for f in folds]
+
+
+def _as_dict(record) -> dict:
+    return record if isinstance(record, dict) else record.__dict__
+
+
+def _split(fold, records: list[dict]) -> FoldSplit:
+    def ids(actors):
+        chosen = set(int(a) for a in actors)
+        return tuple(sorted(r["clip_id"] for r in records if int(r["actor"]) in chosen))
+
+    return FoldSplit(
+        index=int(fold.index),
+        test_actors=tuple(sorted(fold.test_actors)),
+        val_actors=tuple(sorted(fold.val_actors)),
+        train_actors=tuple(sorted(fold.train_actors)),
+        test_ids=ids(fold.test_actors),
+        val_ids=ids(fold.val_actors),
+        train_ids=ids(fold.train_actors),
+    )
+
+
+def run_settings(ctx: RunContext) -> dict:
+    """What must be identical for two commands to share a run folder."""
+    return {
+        "training": learning_settings(ctx.cfg),
+        "preprocess_hash": ctx.preprocess_hash,
+        "folds": [f.actors_dict() for f in ctx.folds],
+    }
+
+
+def write_run_json(ctx: RunContext, models: list[str]) -> None:
+    path = ctx.run_dir / "run.json"
+    settings = run_settings(ctx)
+    previous_models: list[str] = []
+    if path.exists():
+        old = read_json(path)
+        old_settings = {k: old.get(k) for k in settings}
+        if old_settings != settings:
+            diff = _diff_keys(old_settings, settings)
+            raise ConfigError(
+                f"{ctx.run_dir} holds a run with other settings ({', '.join(diff)}); "
+                f"use a new --out folder (or the same settings to resume)"
+            )
+        previous_models = old.get("models", [])
+    doc = {
+        **settings,
+        "settings_hash": settings_hash(settings),
+        "models": previous_models + [m for m in models if m not in previous_models],
+        "preset": ctx.cfg.preset,
+        "selection": ctx.cfg.selection,
+        "optimistic": ctx.cfg.optimistic,
+        "seed": ctx.cfg.seed,
+        "launch": {"num_workers": ctx.cfg.num_workers, "precision": ctx.cfg.precision, "deterministic": ctx.cfg.deterministic},
+        "preprocess": ctx.preprocess.to_dict(),
+        "cache": str(ctx.cache_path.resolve()),
+        "unimodal_dir": str(ctx.unimodal_dir.resolve()),
+    }
+    if _is_global_zero():
+        write_json(path, doc)
+
+
+def _diff_keys(old: dict, new: dict) -> list[str]:
+    diff = []
+    for key in new:
+        if isinstance(new[key], dict) and isinstance(old.get(key), dict):
+            diff += [f"{key}.{k}" for k in new[key] if old[key].get(k) != new[key][k]]
+        elif old.get(key) != new[key]:
+            diff.append(key)
+    return diff or ["settings"]
+
+
+def write_manifests(ctx: RunContext) -> None:
+    if not _is_global_zero():
+        return
+    for f in ctx.folds:
+        doc = {
+            "fold": f.index,
+            "actors": f.actors_dict(),
+            "clips": {"test": list(f.test_ids), "val": list(f.val_ids), "train": list(f.train_ids)},
+        }
+        write_json(ctx.run_dir / "folds" / f"fold_{f.index}.json", doc)
+
+
+def _is_global_zero() -> bool:
+    # Before the Trainer exists: torchrun / SLURM set RANK; a single process has none.
+    for var in ("RANK", "SLURM_PROCID"):
+        if var in os.environ:
+            return int(os.environ[var]) == 0
+    return True
+
+
+def select_folds(ctx: RunContext, which: str | list[int]) -> list[FoldSplit]:
+    if which == "all":
+        return ctx.folds
+    wanted = [int(x) for x in (which.split(",") if isinstance(which, str) else which)]
+    known = {f.index: f for f in ctx.folds}
+    bad = [k for k in wanted if k not in known]
+    if bad:
+        raise ConfigError(f"no fold {bad[0]}: this run has folds {', '.join(map(str, known))}")
+    return [known[k] for k in wanted]
+
+
+# ----------------------------------------------------------------------------------------- stages
+
+
+def stages_for(model_name: str, cfg: TrainConfig) -> list[str]:
+    """Stages a model needs on one fold, in order."""
+    if model_name in UNIMODAL or cfg.recipe == "end-to-end":
+        return [model_name]
+    return ["video", "audio", model_name]
+
+
+def stage_dir(ctx: RunContext, fold: FoldSplit, stage: str) -> Path:
+    base = ctx.unimodal_dir if stage in UNIMODAL else ctx.run_dir
+    return base / f"fold_{fold.index}" / stage
+
+
+def stage_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> dict:
+    cfg = ctx.cfg
+    common = {
+        "stage": stage,
+        "preprocess_hash": ctx.preprocess_hash,
+        "fold": fold.actors_dict(),
+        "scale": cfg.scale,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "augment": cfg.augment,
+        "selection": cfg.selection,
+        "seed": cfg.seed,
+    }
+    if stage in UNIMODAL:
+        # Only what the unimodal network sees: every fusion model of the fold can reuse it.
+        epochs = cfg.epochs if model_name == stage else cfg.stage_epochs
+        return dict(common, epochs=epochs)
+    return dict(common, model=model_name, model_config=cfg.model_config, recipe=cfg.recipe, epochs=cfg.epochs, unimodal_epochs=cfg.stage_epochs)
+
+
+def stage_done(path: Path, expected_hash: str) -> bool:
+    metrics, best = path / "metrics.json", path / "best.json"
+    if not (metrics.exists() and best.exists()):
+        return False
+    found = read_json(metrics).get("settings_hash")
+    if found != expected_hash:
+        raise ConfigError(
+            f"{path} was trained with other settings (hash {found} != {expected_hash}); "
+            f"use another output or unimodal folder"
+        )
+    return True
+
+
+def check_stage_start(path: Path, settings: dict, digest: str) -> None:
+    """A half-trained stage may only be resumed with the settings it started with."""
+    marker = path / "stage.json"
+    if marker.exists():
+        found = read_json(marker).get("settings_hash")
+        if found != digest:
+            raise ConfigError(f"{path} holds a partial stage with other settings; remove it or use another folder")
+    elif _is_global_zero():
+        write_json(marker, {"settings_hash": digest, "settings": settings})
+
+
+def train_model(ctx: RunContext, model_name: str, folds: list[FoldSplit]) -> dict[int, Path]:
+    """Every stage of `model_name` on every fold (skipping finished ones); returns its stage dirs."""
+    out = {}
+    for fold in folds:
+        for stage in stages_for(model_name, ctx.cfg):
+            path = run_stage(ctx, fold, stage, model_name)
+        out[fold.index] = path
+    return out
+
+
+def run_stage(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> Path:
+    path = stage_dir(ctx, fold, stage)
+    settings = stage_settings(ctx, fold, stage, model_name)
+    digest = settings_hash(settings)
+    if stage_done(path, digest):
+        ctx.log(f"fold {fold.index} {stage}: done, reusing {path}")
+        return path
+    check_stage_start(path, settings, digest)
+    resume = (path / "last.ckpt").exists()
+    ctx.log(f"fold {fold.index} {stage}: {'resuming' if resume else 'training'} ({len(fold.train_ids)} train clips)")
+    model, init_report = build_stage_model(ctx, fold, stage)
+    meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "init": init_report}
+    trainer = fit_stage(ctx, fold, stage, path, model, meta, settings["epochs"], resume)
+    score_stage(ctx, fold, stage, path, meta, trainer)
+    return path
+
+
+def build_stage_model(ctx: RunContext, fold: FoldSplit, stage: str):
+    from avemotion.models import create_model
+    from avemotion.models.checkpoint import load_checkpoint
+
+    config = {} if stage in UNIMODAL else dict(ctx.cfg.model_config)
+    model = create_model(stage, scale=ctx.cfg.scale, **config)
+    if stage in UNIMODAL or ctx.cfg.recipe == "end-to-end":
+        return model, None
+    video, _ = load_checkpoint(stage_dir(ctx, fold, "video") / "best")
+    audio, _ = load_checkpoint(stage_dir(ctx, fold, "audio") / "best")
+    report = model.load_unimodal(video, audio)
+    return model, report.summary() if hasattr(report, "summary") else str(report)
+
+
+def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
+    import lightning as L
+
+    from avemotion.training.datamodule import FoldDataModule
+    from avemotion.training.module import AVLightningModule
+
+    cfg = ctx.cfg
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # Legacy selection validates on the test fold (what the published code did); fixed never sees it.
+    val_ids = fold.test_ids if cfg.selection == "test-legacy" else fold.val_ids
+    data = FoldDataModule(
+        ctx.cache, fold.train_ids, val_ids, batch_size=cfg.batch_size,
+        num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
+    )
+    trainer = make_trainer(ctx, path, epochs, meta)
+    ckpt = str(path / "last.ckpt") if resume else None
+    with _interrupt_as_keyboard(trainer):
+        trainer.fit(lit, datamodule=data, ckpt_path=ckpt)
+    return trainer
+
+
+def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict):
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from avemotion.training.callbacks import AtomicCheckpointIO, EpochSeed, SelectBest
+
+    cfg = ctx.cfg
+    apply_determinism(cfg.deterministic)
+    # filename "last" + top-1 without monitor: Lightning overwrites last.ckpt after every epoch
+    # (after SelectBest ran, so its state is inside).
+    last = ModelCheckpoint(dirpath=path, filename="last", save_top_k=1, enable_version_counter=False)
+    callbacks = [
+        EpochSeed(cfg.seed),
+        SelectBest(path / "best", cfg.selection, ctx.preprocess, meta),
+        last,
+        *ctx.extra_callbacks,
+    ]
+    loggers = [
+        CSVLogger(path / "logs", name="csv"),  # a new version_N per (re)start; curves merge them
+        TensorBoardLogger(path / "logs", name="tensorboard"),
+    ]
+    return L.Trainer(
+        max_epochs=epochs,
+        accelerator="auto",
+        devices="auto",
+        strategy="auto",
+        num_nodes=int(os.environ.get("SLURM_NNODES", os.environ.get("AVEMOTION_NUM_NODES", 1))),
+        precision=resolve_precision(cfg.precision),
+        benchmark=True,  # cuDNN autotuning for 3D convolutions; never disabled
+        callbacks=callbacks,
+        logger=loggers,
+        plugins=[AtomicCheckpointIO()],
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        enable_progress_bar=ctx.progress,
+        enable_model_summary=False,
+    )
+
+
+def resolve_precision(precision: str) -> str:
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if torch.cuda.is_available() else "32-true"
+
+
+def apply_determinism(enabled: bool) -> None:
+    if enabled:
+        # 3D pooling backward has no deterministic CUDA kernel: warn, never fail.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextlib.contextmanager
+def _interrupt_as_keyboard(trainer):
+    """Lightning turns Ctrl+C into sys.exit(1) after a graceful shutdown; give callers a KeyboardInterrupt."""
+    try:
+        yield
+    except SystemExit:
+        if trainer.interrupted:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignored SIGINT
+            raise KeyboardInterrupt from None
+        raise
+
+
+def score_stage(ctx, fold, stage, path, meta, trainer) -> None:
+    """Score the selected checkpoint once on the test fold; write metrics.json; drop last.ckpt."""
+    from avemotion.evaluation.metrics import score_predictions
+    from avemotion.models.checkpoint import load_checkpoint
+
+    device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+    model, best_meta = load_checkpoint(path / "best")
+    preds = predict_clips(ctx, model, fold.test_ids, device)
+    doc = {
+        "fold": fold.index,
+        "stage": stage,
+        "settings_hash": meta["settings_hash"],
+        "selection": ctx.cfg.selection,
+        "optimistic": ctx.cfg.optimistic,
+        "epoch": best_meta.get("epoch"),
+        "selection_metrics": best_meta.get("selection_metrics"),
+        "init": meta.get("init"),
+        "test_actors": list(fold.test_actors),
+        "metrics": score_predictions(preds),
+        "predictions": preds,
+    }
+    if trainer is None or trainer.is_global_zero:
+        write_json(path / "metrics.json", doc)
+        with contextlib.suppress(FileNotFoundError):
+            (path / "last.ckpt").unlink()
+    if trainer is not None:
+        trainer.strategy.barrier()
+
+
+def predict_clips(ctx: RunContext, model, clip_ids, device) -> list[dict]:
+    from avemotion.training.datamodule import eval_loader
+    from avemotion.training.module import predict
+
+    loader = eval_loader(ctx.cache, list(clip_ids), ctx.cfg.batch_size, ctx.cfg.num_workers)
+    return predict(model, loader, device)
