@@ -1,0 +1,82 @@
+"""Forward and backward of every registered model at tiny scale on small inputs."""
+
+import pytest
+import torch
+
+from avemotion.models import AVModel, create_model, list_models, model_info
+
+
+def grad_norm(module: torch.nn.Module) -> float:
+    return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_backward(name, clips):
+    video, audio, target = clips
+    torch.manual_seed(0)
+    model = create_model(name, scale="tiny")
+    assert isinstance(model, AVModel)
+    model.train()
+    loss, logits = model.loss(video, audio, target)
+    assert logits.shape == (2, 8)
+    assert loss.dim() == 0 and torch.isfinite(loss) and torch.isfinite(logits).all()
+    loss.backward()
+    modalities = model_info(name).modalities
+    for role in ("video", "audio"):
+        encoder = getattr(model, f"{role}_encoder")
+        if role in modalities:
+            assert grad_norm(encoder) > 0, f"no gradient reached the {role} encoder"
+            assert all(torch.isfinite(p.grad).all() for p in encoder.parameters() if p.grad is not None)
+        else:
+            assert encoder is None
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_eval_forward_is_deterministic(name, clips):
+    video, audio, _ = clips
+    model = create_model(name, scale="tiny").eval()
+    with torch.no_grad():
+        first, second = model(video, audio), model(video, audio)
+    assert first.shape == (2, 8) and torch.isfinite(first).all()
+    torch.testing.assert_close(first, second)
+
+
+def test_unimodal_models_ignore_the_other_modality(clips):
+    video, audio, _ = clips
+    v_model = create_model("video", scale="tiny").eval()
+    a_model = create_model("audio", scale="tiny").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(v_model(video, audio), v_model(video, torch.zeros_like(audio)))
+        torch.testing.assert_close(a_model(video, audio), a_model(torch.zeros_like(video), audio))
+
+
+def test_wrong_audio_shape_is_explained(clips):
+    video, _, _ = clips
+    model = create_model("audio", scale="tiny")
+    with pytest.raises(ValueError, match=r"\(B, 13, 212\)"):
+        model(video, torch.zeros(2, 13, 100))
+
+
+def test_full_size_cfn_sr_runs_on_small_input():
+    # The full model with its exact count still runs on 8 frames of 64x64 (adaptive pooling).
+    torch.manual_seed(0)
+    model = create_model("cfn_sr").eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 8, 64, 64), torch.randn(1, 13, 212))
+    assert out.shape == (1, 8) and torch.isfinite(out).all()
+
+
+def test_stem_relu_option_changes_the_video_stem():
+    torch.manual_seed(0)
+    fixed = create_model("video", scale="tiny").eval()
+    legacy = create_model("video", scale="tiny", stem_relu=False).eval()
+    with torch.no_grad():
+        fixed.video_encoder.bn1.bias.fill_(-3.0)  # push the stem negative so the ReLU matters
+    legacy.load_state_dict(fixed.state_dict())
+    x = torch.randn(1, 3, 8, 32, 32)
+    with torch.no_grad():
+        stem_fixed, stem_legacy = fixed.video_encoder.stem(x), legacy.video_encoder.stem(x)
+        assert (stem_legacy < 0).any()
+        # max-pool commutes with ReLU: the fixed stem is the legacy stem clamped at zero
+        torch.testing.assert_close(stem_fixed, stem_legacy.clamp_min(0))
+        assert not torch.allclose(fixed(x, None), legacy(x, None))
