@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
 def predict(
     videos: List[Path] = typer.Argument(..., help="Video files (mp4, mov, avi, mkv, webm, flv, ...).", show_default=False),
     run: Path = typer.Option(..., "--run", help="Run folder written by `avemotion train`."),
+    model: Optional[str] = typer.Option(None, help="Model of the run to use when it holds several."),
     fold: Optional[int] = typer.Option(None, help="Use this fold's checkpoint (default: the best-validated fold)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of every fold's checkpoint."),
     window: float = typer.Option(3.0, help="Window length in seconds for long videos."),
@@ -49,7 +50,7 @@ def predict(
     from avemotion.inference import Recognizer
 
     recognizer = Recognizer.from_run(
-        run, fold=fold, ensemble=ensemble, device=device, allow_missing=allow_missing, pad_short=pad_short,
+        run, model=model, fold=fold, ensemble=ensemble, device=device, allow_missing=allow_missing, pad_short=pad_short,
         preprocess=_parse_settings(preprocess), window=window, hop=hop, smooth=smooth,
     )
     landmark_map = _landmark_map(videos, landmarks)

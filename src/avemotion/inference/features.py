@@ -12,6 +12,11 @@ import numpy as np
 import torch
 
 from avemotion.config import PreprocessConfig
+from avemotion.errors import InputError
+
+# Decoded frames the data layer may hold at once for one preprocess_windows call (bytes).
+FRAME_BUDGET = 512 * 2**20
+BOTH = ("video", "audio")
 
 
 def probe(path: str | Path):
@@ -20,26 +25,33 @@ def probe(path: str | Path):
     return data_probe(path)
 
 
-def _modality_flags(modalities: tuple[str, ...]) -> dict:
-    flags = {}
-    if "audio" not in modalities:
-        flags["video_frames_only"] = True
-    if "video" not in modalities:
-        flags["audio_only"] = True
-    return flags
+def extract(path: Path, cfg: PreprocessConfig, info, spans, landmarks, modalities) -> list:
+    """ClipArrays of the whole clip (spans None) or of each span, holding `modalities`.
+
+    The whole clip with both modalities goes through preprocess_clip, exactly as in training;
+    windows, and a clip missing one modality, through preprocess_windows with the modality flag."""
+    from avemotion.data.preprocess import preprocess_clip, preprocess_windows
+
+    if spans is None and tuple(modalities) == BOTH:
+        return [preprocess_clip(path, cfg, landmarks=landmarks)]
+    spans = spans or [(0.0, info.duration)]
+    flags = {"video_frames_only": "audio" not in modalities, "audio_only": "video" not in modalities}
+    arrays = preprocess_windows(path, cfg, spans, landmarks, **flags)
+    for a in arrays:
+        if isinstance(a, InputError):  # e.g. a window whose audio track ends early
+            raise a
+    return arrays
 
 
-def clip_arrays(path, cfg: PreprocessConfig, landmarks, modalities):
-    from avemotion.data.preprocess import preprocess_clip
+def windows_per_call(info, cfg: PreprocessConfig, window: float, hop: float) -> int:
+    """How many windows one preprocess_windows call may take within FRAME_BUDGET.
 
-    return preprocess_clip(path, cfg, landmarks=landmarks, **_modality_flags(modalities))
-
-
-def window_arrays(path, cfg: PreprocessConfig, spans, landmarks, modalities):
-    """One entry per span: ClipArrays, or the InputError that window raised."""
-    from avemotion.data.preprocess import preprocess_windows
-
-    return preprocess_windows(path, cfg, spans, landmarks=landmarks, **_modality_flags(modalities))
+    Overlapping windows share frames: a call over n windows spans (n - 1) * hop + window seconds,
+    sampled at num_frames / window frames per second (at most the video's own rate)."""
+    frame_bytes = max(1, info.width * info.height * 3)
+    rate = min(cfg.num_frames / window, info.fps or cfg.num_frames / window)
+    seconds = FRAME_BUDGET / frame_bytes / rate
+    return max(1, int((seconds - window) // hop) + 1)
 
 
 def to_batch(arrays: list, modalities: tuple[str, ...], device: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:

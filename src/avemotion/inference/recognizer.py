@@ -18,9 +18,9 @@ from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError, InputError
 from avemotion.inference import features
 from avemotion.inference.results import FileError, Prediction, Result, Timeline
-from avemotion.inference.runs import RunInfo, UNIMODAL_STAGES, choose_folds, read_run, resolve_preprocess, stage_stem
+from avemotion.inference.runs import UNIMODAL_STAGES, RunInfo, choose_folds, read_run, resolve_preprocess
 from avemotion.inference.windows import check_window, is_long, plan_windows, smooth_probs
-from avemotion.models.checkpoint import checkpoint_exists, load_checkpoint, read_checkpoint_meta
+from avemotion.models.checkpoint import checkpoint_exists, load_checkpoint
 
 MISSING_DETAIL = {"audio": "no audio stream", "video": "no face found"}
 
@@ -39,16 +39,15 @@ class Recognizer:
         self._load(run.model)  # the main models load now so that a broken run fails before any file
 
     @classmethod
-    def from_run(cls, path: str | Path, *, fold: int | None = None, ensemble: bool = False, device: str = "cpu",
+    def from_run(cls, path: str | Path, *, model: str | None = None, fold: int | None = None, ensemble: bool = False, device: str = "cpu",
                  allow_missing: bool = False, pad_short: bool | None = None, preprocess: Mapping | PreprocessConfig | None = None,
                  window: float = 3.0, hop: float = 1.0, smooth: int = 1, batch_size: int = 8) -> "Recognizer":
-        """Load a run. `pad_short` overrides the run's short-clip policy (None keeps it); any other
+        """Load a run (`model` picks one when the run folder holds several). `pad_short` overrides the run's short-clip policy (None keeps it); any other
         preprocessing difference (`preprocess` given and not equal to the run's) is a ConfigError."""
-        run = read_run(path)
+        run = read_run(path, model)
         folds = choose_folds(run, fold, ensemble)
-        metas = {str(p.with_suffix("")): read_checkpoint_meta(p) for p in sorted(run.path.glob("fold_*/*/best.json"))}
         short_clip = None if pad_short is None else ("pad" if pad_short else "error")
-        cfg = resolve_preprocess(metas, preprocess, short_clip)
+        cfg = resolve_preprocess(run.checkpoint_metas(), preprocess, short_clip)
         return cls(run, folds, cfg, device=device, allow_missing=allow_missing, window=window, hop=hop,
                    smooth=smooth, batch_size=batch_size)
 
@@ -58,7 +57,7 @@ class Recognizer:
         if stage not in self._models:
             models = []
             for k in self.folds:
-                model, _ = load_checkpoint(stage_stem(self.run.path, k, stage), map_location=self.device)
+                model, _ = load_checkpoint(self.run.stem(k, stage), map_location=self.device)
                 models.append(model.to(self.device).eval())
             self._models[stage] = models
         return self._models[stage]
@@ -72,7 +71,7 @@ class Recognizer:
         if modalities == self.modalities:
             return True
         return (self.allow_missing and len(modalities) == 1 and modalities[0] in UNIMODAL_STAGES
-                and all(checkpoint_exists(stage_stem(self.run.path, k, modalities[0])) for k in self.folds))
+                and all(checkpoint_exists(self.run.stem(k, modalities[0])) for k in self.folds))
 
     @torch.inference_mode()
     def probabilities(self, arrays: list, modalities: tuple[str, ...]) -> np.ndarray:
@@ -91,57 +90,55 @@ class Recognizer:
         """A short video gives one Prediction, a long one a Timeline; a bad file raises InputError."""
         path = Path(path)
         info = features.probe(path)
+        if not info.has_video:
+            raise InputError(path, "not_video", "no video stream (audio-only file?)")
         modalities, notes = self._available(path, info)
         if not is_long(info.duration, self.window):
-            return self._predict_clip(path, info, modalities, notes, landmarks)
+            arrays, used = self._arrays(path, info, None, landmarks, modalities)
+            if used != modalities:
+                notes.append(f"{MISSING_DETAIL['video']}; predicted from audio only")
+            a = arrays[0]
+            return Prediction.from_probs(self.probabilities(arrays, used)[0], used, a.start, a.end, str(path), notes)
         return self._predict_timeline(path, info, modalities, notes, landmarks)
 
     def _available(self, path: Path, info) -> tuple[tuple[str, ...], list[str]]:
         if "audio" not in self.modalities or info.has_audio:
             return self.modalities, []
-        return self._fall_back(path, "audio"), [f"{MISSING_DETAIL['audio']}; predicted from video only"]
+        return self._fall_back(path, self.modalities, "audio"), [f"{MISSING_DETAIL['audio']}; predicted from video only"]
 
-    def _fall_back(self, path: Path, missing: str, detail: str | None = None) -> tuple[str, ...]:
+    def _fall_back(self, path: Path, modalities: tuple[str, ...], missing: str, detail: str | None = None) -> tuple[str, ...]:
         """The modalities left when `missing` is absent, or the InputError saying why not."""
-        remaining = tuple(m for m in self.modalities if m != missing)
+        remaining = tuple(m for m in modalities if m != missing)
         code = "no_audio" if missing == "audio" else "no_face"
         if not remaining or not self.can_use(remaining):
             raise InputError(path, code, detail or MISSING_DETAIL[missing])
         return remaining
 
-    def _predict_clip(self, path, info, modalities, notes, landmarks) -> Prediction:
+    def _arrays(self, path, info, spans, landmarks, modalities) -> tuple[list, tuple[str, ...]]:
+        """Preprocessed arrays of the whole clip (spans None) or of windows, falling back to audio
+        where no face is found (if allowed); returns them with the modalities they hold."""
         try:
-            arrays = features.clip_arrays(path, self.cfg, landmarks, modalities)
+            arrays = features.extract(path, self.cfg, info, spans, landmarks, modalities)
         except InputError as err:
             if err.code != "no_face" or "video" not in modalities:
                 raise
-            modalities = self._fall_back(path, "video", err.detail)
-            notes = notes + [f"{MISSING_DETAIL['video']}; predicted from audio only"]
-            arrays = features.clip_arrays(path, self.cfg, landmarks, modalities)
-        probs = self.probabilities([arrays], modalities)[0]
-        return Prediction.from_probs(probs, modalities, arrays.start, arrays.end, file=str(path), notes=tuple(notes))
+            modalities = self._fall_back(path, modalities, "video", err.detail)
+            arrays = features.extract(path, self.cfg, info, spans, landmarks, modalities)
+        return arrays, modalities
 
     def _predict_timeline(self, path, info, modalities, notes, landmarks) -> Timeline:
         spans = plan_windows(info.duration, self.window, self.hop)
-        arrays = features.window_arrays(path, self.cfg, spans, landmarks, modalities)
-        used = [modalities] * len(spans)
-        faceless = [i for i, a in enumerate(arrays) if isinstance(a, InputError) and a.code == "no_face" and "video" in modalities]
+        probs, used = [], []
+        # windows go to the data layer in chunks: it holds the decoded frames of a whole call in memory
+        step = features.windows_per_call(info, self.cfg, self.window, self.hop)
+        for i in range(0, len(spans), step):
+            arrays, chunk_modalities = self._arrays(path, info, spans[i : i + step], landmarks, modalities)
+            probs.append(self.probabilities(arrays, chunk_modalities))
+            used += [chunk_modalities] * len(arrays)
+        faceless = sum(u != modalities for u in used)
         if faceless:
-            # windows without a face fall back to audio (if allowed); the others keep both modalities
-            s, e = spans[faceless[0]]
-            audio_only = self._fall_back(path, "video", f"no face found in {s:.1f}-{e:.1f} s")
-            redo = features.window_arrays(path, self.cfg, [spans[i] for i in faceless], landmarks, audio_only)
-            for i, a in zip(faceless, redo):
-                arrays[i], used[i] = a, audio_only
-            notes = notes + [f"{MISSING_DETAIL['video']} in {len(faceless)} of {len(spans)} windows; those predicted from audio only"]
-        for a in arrays:
-            if isinstance(a, InputError):
-                raise a
-        probs = np.empty((len(spans), self.run_classes))
-        for group in set(used):
-            idx = [i for i, u in enumerate(used) if u == group]
-            probs[idx] = self.probabilities([arrays[i] for i in idx], group)
-        return self._timeline(path, info, spans, probs, used, notes)
+            notes.append(f"{MISSING_DETAIL['video']} in {faceless} of {len(spans)} windows; those predicted from audio only")
+        return self._timeline(path, info, spans, np.concatenate(probs), used, notes)
 
     def _timeline(self, path, info, spans, probs, used, notes) -> Timeline:
         def preds(rows):
@@ -150,10 +147,6 @@ class Recognizer:
         smoothed = preds(smooth_probs(probs, self.smooth)) if self.smooth > 1 else None
         return Timeline(windows=preds(probs), smoothed=smoothed, smooth=self.smooth, window=self.window,
                         hop=self.hop, duration=info.duration, file=str(path), notes=tuple(notes))
-
-    @property
-    def run_classes(self) -> int:
-        return self._load(self.run.model)[0].num_classes
 
     def predict_many(self, paths: Iterable[str | Path], *, progress: bool = True,
                      landmarks: Mapping[str, str | Path] | None = None) -> Iterator[Result]:

@@ -6,6 +6,7 @@ model name, or "video"/"audio" for the per-fold unimodal checkpoints (the fallba
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,56 +25,67 @@ PREDICT_OVERRIDABLE = ("short_clip",)
 @dataclass(frozen=True)
 class RunInfo:
     path: Path
-    model: str  # name of the run's main stage (a registered model)
-    folds: tuple[int, ...]  # folds that have a checkpoint of the main stage
+    model: str  # the stage predictions come from (a registered model name)
+    folds: tuple[int, ...]  # folds that have a finished checkpoint of that stage
+    unimodal_dir: Path  # where fold_K/video and fold_K/audio live (the run folder unless trained apart)
     meta: dict  # run.json, {} when absent
 
+    def stem(self, fold: int, stage: str) -> Path:
+        base = self.unimodal_dir if stage in UNIMODAL_STAGES else self.path
+        return base / f"fold_{fold}" / stage / "best"
 
-def read_run(path: str | Path) -> RunInfo:
+    def checkpoint_metas(self) -> dict[str, dict]:
+        """Metadata of every checkpoint of the run (all folds and stages, fallbacks included)."""
+        found = sorted(self.path.glob("fold_*/*/best.json"))
+        if self.unimodal_dir != self.path:
+            found += sorted(p for s in UNIMODAL_STAGES for p in self.unimodal_dir.glob(f"fold_*/{s}/best.json"))
+        return {str(p.with_suffix("")): read_checkpoint_meta(p) for p in found}
+
+
+def read_run(path: str | Path, model: str | None = None) -> RunInfo:
     path = Path(path)
     if not path.is_dir():
         raise ConfigError(f"{path}: not a run folder")
     meta = read_json(path / "run.json") if (path / "run.json").exists() else {}
-    model = meta.get("model") or _guess_model(path)
-    folds = tuple(sorted(k for k in _fold_indices(path) if checkpoint_exists(stage_stem(path, k, model))))
+    unimodal_dir = Path(meta.get("unimodal_dir") or path)
+    model = model or _default_model(path, meta)
+    run = RunInfo(path=path, model=model, folds=(), unimodal_dir=unimodal_dir, meta=meta)
+    folds = tuple(sorted(k for k in _fold_indices(path, unimodal_dir) if checkpoint_exists(run.stem(k, model))))
     if not folds:
         raise ConfigError(f"{path}: no fold has a finished {model!r} checkpoint (fold_K/{model}/best.json)")
-    return RunInfo(path=path, model=model, folds=folds, meta=meta)
+    return dataclasses.replace(run, folds=folds)
 
 
-def _fold_indices(path: Path) -> list[int]:
-    found = (re.fullmatch(r"fold_(\d+)", p.name) for p in path.iterdir() if p.is_dir())
-    return [int(m.group(1)) for m in found if m]
+def _fold_indices(*dirs: Path) -> set[int]:
+    found = (re.fullmatch(r"fold_(\d+)", p.name) for d in dirs if d.is_dir() for p in d.iterdir() if p.is_dir())
+    return {int(m.group(1)) for m in found if m}
 
 
-def _guess_model(path: Path) -> str:
-    # without run.json: the one stage that is not a unimodal pre-training stage, else a unimodal one
-    stages = {p.parent.name for p in path.glob("fold_*/*/best.json")}
-    fusion = sorted(stages - set(UNIMODAL_STAGES))
-    if len(fusion) == 1:
-        return fusion[0]
-    if not fusion and len(stages) == 1:
-        return stages.pop()
-    raise ConfigError(f"{path}: no run.json and cannot tell the model from stages {sorted(stages)}")
+def _default_model(path: Path, meta: dict) -> str:
+    """The run's one fusion model (or its one unimodal model); several need --model."""
+    trained = meta.get("models") or sorted({p.parent.name for p in path.glob("fold_*/*/best.json")})
+    fusion = [m for m in trained if m not in UNIMODAL_STAGES]
+    candidates = fusion or list(trained)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ConfigError(f"{path}: no trained model found (no run.json and no fold_K/<model>/best.json)")
+    raise ConfigError(f"{path}: the run holds several models ({', '.join(candidates)}); choose one with --model")
 
 
-def stage_stem(run: str | Path, fold: int, stage: str) -> Path:
-    return Path(run) / f"fold_{fold}" / stage / "best"
-
-
-def validation_score(meta: dict) -> float | None:
-    """The inner-validation score the checkpoint was selected on, if its metadata records one."""
-    selection = meta.get("selection")
-    candidates = [meta.get("val_score"), meta.get("score")]
-    if isinstance(selection, dict):
-        candidates += [selection.get("value"), selection.get("score"), selection.get("val_score")]
-    return next((float(v) for v in candidates if isinstance(v, (int, float))), None)
+def validation_score(meta: dict) -> tuple[float, float] | None:
+    """(accuracy, -loss) on the inner validation split the checkpoint was selected on; None when
+    it was selected otherwise (legacy test-fold selection, last epoch) or recorded nothing."""
+    metrics = meta.get("selection_metrics") or {}
+    if meta.get("selection") != "val" or "val_acc" not in metrics:
+        return None
+    return float(metrics["val_acc"]), -float(metrics.get("val_loss", 0.0))
 
 
 def choose_folds(run: RunInfo, fold: int | None, ensemble: bool) -> list[int]:
     """--ensemble: every fold. --fold K: that fold. Default: the fold whose checkpoint scored best on
-    its own inner validation split (never the test actors), the lowest index on ties or when no
-    score is recorded."""
+    its own inner validation actors (never the test actors; ties to the lower loss, then the lower
+    index); the lowest fold index when no checkpoint was selected on inner validation."""
     if ensemble and fold is not None:
         raise ConfigError("--fold and --ensemble cannot be used together")
     if ensemble:
@@ -82,12 +94,11 @@ def choose_folds(run: RunInfo, fold: int | None, ensemble: bool) -> list[int]:
         if fold not in run.folds:
             raise ConfigError(f"{run.path}: fold {fold} has no {run.model!r} checkpoint; available: {list(run.folds)}")
         return [fold]
-    scores = {k: validation_score(read_checkpoint_meta(stage_stem(run.path, k, run.model))) for k in run.folds}
+    scores = {k: validation_score(read_checkpoint_meta(run.stem(k, run.model))) for k in run.folds}
     scored = {k: s for k, s in scores.items() if s is not None}
     if not scored:
         return [run.folds[0]]
-    best = max(scored.values())
-    return [min(k for k, s in scored.items() if s == best)]
+    return [max(scored, key=lambda k: (scored[k], -k))]
 
 
 def _comparable(preprocess: dict) -> dict:
