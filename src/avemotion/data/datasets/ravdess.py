@@ -1,0 +1,82 @@
+"""RAVDESS: `Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4`, landmark CSVs flat in `landmarks/` or per actor."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from avemotion import EMOTIONS
+from avemotion.data.datasets import ClipRecord, Scan, register_dataset
+from avemotion.errors import InputError
+
+ACTOR_DIR = re.compile(r"^Actor_(\d{2})$")
+FIELDS = ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
+# Allowed values per field (RAVDESS README): modality 01 AV / 02 video-only / 03 audio-only,
+# vocal channel 01 speech / 02 song, 8 emotions, intensity 01/02, statement 01/02, repetition 01/02.
+RANGES = {"modality": (1, 3), "vocal_channel": (1, 2), "emotion": (1, 8), "intensity": (1, 2),
+          "statement": (1, 2), "repetition": (1, 2), "actor": (1, 99)}
+
+
+def parse_name(path: str | Path) -> dict:
+    """Parse a RAVDESS file name into its seven typed fields; InputError(bad_name) if malformed."""
+    path = Path(path)
+    parts = path.stem.split("-")
+    if len(parts) != 7 or not all(re.fullmatch(r"\d{2}", p) for p in parts):
+        raise InputError(path, "bad_name", "RAVDESS names are 7 two-digit fields, e.g. 01-01-03-02-01-01-12.mp4")
+    values = dict(zip(FIELDS, (int(p) for p in parts)))
+    for name, (lo, hi) in RANGES.items():
+        if not lo <= values[name] <= hi:
+            raise InputError(path, "bad_name", f"RAVDESS field {name}={values[name]:02d} outside {lo:02d}..{hi:02d}")
+    if values["emotion"] == 1 and values["intensity"] == 2:
+        raise InputError(path, "bad_name", "RAVDESS neutral has no strong intensity (field 4 must be 01)")
+    return values
+
+
+def gender_of(actor: int) -> str:
+    return "male" if actor % 2 == 1 else "female"
+
+
+def find_landmarks(root: Path, actor_dir: Path, stem: str) -> Path | None:
+    """Official tracking CSVs share the video's stem; the video-only duplicate (02-...) has the same frames."""
+    stems = [stem, "02" + stem[2:]] if stem.startswith("01") else [stem]
+    for s in stems:
+        for folder in (root / "landmarks", root / "landmarks" / actor_dir.name, actor_dir):
+            candidate = folder / f"{s}.csv"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+@register_dataset("ravdess")
+class Ravdess:
+    @staticmethod
+    def detect(root: Path) -> bool:
+        return any(ACTOR_DIR.match(p.name) and p.is_dir() for p in root.iterdir())
+
+    def scan(self, root: Path) -> Scan:
+        scan = Scan()
+        for actor_dir in sorted(p for p in root.iterdir() if p.is_dir() and ACTOR_DIR.match(p.name)):
+            for path in sorted(actor_dir.glob("*.mp4")):
+                try:
+                    record = self.record(root, actor_dir, path)
+                except InputError as err:
+                    scan.errors.append(err)
+                    continue
+                if record is not None:
+                    scan.records.append(record)
+        return scan
+
+    def record(self, root: Path, actor_dir: Path, path: Path) -> ClipRecord | None:
+        v = parse_name(path)
+        if v["actor"] != int(ACTOR_DIR.match(actor_dir.name).group(1)):
+            raise InputError(path, "bad_name", f"actor field {v['actor']:02d} does not match folder {actor_dir.name}")
+        # Only audio-video speech: 02-* are video-only duplicates, 01-02-* is song (SPEC 1).
+        if v["modality"] != 1 or v["vocal_channel"] != 1:
+            return None
+        return ClipRecord(
+            clip_id=path.stem, path=path, dataset="ravdess", label=v["emotion"] - 1,
+            emotion=EMOTIONS[v["emotion"] - 1], actor=v["actor"], gender=gender_of(v["actor"]),
+            intensity=v["intensity"], statement=v["statement"], repetition=v["repetition"],
+            modality=v["modality"], vocal_channel=v["vocal_channel"],
+            landmarks=find_landmarks(root, actor_dir, path.stem),
+        )
