@@ -1,7 +1,90 @@
-"""CLI commands: data (placeholder until its issue lands)."""
+"""CLI commands: synth (synthetic RAVDESS-like corpus) and prepare (preprocess a corpus into the cache)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from avemotion.errors import ConfigError
+
+
+def _parse_size(size: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size must look like 160x120, got {size!r}") from None
+    if w < 64 or h < 48 or w % 2 or h % 2:
+        raise ConfigError(f"--size {size}: width/height must be even and at least 64x48")
+    return w, h
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("synth")
+    def synth_cmd(
+        out: Path = typer.Argument(..., help="Folder to write Actor_XX/*.mp4 and landmark CSVs into."),
+        actors: int = typer.Option(8, min=1, max=99, help="Number of actors (odd ids male, even female)."),
+        seed: int = typer.Option(0, help="Everything is deterministic from this seed."),
+        size: str = typer.Option("320x240", help="Video resolution WxH."),
+        statements: int = typer.Option(2, min=1, max=2, help="Statements per emotion and intensity."),
+        repetitions: int = typer.Option(2, min=1, max=2, help="Repetitions per statement."),
+        landmarks: str = typer.Option("flat", help="'flat': OUT/landmarks/*.csv; 'actor': beside the videos."),
+        workers: int = typer.Option(1, min=1, help="Processes."),
+    ) -> None:
+        """Write a small synthetic corpus in RAVDESS layout (drawn faces + voice-like audio per emotion)."""
+        from rich.progress import Progress
+
+        from avemotion.data.synth import SynthOptions, clip_names, synth_corpus
+
+        if landmarks not in ("flat", "actor"):
+            raise ConfigError(f"--landmarks must be 'flat' or 'actor', got {landmarks!r}")
+        w, h = _parse_size(size)
+        opts = SynthOptions(actors=actors, seed=seed, width=w, height=h, statements=statements,
+                            repetitions=repetitions, landmarks=landmarks)
+        with Progress() as bar:
+            task = bar.add_task("synthesising", total=len(clip_names(opts)))
+            paths = synth_corpus(out, opts, workers=workers, progress=lambda: bar.advance(task))
+        typer.echo(f"wrote {len(paths)} clips of {actors} actors to {out}")
+
+    @app.command("prepare")
+    def prepare_cmd(
+        data_dir: Path = typer.Argument(..., help="Corpus folder (RAVDESS Actor_XX/ layout or CREMA-D clips)."),
+        out: Path = typer.Option(..., "--out", help="Cache root; clips go to OUT/<settings hash>/."),
+        frames: int = typer.Option(30, min=1, help="Frames per clip, evenly over the clip."),
+        size: int = typer.Option(224, min=16, help="Face crop side in pixels."),
+        crop: str = typer.Option("fixed", help="'fixed' (margin, square, full frame) or 'legacy' (published squash/stretch)."),
+        pad_short: bool = typer.Option(False, "--pad-short", help="Zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
+        workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),
+        report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+        dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d)."),
+    ) -> None:
+        """Preprocess every clip (faces, 30 frames, MFCC) into the cache; bad files are reported, not fatal."""
+        from avemotion.config import PreprocessConfig
+        from avemotion.data.prepare import prepare
+
+        try:
+            cfg = PreprocessConfig(num_frames=frames, frame_size=size, crop=crop,
+                                   short_clip="pad" if pad_short else "error")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        result = prepare(data_dir, out, cfg, workers=workers or os.cpu_count(), report_path=report,
+                         dataset=dataset, progress=True)
+        _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{result.dataset}[/]: {result.found} files, {result.prepared} prepared, "
+                  f"{result.cached_before} already cached, {len(result.failed)} failed "
+                  f"({result.seconds:.1f} s) -> {result.cache}")
+    if result.failed:
+        table = Table("file", "reason", "detail")
+        for f in result.failed:
+            table.add_row(Path(f["file"]).name, f["reason"], f["detail"])
+        console.print(table)
+    console.print(f"report: {Path(result.cache) / 'report.json'}")

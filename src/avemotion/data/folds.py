@@ -1,0 +1,119 @@
+"""Fold protocol (SPEC 3): consecutive actor groups as outer test folds, gender-balanced inner
+validation actors drawn from each fold's training actors, manifests on disk, and a check that
+refuses fold sets that do not partition the actors or leak a test actor."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avemotion.errors import ConfigError
+from avemotion.utils.io import read_json, write_json
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    test_actors: tuple[int, ...]
+    val_actors: tuple[int, ...]
+    train_actors: tuple[int, ...]
+
+    def split(self, records) -> dict[str, list[str]]:
+        """Clip ids per split ("train", "val", "test") for ClipRecords or record dicts."""
+        out = {"train": [], "val": [], "test": []}
+        for r in records:
+            r = r if isinstance(r, dict) else r.to_dict()
+            for name, actors in (("train", self.train_actors), ("val", self.val_actors), ("test", self.test_actors)):
+                if r["actor"] in actors:
+                    out[name].append(r["clip_id"])
+        return out
+
+
+def ravdess_gender(actor: int) -> str:
+    return "male" if actor % 2 == 1 else "female"
+
+
+def make_folds(actors, n_folds: int = 6, n_val: int = 4, seed: int = 0, genders: dict[int, str] | None = None) -> list[Fold]:
+    """`n_folds` groups of consecutive actors (sorted ids; sizes differ by at most one) as test folds;
+    `n_val` validation actors per fold from its training actors, half of each gender where possible.
+    `genders` maps actor -> gender (default: RAVDESS rule, odd = male)."""
+    actors = sorted(set(int(a) for a in actors))
+    if not 2 <= n_folds <= len(actors):
+        raise ConfigError(f"n_folds={n_folds} needs 2..{len(actors)} for {len(actors)} actors")
+    gender = genders or {a: ravdess_gender(a) for a in actors}
+    folds = []
+    for k, group in enumerate(np.array_split(np.array(actors), n_folds)):
+        test = tuple(int(a) for a in group)
+        rest = [a for a in actors if a not in test]
+        if n_val > len(rest) - 1:
+            raise ConfigError(f"n_val={n_val} leaves no training actor in fold {k} ({len(rest)} non-test actors)")
+        val = _balanced_pick(rest, n_val, gender, np.random.default_rng([seed, k]))
+        train = tuple(a for a in rest if a not in val)
+        folds.append(Fold(k, test, val, train))
+    check_folds(folds, actors)
+    return folds
+
+
+def _balanced_pick(candidates: list[int], n: int, gender: dict, rng) -> tuple[int, ...]:
+    """n actors, alternating genders so that the counts differ by at most one where both exist."""
+    pools = {}
+    for a in candidates:
+        pools.setdefault(gender.get(a, "unknown"), []).append(a)
+    for pool in pools.values():
+        rng.shuffle(pool)
+    order = sorted(pools)  # deterministic gender order
+    picked = []
+    while len(picked) < n:
+        for g in order:
+            if pools[g] and len(picked) < n:
+                picked.append(pools[g].pop())
+    return tuple(sorted(picked))
+
+
+def check_folds(folds: list[Fold], actors) -> None:
+    """ConfigError unless the test groups partition `actors` and no test actor trains or validates."""
+    actors = set(int(a) for a in actors)
+    seen: dict[int, int] = {}
+    for f in folds:
+        for a in f.test_actors:
+            if a in seen:
+                raise ConfigError(f"actor {a} is in the test group of folds {seen[a]} and {f.index}")
+            seen[a] = f.index
+        leak = set(f.test_actors) & (set(f.train_actors) | set(f.val_actors))
+        if leak:
+            raise ConfigError(f"fold {f.index}: test actors {sorted(leak)} also in training/validation")
+        if set(f.train_actors) & set(f.val_actors):
+            raise ConfigError(f"fold {f.index}: actors {sorted(set(f.train_actors) & set(f.val_actors))} in both training and validation")
+        unknown = (set(f.test_actors) | set(f.train_actors) | set(f.val_actors)) - actors
+        if unknown:
+            raise ConfigError(f"fold {f.index}: actors {sorted(unknown)} are not in the corpus")
+    untested = actors - set(seen)
+    if untested:
+        raise ConfigError(f"folds never test actors {sorted(untested)}: the test groups must partition all actors")
+
+
+def write_fold_manifests(folds: list[Fold], records, out_dir: str | Path) -> list[Path]:
+    """out_dir/fold_K.json: actors and clip ids per split, so every model sees identical splits."""
+    paths = []
+    for f in folds:
+        d = asdict(f)
+        d.update({k: sorted(v) for k, v in f.split(records).items()})
+        path = Path(out_dir) / f"fold_{f.index}.json"
+        write_json(path, d)
+        paths.append(path)
+    return paths
+
+
+def read_fold_manifests(out_dir: str | Path) -> list[Fold]:
+    """The folds written by write_fold_manifests, checked again on the way in."""
+    paths = sorted(Path(out_dir).glob("fold_*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    if not paths:
+        raise ConfigError(f"{out_dir}: no fold_K.json manifests")
+    folds = []
+    for p in paths:
+        d = read_json(p)
+        folds.append(Fold(d["index"], tuple(d["test_actors"]), tuple(d["val_actors"]), tuple(d["train_actors"])))
+    check_folds(folds, {a for f in folds for a in f.test_actors})
+    return folds

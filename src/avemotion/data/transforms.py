@@ -1,0 +1,58 @@
+"""Video tensors: uint8 until on the device, then ImageNet-normalised RGB float; training augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CROP_SCALE = (0.8, 1.4)  # the published range; area fractions above 1 are capped at the frame
+CROP_RATIO = (3 / 4, 4 / 3)
+
+
+def normalize_video(video: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 3, T, H, W) or (3, T, H, W) RGB -> float32, x/255 then ImageNet RGB mean/std."""
+    shape = (3, 1, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, device=video.device).view(shape)
+    std = torch.tensor(IMAGENET_STD, device=video.device).view(shape)
+    return (video.float() / 255.0 - mean) / std
+
+
+def draw_crop(size: int, rng: np.random.Generator) -> tuple[int, int, int, int, bool]:
+    """(y, x, h, w, flip): a random resized crop box inside a size x size frame plus a flip draw."""
+    area = size * size * rng.uniform(*CROP_SCALE)
+    ratio = np.exp(rng.uniform(np.log(CROP_RATIO[0]), np.log(CROP_RATIO[1])))
+    w = int(min(size, round(np.sqrt(area * ratio))))
+    h = int(min(size, round(np.sqrt(area / ratio))))
+    y = int(rng.integers(0, size - h + 1))
+    x = int(rng.integers(0, size - w + 1))
+    return y, x, h, w, bool(rng.random() < 0.5)
+
+
+def apply_crop(frames: torch.Tensor, box) -> torch.Tensor:
+    """frames uint8 (N, 3, S, S) -> the box resized back to S x S (bilinear), flipped if drawn."""
+    y, x, h, w, flip = box
+    size = frames.shape[-1]
+    part = frames[:, :, y:y + h, x:x + w].float()
+    out = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False)
+    if flip:
+        out = out.flip(-1)
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def augment_video(video: torch.Tensor, mode: str, rng: np.random.Generator) -> torch.Tensor:
+    """video uint8 (3, T, S, S). "clip": one crop/flip for every frame (fixed); "frame": a new draw per
+    frame (legacy, the published behaviour that makes a clip jitter); "none": unchanged."""
+    if mode == "none":
+        return video
+    size = video.shape[-1]
+    frames = video.permute(1, 0, 2, 3)  # (T, 3, S, S)
+    if mode == "clip":
+        out = apply_crop(frames, draw_crop(size, rng))
+    elif mode == "frame":
+        out = torch.cat([apply_crop(frames[t:t + 1], draw_crop(size, rng)) for t in range(frames.shape[0])])
+    else:
+        raise ValueError(f"augment must be 'clip', 'frame' or 'none', got {mode!r}")
+    return out.permute(1, 0, 2, 3).contiguous()
