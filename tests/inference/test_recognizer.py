@@ -1,0 +1,135 @@
+"""Recognizer on a hand-made run (random tiny CFN-SR): real clips, odd files, run checks."""
+
+import json
+
+import numpy as np
+import pytest
+
+from avemotion import EMOTIONS
+from avemotion.data.preprocess import preprocess_clip
+from avemotion.errors import ConfigError, InputError
+from avemotion.inference import FileError, Prediction, Recognizer
+from avemotion.inference.runs import read_run
+from inference_helpers import TEST_PREPROCESS, make_run
+
+
+@pytest.fixture(scope="module")
+def recognizer(random_run):
+    return Recognizer.from_run(random_run, pad_short=True, allow_missing=True)
+
+
+def test_real_clips_give_one_prediction_each(recognizer, crema_clips):
+    results = list(recognizer.predict_many(crema_clips, progress=False))
+    for clip, result in zip(crema_clips, results):
+        assert isinstance(result, Prediction), result
+        assert result.file == str(clip)
+        assert list(result.probabilities) == list(EMOTIONS)
+        assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert result.emotion == EMOTIONS[int(np.argmax(result.probs_array()))]
+        assert result.modalities == ("video", "audio") and not result.notes
+        assert result.start == 0 and 1.8 < result.end < 2.3
+    # different faces and voices give different outputs (the features reach the model)
+    assert not np.allclose(results[0].probs_array(), results[1].probs_array())
+
+
+def test_short_clip_refused_unless_padding(random_run, crema_clips):
+    strict = Recognizer.from_run(random_run)  # the run's own policy: short_clip="error"
+    assert strict.cfg.short_clip == "error"
+    with pytest.raises(InputError) as err:
+        strict.predict(crema_clips[0])
+    assert err.value.code == "too_short" and "--pad-short" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_ensemble_averages_the_folds(random_run, crema_clips):
+    arrays = [preprocess_clip(crema_clips[1], TEST_PREPROCESS.__class__(**{**TEST_PREPROCESS.to_dict(), "short_clip": "pad"}))]
+    both = ("video", "audio")
+    single = [Recognizer.from_run(random_run, fold=k).probabilities(arrays, both) for k in (0, 1)]
+    ensemble = Recognizer.from_run(random_run, ensemble=True)
+    assert ensemble.folds == [0, 1]
+    np.testing.assert_allclose(ensemble.probabilities(arrays, both), (single[0] + single[1]) / 2, atol=1e-6)
+    assert not np.allclose(single[0], single[1])
+
+
+def test_default_fold_is_the_best_validated(random_run):
+    assert Recognizer.from_run(random_run).folds == [1]  # val_acc 0.7 beats 0.4
+    assert Recognizer.from_run(random_run, fold=0).folds == [0]
+    with pytest.raises(ConfigError, match="fold 5"):
+        Recognizer.from_run(random_run, fold=5)
+    with pytest.raises(ConfigError, match="together"):
+        Recognizer.from_run(random_run, fold=0, ensemble=True)
+
+
+def test_changed_preprocessing_is_refused(random_run):
+    with pytest.raises(ConfigError, match="frame_size: 48 -> 64"):
+        Recognizer.from_run(random_run, preprocess={"frame_size": 64})
+    with pytest.raises(ConfigError, match="unknown"):
+        Recognizer.from_run(random_run, preprocess={"frames": 8})
+    # asking for the run's own settings, or changing only the short-clip policy, is fine
+    rec = Recognizer.from_run(random_run, preprocess=TEST_PREPROCESS.to_dict(), pad_short=True)
+    assert rec.cfg.short_clip == "pad" and rec.cfg.frame_size == 48
+
+
+def test_checkpoints_that_disagree_are_refused(tmp_path):
+    run = make_run(tmp_path / "run")
+    meta_path = run / "fold_1" / "audio" / "best.json"
+    meta = json.loads(meta_path.read_text())
+    meta["preprocess"]["n_mfcc"] = 20
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="disagree.*n_mfcc"):
+        Recognizer.from_run(run, fold=0)
+
+
+def test_a_hash_this_environment_cannot_reproduce_is_refused(tmp_path):
+    run = make_run(tmp_path / "run", folds=(0,), unimodal=False)
+    meta_path = run / "fold_0" / "cfn_sr" / "best.json"
+    meta = json.loads(meta_path.read_text())
+    meta["preprocess_hash"] = "0123456789abcdef"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="librosa"):
+        Recognizer.from_run(run)
+
+
+def test_run_without_model_or_with_several_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="not a run folder"):
+        read_run(tmp_path / "nothing")
+    run = make_run(tmp_path / "run", folds=(0,), unimodal=False)
+    make_run(run, model="msaf", folds=(0,), unimodal=False)
+    (run / "run.json").write_text(json.dumps({"models": ["cfn_sr", "msaf"]}))
+    with pytest.raises(ConfigError, match="--model"):
+        read_run(run)
+    assert read_run(run, "msaf").model == "msaf"
+
+
+def test_missing_audio(random_run, recognizer, media):
+    with pytest.raises(InputError) as err:
+        Recognizer.from_run(random_run).predict(media["no_audio"])
+    assert str(err.value) == f"{media['no_audio']}: no audio stream"
+    result = recognizer.predict(media["no_audio"])
+    assert result.modalities == ("video",)
+    assert result.notes == ("no audio stream; predicted from video only",)
+
+
+def test_missing_face(random_run, recognizer, media):
+    with pytest.raises(InputError) as err:
+        Recognizer.from_run(random_run).predict(media["no_face"])
+    assert err.value.code == "no_face" and "no face found" in str(err.value)
+    result = recognizer.predict(media["no_face"])
+    assert result.modalities == ("audio",)
+    assert result.notes == ("no face found; predicted from audio only",)
+
+
+def test_no_fallback_without_unimodal_checkpoints(tmp_path, media):
+    run = make_run(tmp_path / "run", folds=(0,), unimodal=False)
+    with pytest.raises(InputError, match="no audio stream"):
+        Recognizer.from_run(run, allow_missing=True).predict(media["no_audio"])
+
+
+def test_bad_files_each_give_one_line_and_the_others_go_on(recognizer, media, crema_clips, tmp_path):
+    paths = [media["truncated"], media["audio_only"], crema_clips[2], media["not_video"], tmp_path / "gone.mp4"]
+    results = list(recognizer.predict_many(paths, progress=False))
+    reasons = [r.reason if isinstance(r, FileError) else "ok" for r in results]
+    assert reasons == ["corrupt", "not_video", "ok", "not_video", "unreadable"]
+    for r in results:
+        if isinstance(r, FileError):
+            assert r.message.startswith(f"{r.file}: ") and "\n" not in r.message
