@@ -94,10 +94,10 @@ def load_kinetics(model: nn.Module, path: str | Path) -> LoadReport:
     `video_encoder.*`; `fc.*` goes to `video_head.*` only where the model has one of that shape
     (a 400-class Kinetics fc is reported as mismatched, never loaded).
     """
-    kinetics = read_kinetics_state(path)
     encoder = getattr(model, "video_encoder", model)
     if encoder is None or not hasattr(encoder, "layer4"):
         raise ConfigError(f"load_kinetics: {type(model).__name__} has no video encoder")
+    kinetics = read_kinetics_state(path)
     body = {k: v for k, v in kinetics.items() if not k.startswith("fc.")}
     report = load_matching(encoder, body)
     head = getattr(model, "video_head", None)
