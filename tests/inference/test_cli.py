@@ -1,0 +1,78 @@
+"""`avemotion predict`: outputs, exit codes, one-line errors."""
+
+import csv
+import io
+import json
+import sys
+
+import pytest
+
+from avemotion.cli.main import run as cli_main
+
+
+def predict(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["avemotion", "predict", *map(str, args)])
+    try:
+        cli_main()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_with_a_bad_file_exits_1_and_reports_it(monkeypatch, capsys, random_run, crema_clips, media):
+    code, out, err = predict(monkeypatch, capsys, crema_clips[0], media["not_video"], "--run", random_run,
+                             "--pad-short", "--format", "json", "--no-progress")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["failed"] == 1 and doc["model"] == "cfn_sr" and doc["folds"] == [1]
+    clip, error = doc["results"]
+    assert clip["kind"] == "clip" and clip["emotion"] in clip["probabilities"]
+    assert error == {"file": str(media["not_video"]), "kind": "error",
+                     "error": {"reason": "not_video", "detail": "not a media file (unrecognised content)"}}
+    assert err.strip().splitlines() == [f"{media['not_video']}: not a media file (unrecognised content)"]
+
+
+def test_csv_plot_and_annotated_video(monkeypatch, capsys, random_run, crema_clips, tmp_path):
+    out_csv, png, mp4 = tmp_path / "p.csv", tmp_path / "p.png", tmp_path / "a.mp4"
+    code, out, err = predict(monkeypatch, capsys, crema_clips[1], "--run", random_run, "--pad-short", "--ensemble",
+                             "--format", "csv", "--output", out_csv, "--plot", png, "--annotate", mp4)
+    assert (code, out, err) == (0, "", "")
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
+    assert len(rows) == 1 and rows[0]["kind"] == "clip" and rows[0]["file"] == str(crema_clips[1])
+    assert png.read_bytes()[:4] == b"\x89PNG" and mp4.stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "p.csv", "p.png"]  # no temp files left
+
+
+def test_missing_audio_message_and_fallback(monkeypatch, capsys, random_run, media):
+    code, out, err = predict(monkeypatch, capsys, media["no_audio"], "--run", random_run, "--format", "json")
+    assert code == 1
+    assert err.strip() == f"{media['no_audio']}: no audio stream (--allow-missing predicts from the other modality)"
+    code, out, err = predict(monkeypatch, capsys, media["no_audio"], "--run", random_run, "--format", "json", "--allow-missing")
+    assert code == 0
+    assert json.loads(out)["results"][0]["modalities"] == ["video"]
+    assert err.strip() == f"{media['no_audio']}: no audio stream; predicted from video only"
+
+
+def test_table_output(monkeypatch, capsys, random_run, media):
+    code, out, _ = predict(monkeypatch, capsys, media["no_face"], "--run", random_run, "--allow-missing")
+    assert code == 0
+    assert "no_face.mp4" in out and "audio" in out and "Emotion predictions" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preprocess", "frame_size=64"], "frame_size: 48 -> 64"),
+    (["--preprocess", "bogus"], "KEY=VALUE"),
+    (["--fold", "7"], "fold 7"),
+    (["--window", "2"], "--pad-short"),
+])
+def test_config_errors_exit_2_with_one_line(monkeypatch, capsys, random_run, crema_clips, args, message):
+    code, out, err = predict(monkeypatch, capsys, crema_clips[0], "--run", random_run, *args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and message in err
+
+
+def test_usage_error_exits_2(monkeypatch, capsys, random_run, crema_clips):
+    code, _, _ = predict(monkeypatch, capsys, crema_clips[0], "--run", random_run, "--format", "xml")
+    assert code == 2
