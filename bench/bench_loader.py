@@ -1,0 +1,90 @@
+"""Cache-to-batch loader throughput (clips/s) for 0..N workers, against the published JPEG loader.
+
+    python bench/bench_loader.py                       # synthesises and prepares 32 clips at 30x224x224
+    python bench/bench_loader.py --cache work/cache    # an existing cache
+
+Ours: ClipDataset over the uint8 .npy cache with clip-consistent augmentation; video stays uint8 to
+the device (normalisation happens there). Baseline: 30 JPEGs per clip, PIL, per-frame augmentation
+and normalisation (bench/published_pipeline.py). Both run in this process, same clips, same batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).parent))
+from published_pipeline import PublishedJpegDataset, write_jpeg_layout  # noqa: E402
+
+from avemotion.config import PreprocessConfig  # noqa: E402
+from avemotion.data.cache import open_cache  # noqa: E402
+from avemotion.data.dataset import ClipDataset  # noqa: E402
+from avemotion.data.prepare import prepare  # noqa: E402
+from avemotion.data.synth import SynthOptions, synth_corpus  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", type=Path, help="an existing cache; otherwise one is synthesised")
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--clips", type=int, default=32)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--max-workers", type=int, default=os.cpu_count())
+    return p.parse_args(argv)
+
+
+def build_cache(args, tmp: Path):
+    if args.cache:
+        return open_cache(args.cache)
+    opts = SynthOptions(actors=2, statements=1, repetitions=1)
+    synth_corpus(tmp / "synth", opts, workers=os.cpu_count())
+    cfg = PreprocessConfig(num_frames=args.frames, frame_size=args.size)
+    report = prepare(tmp / "synth", tmp / "cache", cfg)
+    return open_cache(report.cache)
+
+
+def clips_per_second(dataset, batch: int, workers: int) -> float:
+    loader = DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=workers,
+                        persistent_workers=False, drop_last=False)
+    start = time.perf_counter()
+    n = 0
+    for item in loader:
+        n += item["video"].shape[0]
+    return n / (time.perf_counter() - start)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(1)  # loader work is per-sample; threads would hide the per-core figure
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cache = build_cache(args, tmp)
+        ids = cache.clip_ids()[: args.clips]
+        jpegs = write_jpeg_layout(cache, ids, tmp / "jpeg")
+        size = cache.config.frame_size
+        ours = ClipDataset(cache, ids, augment="clip")
+        published = PublishedJpegDataset(jpegs, cache, ids, frame_size=size, train=True)
+        print(f"# bench_loader {date.today()} | {platform.machine()} {os.cpu_count()} cores | "
+              f"torch {torch.__version__}")
+        print(f"# command: python {' '.join(sys.argv)}")
+        print(f"# {len(ids)} clips of {cache.config.num_frames}x{size}x{size}, batch {args.batch}")
+        print("| workers | ours clips/s | published clips/s | ratio |")
+        print("|---|---|---|---|")
+        for workers in range(0, args.max_workers + 1):
+            a = clips_per_second(ours, args.batch, workers)
+            b = clips_per_second(published, args.batch, workers)
+            print(f"| {workers} | {a:.1f} | {b:.1f} | {a / b:.1f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
