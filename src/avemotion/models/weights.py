@@ -6,7 +6,7 @@ was left out, so a caller can log it and decide; nothing is silently dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
