@@ -1,0 +1,132 @@
+import librosa
+import numpy as np
+import pytest
+
+from avemotion.config import PreprocessConfig
+from avemotion.data import faces
+from avemotion.data.datasets import scan_dataset
+from avemotion.data.preprocess import (compute_mfcc, decode_audio, preprocess_clip, preprocess_windows,
+                                       probe, sample_times)
+from avemotion.errors import InputError
+
+SMALL = PreprocessConfig(num_frames=8, frame_size=48)
+
+
+def test_mfcc_matches_librosa_directly():
+    cfg = PreprocessConfig()
+    rng = np.random.default_rng(0)
+    y = (rng.standard_normal(cfg.audio_samples) * 0.1).astype(np.float32)
+    got = compute_mfcc(y, cfg)
+    want = librosa.feature.mfcc(y=y, sr=44100, n_mfcc=13, n_fft=2048, hop_length=512, n_mels=128)
+    assert got.shape == (13, 212) == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+    short = compute_mfcc(y[:44100], cfg)  # padded to 212 frames
+    assert short.shape == (13, 212) and np.all(short[:, 100:] == 0)
+
+
+def test_clip_audio_window_matches_direct_computation(synth_corpus):
+    rec = scan_dataset(synth_corpus).records[3]
+    arrays = preprocess_clip(rec.path, SMALL, rec.landmarks)
+    audio = decode_audio(rec.path, 44100)
+    window = audio[22050:22050 + 108045]
+    want = librosa.feature.mfcc(y=window, sr=44100, n_mfcc=13, n_fft=2048, hop_length=512, n_mels=128)
+    np.testing.assert_allclose(arrays.mfcc, want, rtol=1e-4, atol=1e-3)
+    assert arrays.video.shape == (8, 48, 48, 3) and arrays.face_source == "landmarks"
+    info = probe(rec.path)
+    assert 3.1 < info.duration < 3.7 and info.has_audio and (info.width, info.height) == (160, 120)
+    assert arrays.end == pytest.approx(info.duration)
+
+
+def test_sample_times():
+    np.testing.assert_allclose(sample_times(0, 3.0, 30), np.arange(30) * 0.1)
+
+
+def test_windows_share_one_decode(synth_corpus):
+    rec = scan_dataset(synth_corpus).records[0]
+    out = preprocess_windows(rec.path, SMALL, [(0.0, 3.0), (0.2, 3.2), (1.5, 3.2)], rec.landmarks)
+    assert out[0].video.shape == (8, 48, 48, 3) and out[1].start == 0.2
+    assert isinstance(out[2], InputError) and out[2].code == "too_short"
+
+
+def test_fixed_crop_geometry():
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[40:60, 90:110] = 255  # a white 20x20 square = "the face"
+    crop = faces.crop_fixed(frame, (90, 40, 110, 60), 40, margin=0.5)
+    # box 20 px + 10 px margin each side = 40 px square, centred: white in the middle half
+    assert crop.shape == (40, 40, 3)
+    assert crop[10:30, 10:30].min() == 255 and crop[:9].max() == 0 and crop[:, :9].max() == 0
+    # a wide box becomes square (side = width) and is zero-padded past the frame edge
+    edge = faces.crop_fixed(frame, (180, 40, 220, 60), 40, margin=0.0)
+    assert edge.shape == (40, 40, 3) and edge[:, 25:].max() == 0
+    np.testing.assert_allclose(faces.square_box((0, 0, 40, 20), 0.25), (-10, -20, 50, 40))
+
+
+def test_legacy_crop_geometry():
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[20:80, 50:150] = 200  # the whole box region is grey; legacy crops exactly the box
+    crop = faces.crop_legacy(frame, (50, 20, 150, 80), 50)
+    assert crop.shape == (50, 50, 3)
+    # tight box stretched back: only the edge pixels mix with the background, no margin, no border
+    assert crop[3:-3, 3:-3].min() == 200 and crop.mean() > 190
+
+
+def test_landmark_columns_found_by_header(tmp_path):
+    names = [f"x_{i}" for i in range(68)] + [f"y_{i}" for i in range(68)]
+    header = ["frame", " success"] + names[::-1]  # any order, spaces after commas
+    row = [1, 1] + [float(i) for i in range(136)][::-1]
+    path = tmp_path / "lm.csv"
+    path.write_text(", ".join(h.strip() for h in header) + "\n" + ", ".join(map(str, row)) + "\n")
+    pts = faces.read_landmarks(path)
+    assert pts.shape == (1, 68, 2)
+    assert pts[0, 5, 0] == 5 and pts[0, 5, 1] == 73
+    (tmp_path / "bad.csv").write_text("frame, x_0, y_0\n1, 2, 3\n")
+    with pytest.raises(InputError) as err:
+        faces.read_landmarks(tmp_path / "bad.csv")
+    assert err.value.code == "bad_landmarks"
+
+
+def test_synth_landmark_header_positions(synth_corpus):
+    csv = next((synth_corpus / "landmarks").glob("*.csv"))
+    header = [h.strip() for h in csv.read_text().splitlines()[0].split(",")]
+    assert header[297] == "x_0" and header[364] == "x_67" and header[365] == "y_0" and header[432] == "y_67"
+    assert ", x_0, " in csv.read_text().splitlines()[0]
+
+
+def test_synth_landmark_box_agrees_with_detector(synth_corpus):
+    """The drawn face is found by Haar in most frames, inside the landmark crop."""
+    recs = scan_dataset(synth_corpus).records[::12]
+    hits = 0
+    for rec in recs:
+        a = preprocess_clip(rec.path, SMALL, rec.landmarks)
+        b = preprocess_clip(rec.path, SMALL)
+        assert b.face_source == "detector"
+        crop = faces.square_box(a.boxes[4], SMALL.margin)
+        cx, cy = (b.boxes[4, 0] + b.boxes[4, 2]) / 2, (b.boxes[4, 1] + b.boxes[4, 3]) / 2
+        hits += crop[0] < cx < crop[2] and crop[1] < cy < crop[3]
+    assert hits >= len(recs) - 1
+
+
+def test_real_clip_crop_contains_detected_face(crema_dir):
+    cfg = PreprocessConfig(num_frames=6, frame_size=64, short_clip="pad")
+    for path in sorted(crema_dir.glob("*.flv")):
+        arrays = preprocess_clip(path, cfg)
+        assert arrays.face_source == "detector" and arrays.video.shape == (6, 64, 64, 3)
+        for box in arrays.boxes:
+            x0, y0, x1, y1 = box
+            # the face in a 480x360 frame of a seated actor: central, 90..250 px tall
+            assert 90 < x1 - x0 < 250 and 100 < (x0 + x1) / 2 < 380 and 60 < (y0 + y1) / 2 < 300
+            sq = faces.square_box(box, cfg.margin)
+            assert sq[0] <= x0 and sq[1] <= y0 and sq[2] >= x1 and sq[3] >= y1
+        # skin dominates the centre of the crop, not the green screen (R > G)
+        centre = arrays.video[:, 24:40, 24:40].astype(int)
+        assert (centre[..., 0] > centre[..., 1]).mean() > 0.8
+
+
+def test_real_clip_short_policy(crema_dir):
+    path = crema_dir / "1001_DFA_ANG_XX.flv"
+    with pytest.raises(InputError) as err:
+        preprocess_clip(path, PreprocessConfig(num_frames=4, frame_size=32))
+    assert err.value.code == "too_short" and "--pad-short" in err.value.detail
+    arrays = preprocess_clip(path, PreprocessConfig(num_frames=4, frame_size=32, short_clip="pad"))
+    assert arrays.mfcc.shape == (13, 212)
+    assert np.all(arrays.mfcc[:, -20:] == arrays.mfcc[:, -1:])  # zero-padded tail = constant frames
