@@ -47,3 +47,25 @@ def media(tmp_path_factory, crema_clips):
     data = whole.read_bytes()
     files["truncated"].write_bytes(data[: len(data) // 2])  # mp4 from PyAV keeps its index at the end
     return files
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """CFN-SR (tiny, small preset) trained on fold 0 of a synthetic corpus of two well-separated
+    emotions, happy and sad (smile and high, loud voice vs frown and low, quiet voice), 6 actors.
+    Returns (run folder, corpus folder). About a minute on 2 CPU cores."""
+    from avemotion.data.prepare import prepare
+    from avemotion.data.synth import SynthOptions, synth_corpus
+    from avemotion.training.api import train
+
+    from inference_helpers import TEST_PREPROCESS
+
+    root = tmp_path_factory.mktemp("trained")
+    opts = SynthOptions(actors=6, statements=1, repetitions=1, emotions=("happy", "sad"), width=160, height=120)
+    synth_corpus(root / "corpus", opts)
+    report = prepare(root / "corpus", root / "cache", TEST_PREPROCESS, workers=1)
+    assert not report.failed, report.failed
+    # 3 folds of 2 actors: fold 0 tests actors 1-2, validates on 2 and trains on the other 2
+    train("cfn_sr", report.cache, root / "run", preset="small", folds=[0], n_folds=3, n_val=2, epochs=12,
+          log=lambda *args: None)
+    return root / "run", root / "corpus"
