@@ -39,11 +39,14 @@ class Recognizer:
         self._load(run.model)  # the main models load now so that a broken run fails before any file
 
     @classmethod
-    def from_run(cls, path: str | Path, *, model: str | None = None, fold: int | None = None, ensemble: bool = False, device: str = "cpu",
-                 allow_missing: bool = False, pad_short: bool | None = None, preprocess: Mapping | PreprocessConfig | None = None,
-                 window: float = 3.0, hop: float = 1.0, smooth: int = 1, batch_size: int = 8) -> "Recognizer":
-        """Load a run (`model` picks one when the run folder holds several). `pad_short` overrides the run's short-clip policy (None keeps it); any other
-        preprocessing difference (`preprocess` given and not equal to the run's) is a ConfigError."""
+    def from_run(cls, path: str | Path, *, model: str | None = None, fold: int | None = None, ensemble: bool = False,
+                 device: str = "cpu", allow_missing: bool = False, pad_short: bool | None = None,
+                 preprocess: Mapping | PreprocessConfig | None = None, window: float = 3.0, hop: float = 1.0,
+                 smooth: int = 1, batch_size: int = 8) -> "Recognizer":
+        """Load a run; `model` picks one when the run folder holds several, `fold`/`ensemble` the
+        checkpoints (default: the best-validated fold). `pad_short` overrides the run's short-clip
+        policy (None keeps it); any other difference between `preprocess` (settings you expect,
+        whole or partial) and the run's preprocessing is a ConfigError."""
         run = read_run(path, model)
         folds = choose_folds(run, fold, ensemble)
         short_clip = None if pad_short is None else ("pad" if pad_short else "error")
@@ -58,7 +61,7 @@ class Recognizer:
             models = []
             for k in self.folds:
                 model, _ = load_checkpoint(self.run.stem(k, stage), map_location=self.device)
-                models.append(model.to(self.device).eval())
+                models.append(model.to(self.device).eval())  # the factory builds on CPU; load_state_dict keeps it there
             self._models[stage] = models
         return self._models[stage]
 
