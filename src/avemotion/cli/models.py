@@ -15,6 +15,11 @@ def register(app: typer.Typer) -> None:
 
         from avemotion.models.summary import model_rows
 
+        console = Console()
+        if not console.is_terminal:  # piped: rich assumes 80 columns, too few for the numbers
+            console = Console(width=100)
+        # The description only fits a wide terminal; the numbers must never wrap.
+        wide = console.width >= 120
         table = Table(title=f"avemotion models ({scale} scale; paper: RAVDESS 6-fold, published selection)")
         for column, justify in (
             ("name", "left"),
@@ -24,7 +29,9 @@ def register(app: typer.Typer) -> None:
             ("acc. % (paper)", "right"),
             ("description", "left"),
         ):
-            table.add_column(column, justify=justify)
+            if column == "description" and not wide:
+                continue
+            table.add_column(column, justify=justify, no_wrap=column != "description")
         for row in model_rows(scale):
             table.add_row(
                 row["name"],
@@ -32,6 +39,6 @@ def register(app: typer.Typer) -> None:
                 f"{row['params']:,}",
                 "-" if row["paper_params"] is None else f"{row['paper_params']:.2f}M",
                 "-" if row["paper_accuracy"] is None else f"{row['paper_accuracy']:.2f}",
-                row["description"],
+                *([row["description"]] if wide else []),
             )
-        Console().print(table)
+        console.print(table)
