@@ -133,3 +133,26 @@ def test_bad_files_each_give_one_line_and_the_others_go_on(recognizer, media, cr
     for r in results:
         if isinstance(r, FileError):
             assert r.message.startswith(f"{r.file}: ") and "\n" not in r.message
+
+
+# container: (format, video codec, audio codec, audio rate)
+CONTAINERS = {
+    "mov": ("mov", "libx264", "aac", 44100),
+    "mkv": ("matroska", "libx264", "libmp3lame", 44100),
+    "webm": ("webm", "libvpx", "libopus", 48000),
+    "avi": ("avi", "mpeg4", "libmp3lame", 44100),
+}
+
+
+@pytest.mark.parametrize("suffix", sorted(CONTAINERS))
+def test_common_containers(recognizer, crema_clips, tmp_path, suffix):
+    from avemotion.inference import media
+
+    container, vcodec, acodec, rate = CONTAINERS[suffix]
+    src = crema_clips[1]
+    frames = [f for _, f in media.iter_frames(src)]
+    path = media.write_video(tmp_path / f"clip.{suffix}", frames, media.video_fps(src), media.read_audio(src, rate),
+                             container=container, video_codec=vcodec, audio_codec=acodec)
+    result = recognizer.predict(path)
+    assert isinstance(result, Prediction) and result.modalities == ("video", "audio")
+    assert 1.7 < result.end < 2.1

@@ -1,7 +1,7 @@
 """Minimal PyAV decode/encode used to draw on videos (annotate) and to build test videos.
 
 Feature extraction never happens here: that is the data layer's preprocess code. This module only
-reads every frame for display and writes an mp4 (H.264 + AAC) atomically.
+reads every frame for display and writes a video (mp4: H.264 + AAC by default) atomically.
 """
 
 from __future__ import annotations
@@ -40,39 +40,38 @@ def iter_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
 
 
 def read_audio(path: str | Path, rate: int = 44100) -> AudioTrack | None:
-    """The first audio stream as mono float32 at `rate`, or None when the file has none."""
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return None
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
-        chunks = []
-        for frame in container.decode(container.streams.audio[0]):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
-    samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((1, 0), np.float32)
-    return AudioTrack(samples.astype(np.float32), rate)
+    """The first audio stream as mono float32 at `rate` (the data layer's decoder), None if absent."""
+    from avemotion.data.preprocess import decode_audio, probe
+
+    if not probe(path).has_audio:
+        return None
+    return AudioTrack(decode_audio(Path(path), rate)[None], rate)
 
 
 def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | float, audio: AudioTrack | None = None) -> Path:
     """Encode RGB frames (and optional audio) to an H.264/AAC mp4; the file appears only when complete."""
+    return write_video(path, frames, fps, audio)
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | float, audio: AudioTrack | None = None,
+                *, container: str = "mp4", video_codec: str = "libx264", audio_codec: str = "aac") -> Path:
+    """Encode RGB frames and optional audio into any container PyAV writes, atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as out:
-            _encode(out, frames, Fraction(fps).limit_denominator(1001), audio)
+        with av.open(str(tmp), mode="w", format=container) as out:
+            _encode(out, frames, Fraction(fps).limit_denominator(1001), audio, video_codec, audio_codec)
     return path
 
 
-def _encode(out, frames, fps, audio):
-    video = None
+def _encode(out, frames, fps, audio, video_codec, audio_codec):
+    video = audio_stream = None
     for frame in frames:
         frame = _even(frame)
         if video is None:
-            video = out.add_stream("libx264", rate=fps)
+            video = out.add_stream(video_codec, rate=fps)
             video.width, video.height = frame.shape[1], frame.shape[0]
             video.pix_fmt = "yuv420p"
-            audio_stream = _add_audio(out, audio)
+            audio_stream = _add_audio(out, audio, audio_codec)
         out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
     if video is None:
         raise ValueError("no frames to write")
@@ -87,16 +86,16 @@ def _even(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame[:h, :w])
 
 
-def _add_audio(out, audio: AudioTrack | None):
+def _add_audio(out, audio: AudioTrack | None, codec: str):
     if audio is None or audio.samples.shape[1] == 0:
         return None
-    stream = out.add_stream("aac", rate=audio.rate)
+    stream = out.add_stream(codec, rate=audio.rate)
     stream.layout = "mono"
     return stream
 
 
 def _write_audio(out, stream, audio: AudioTrack) -> None:
-    # AAC takes fixed-size frames: a FIFO cuts the track into them.
+    # AAC, MP3 and Opus take fixed-size frames: a FIFO cuts the track into them.
     fifo = av.AudioFifo()
     frame = av.AudioFrame.from_ndarray(audio.samples[:1], format="fltp", layout="mono")
     frame.sample_rate = audio.rate
