@@ -64,9 +64,9 @@ def test_csv_rows(clip, timeline):
 
 def test_table_mentions_every_file(clip, timeline):
     console = Console(file=io.StringIO(), width=140)
-    render_table([clip, timeline, FileError("bad.mp4", "corrupt", "truncated file")], console)
+    render_table([clip, timeline, FileError("bad[1].mp4", "corrupt", "truncated file")], console)
     text = console.file.getvalue()
-    for needle in ("a.mp4", "angry", "long.mp4", "mostly angry", "error: truncated file", "happy"):
+    for needle in ("a.mp4", "angry", "long.mp4", "mostly angry", "bad[1].mp4", "error: truncated file", "happy"):
         assert needle in text
 
 

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+from rich.markup import escape  # file names like "take[1].mp4" are not markup
+
 from avemotion import EMOTIONS
 from avemotion.inference.results import FileError, Prediction, Result, Timeline
 
@@ -60,34 +62,36 @@ def render_table(results: list[Result], console) -> None:
     from rich.table import Table
 
     summary = Table(title="Emotion predictions")
-    for column in ("file", "span (s)", "emotion", "prob.", "modalities", "runner-up"):
+    summary.add_column("file", overflow="fold")  # paths are folded, never cut
+    for column in ("span (s)", "emotion", "prob.", "modalities", "runner-up"):
         summary.add_column(column)
     for result in results:
         summary.add_row(*_summary_cells(result))
     console.print(summary)
     for result in results:
         if isinstance(result, Timeline):
+            smoothed = f", smoothed over {result.smooth} windows" if result.smoothed is not None else ""
+            console.print(f"\n[bold]{escape(result.file or '')}[/bold]: {result.window:g} s windows every {result.hop:g} s{smoothed}")
             console.print(_timeline_table(result))
 
 
 def _summary_cells(result: Result) -> tuple[str, ...]:
     if isinstance(result, FileError):
-        return (result.file, "", f"[red]error: {result.detail}[/red]", "", "", "")
+        return (escape(result.file), "", f"[red]error: {escape(result.detail)}[/red]", "", "", "")
     if isinstance(result, Timeline):
         counts = {}
         for p in result.final:
             counts[p.emotion] = counts.get(p.emotion, 0) + 1
         dominant = max(counts, key=counts.get)
-        return (result.file or "", f"0.00-{result.duration:.2f}", f"timeline: mostly {dominant}", f"{len(result.final)} windows", "+".join(result.modalities), "")
+        return (escape(result.file or ""), f"0.00-{result.duration:.2f}", f"timeline: mostly {dominant}", f"{len(result.final)} windows", "+".join(result.modalities), "")
     second = sorted(result.probabilities.items(), key=lambda kv: -kv[1])[1]
-    return (result.file or "", f"{result.start:.2f}-{result.end:.2f}", result.emotion, f"{result.probability:.2f}", "+".join(result.modalities), f"{second[0]} {second[1]:.2f}")
+    return (escape(result.file or ""), f"{result.start:.2f}-{result.end:.2f}", result.emotion, f"{result.probability:.2f}", "+".join(result.modalities), f"{second[0]} {second[1]:.2f}")
 
 
 def _timeline_table(timeline: Timeline):
     from rich.table import Table
 
-    smoothed = f", smoothed over {timeline.smooth} windows" if timeline.smoothed is not None else ""
-    table = Table(title=f"{timeline.file}: {timeline.window:g} s windows every {timeline.hop:g} s{smoothed}")
+    table = Table()
     for column in ("start", "end", "emotion", "prob."):
         table.add_column(column, justify="right" if column != "emotion" else "left")
     for p in timeline.final:
