@@ -27,6 +27,7 @@ def test_json_with_a_bad_file_exits_1_and_reports_it(monkeypatch, capsys, random
     assert code == 1
     doc = json.loads(out)
     assert doc["failed"] == 1 and doc["model"] == "cfn_sr" and doc["folds"] == [1]
+    assert doc["preprocess"]["short_clip"] == "pad" and doc["preprocess"]["frame_size"] == 48
     clip, error = doc["results"]
     assert clip["kind"] == "clip" and clip["emotion"] in clip["probabilities"]
     assert error == {"file": str(media["not_video"]), "kind": "error",

@@ -170,7 +170,7 @@ class Recognizer:
     def describe(self) -> dict:
         """What the outputs were produced with (goes into the JSON document)."""
         return {"run": str(self.run.path), "model": self.run.model, "folds": list(self.folds),
-                "ensemble": len(self.folds) > 1, "preprocess_hash": self.cfg.hash(), "short_clip": self.cfg.short_clip}
+                "ensemble": len(self.folds) > 1, "preprocess": self.cfg.to_dict()}
 
 
 def _stage_modalities(stage: str) -> tuple[str, ...]:
