@@ -68,3 +68,19 @@ def concat_landmarks(csvs: list[Path], out: Path) -> Path:
         lines += csv.read_text().splitlines()[1:]
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def run_predict(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """`avemotion predict ARGS` in this process, through the real entry point: (exit code, stdout, stderr)."""
+    import sys
+
+    from avemotion.cli.main import run as cli_main
+
+    monkeypatch.setattr(sys, "argv", ["avemotion", "predict", *map(str, args)])
+    try:
+        cli_main()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -8,7 +8,7 @@ import pytest
 from avemotion.data.folds import read_fold_manifests
 from avemotion.inference import Recognizer, Timeline
 from avemotion.inference.media import concat_videos
-from inference_helpers import concat_landmarks
+from inference_helpers import concat_landmarks, run_predict
 
 ORDER = ("happy", "sad", "happy")
 CODES = {"happy": 3, "sad": 4}
@@ -58,11 +58,9 @@ def test_timeline_follows_the_order_of_the_clips(trained_run, long_video):
 
 
 def test_cli_timeline_outputs(trained_run, long_video, tmp_path, monkeypatch, capsys):
-    from test_cli import predict
-
     video, landmarks, _ = long_video
     out, png, mp4 = tmp_path / "t.json", tmp_path / "t.png", tmp_path / "t.mp4"
-    code, stdout, err = predict(monkeypatch, capsys, video, "--run", trained_run[0], "--landmarks", landmarks,
+    code, stdout, err = run_predict(monkeypatch, capsys, video, "--run", trained_run[0], "--landmarks", landmarks,
                                 "--format", "json", "-o", out, "--plot", png, "--annotate", mp4, "--smooth", "2")
     assert (code, err) == (0, "")
     doc = json.loads(out.read_text())

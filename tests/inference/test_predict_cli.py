@@ -3,22 +3,10 @@
 import csv
 import io
 import json
-import sys
 
 import pytest
 
-from avemotion.cli.main import run as cli_main
-
-
-def predict(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["avemotion", "predict", *map(str, args)])
-    try:
-        cli_main()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from inference_helpers import run_predict as predict
 
 
 def test_json_with_a_bad_file_exits_1_and_reports_it(monkeypatch, capsys, random_run, crema_clips, media):
@@ -77,3 +65,21 @@ def test_config_errors_exit_2_with_one_line(monkeypatch, capsys, random_run, cre
 def test_usage_error_exits_2(monkeypatch, capsys, random_run, crema_clips):
     code, _, _ = predict(monkeypatch, capsys, crema_clips[0], "--run", random_run, "--format", "xml")
     assert code == 2
+
+
+def test_landmarks_option_maps_videos_to_csvs(tmp_path):
+    from avemotion.cli.predict import _landmark_map, _per_file
+    from avemotion.errors import ConfigError
+
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    (tmp_path / "marks").mkdir()
+    (tmp_path / "marks" / "a.csv").write_text("x_0\n")
+    # a folder: each video takes <stem>.csv when present, the detector otherwise
+    assert _landmark_map([a, b], tmp_path / "marks") == {str(a): tmp_path / "marks" / "a.csv"}
+    assert _landmark_map([a], tmp_path / "marks" / "a.csv") == {str(a): tmp_path / "marks" / "a.csv"}
+    with pytest.raises(ConfigError, match="one video"):
+        _landmark_map([a, b], tmp_path / "marks" / "a.csv")
+    with pytest.raises(ConfigError, match="no such"):
+        _landmark_map([a], tmp_path / "missing.csv")
+    assert _per_file(tmp_path / "out.png", str(b), many=True) == tmp_path / "out_b.png"
+    assert _per_file(tmp_path / "out.png", str(b), many=False) == tmp_path / "out.png"
