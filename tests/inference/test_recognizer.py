@@ -1,5 +1,6 @@
 """Recognizer on a hand-made run (random tiny CFN-SR): real clips, odd files, run checks."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_short_clip_refused_unless_padding(random_run, crema_clips):
 
 
 def test_ensemble_averages_the_folds(random_run, crema_clips):
-    arrays = [preprocess_clip(crema_clips[1], TEST_PREPROCESS.__class__(**{**TEST_PREPROCESS.to_dict(), "short_clip": "pad"}))]
+    arrays = [preprocess_clip(crema_clips[1], dataclasses.replace(TEST_PREPROCESS, short_clip="pad"))]
     both = ("video", "audio")
     single = [Recognizer.from_run(random_run, fold=k).probabilities(arrays, both) for k in (0, 1)]
     ensemble = Recognizer.from_run(random_run, ensemble=True)
@@ -156,3 +157,10 @@ def test_common_containers(recognizer, crema_clips, tmp_path, suffix):
     result = recognizer.predict(path)
     assert isinstance(result, Prediction) and result.modalities == ("video", "audio")
     assert 1.7 < result.end < 2.1
+
+
+def test_unimodal_checkpoints_found_after_the_run_folder_moved(tmp_path, media):
+    run = make_run(tmp_path / "old", folds=(0,))
+    moved = run.rename(tmp_path / "moved")  # run.json still names the old folder as unimodal_dir
+    result = Recognizer.from_run(moved, allow_missing=True).predict(media["no_audio"])
+    assert result.modalities == ("video",)

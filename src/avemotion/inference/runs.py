@@ -47,13 +47,21 @@ def read_run(path: str | Path, model: str | None = None) -> RunInfo:
     if not path.is_dir():
         raise ConfigError(f"{path}: not a run folder")
     meta = read_json(path / "run.json") if (path / "run.json").exists() else {}
-    unimodal_dir = Path(meta.get("unimodal_dir") or path)
+    unimodal_dir = _unimodal_dir(path, meta)
     model = model or _default_model(path, meta)
     run = RunInfo(path=path, model=model, folds=(), unimodal_dir=unimodal_dir, meta=meta)
     folds = tuple(sorted(k for k in _fold_indices(path, unimodal_dir) if checkpoint_exists(run.stem(k, model))))
     if not folds:
         raise ConfigError(f"{path}: no fold has a finished {model!r} checkpoint (fold_K/{model}/best.json)")
     return dataclasses.replace(run, folds=folds)
+
+
+def _unimodal_dir(path: Path, meta: dict) -> Path:
+    """run.json records an absolute unimodal_dir, stale once the run folder is moved or copied:
+    the run's own unimodal stages win, the recorded folder serves when they were trained apart."""
+    if any(path.glob(f"fold_*/{stage}/best.json") for stage in UNIMODAL_STAGES):
+        return path
+    return Path(meta.get("unimodal_dir") or path)
 
 
 def _fold_indices(*dirs: Path) -> set[int]:
