@@ -164,3 +164,14 @@ def test_unimodal_checkpoints_found_after_the_run_folder_moved(tmp_path, media):
     moved = run.rename(tmp_path / "moved")  # run.json still names the old folder as unimodal_dir
     result = Recognizer.from_run(moved, allow_missing=True).predict(media["no_audio"])
     assert result.modalities == ("video",)
+
+
+def test_long_video_without_audio_gives_a_video_only_timeline(recognizer, crema_clips, tmp_path):
+    from avemotion.inference import Timeline, media
+
+    frames = [f for clip in crema_clips for _, f in media.iter_frames(clip)]  # ~6 s, no audio track
+    path = media.write_mp4(tmp_path / "silent.mp4", frames, media.video_fps(crema_clips[0]))
+    timeline = recognizer.predict(path)
+    assert isinstance(timeline, Timeline) and len(timeline.windows) == 5
+    assert timeline.modalities == ("video",) and all(w.modalities == ("video",) for w in timeline.windows)
+    assert timeline.notes == ("no audio stream; predicted from video only",)
