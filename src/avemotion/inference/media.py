@@ -6,6 +6,7 @@ reads every frame for display and writes a video (mp4: H.264 + AAC by default) a
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -30,12 +31,19 @@ def video_fps(path: str | Path) -> Fraction:
 
 
 def iter_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time in seconds, RGB uint8 frame) for every frame of the first video stream."""
+    """Yield (seconds from the first frame, RGB uint8 frame) for every frame of the first video
+    stream; a truncated tail ends the iteration, as it ends the data layer's decode."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for index, frame in enumerate(container.decode(stream)):
-            t = frame.time if frame.time is not None else index / float(stream.average_rate or 25)
+        t0 = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        frames = container.decode(stream)
+        for index in itertools.count():
+            try:
+                frame = next(frames)
+            except (StopIteration, av.error.FFmpegError):
+                return
+            t = frame.time - t0 if frame.time is not None else index / float(stream.average_rate or 25)
             yield float(t), frame.to_ndarray(format="rgb24")
 
 
