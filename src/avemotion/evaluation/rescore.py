@@ -44,7 +44,7 @@ def rescore_stage(run_dir: Path, cache, path: Path, fold: int, batch_size: int, 
     model, meta = load_checkpoint(path / "best")
     if meta.get("preprocess_hash") != cache.config.hash():
         raise ConfigError(f"{path}/best: trained on preprocessing {meta.get('preprocess_hash')}, cache has {cache.config.hash()}")
-    preds = predict(model, eval_loader(cache, manifest["clips"]["test"], batch_size), device)
+    preds = predict(model, eval_loader(cache, manifest["test"], batch_size), device)
     doc = read_json(path / "metrics.json")
     doc.update(metrics=score_predictions(preds), predictions=preds, rescored=True)
     write_json(path / "metrics.json", doc)

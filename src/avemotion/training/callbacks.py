@@ -16,23 +16,28 @@ from avemotion.utils.io import atomic_path
 
 
 class EpochSeed(L.Callback):
-    """Re-seed every RNG at the start of each training epoch from (seed, epoch, rank).
+    """Make every random draw of training a function of (seed, epoch, batch, rank).
 
-    Augmentation, dropout and DataLoader worker seeds then depend only on the epoch, so a run that
-    resumes from last.ckpt at epoch e draws exactly what the uninterrupted run drew.
+    The dataset's augmentation is keyed by (seed, epoch, index) through `set_epoch`; dropout and any
+    other use of the global RNGs is re-seeded before every batch. Re-seeding per batch (not per
+    epoch) matters: on resume, Lightning creates its loader iterators at other points, which
+    consumes the global RNG differently. A run resumed from last.ckpt thus draws exactly what the
+    uninterrupted run drew.
     """
 
     def __init__(self, seed: int):
         self.seed = seed
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        epoch_seed = (self.seed * 1_000_003 + trainer.current_epoch * 1009 + trainer.global_rank) % 2**31
-        random.seed(epoch_seed)
-        np.random.seed(epoch_seed)
-        torch.manual_seed(epoch_seed)
         dataset = getattr(trainer.datamodule, "train_set", None) if trainer.datamodule else None
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(trainer.current_epoch)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        seed = (self.seed * 1_000_003 + trainer.current_epoch * 100_003 + batch_idx * 101 + trainer.global_rank) % 2**31
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
 
 
 class SelectBest(L.Callback):
@@ -63,7 +68,8 @@ class SelectBest(L.Callback):
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val_", "train_"))}
+        # only this epoch's validation scores (train_* in callback_metrics are the previous epoch's)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
         if any(math.isnan(v) for v in metrics.values()):
             return
         key = self._key(metrics)

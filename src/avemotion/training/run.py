@@ -100,32 +100,24 @@ def open_run(
 def build_folds(records: list[dict], cfg: TrainConfig) -> list[FoldSplit]:
     from avemotion.data.folds import check_folds, make_folds
 
-    records = [_as_dict(r) for r in records]
     actors = sorted({int(r["actor"]) for r in records})
-    folds = make_folds(actors, n_folds=cfg.n_folds, n_val=cfg.n_val, seed=cfg.fold_seed)
+    genders = {int(r["actor"]): r["gender"] for r in records if r.get("gender")}
+    folds = make_folds(actors, n_folds=cfg.n_folds, n_val=cfg.n_val, seed=cfg.fold_seed, genders=genders)
     check_folds(folds, actors)
     return [_split(f, records) for f in folds]
 
 
-def _as_dict(record) -> dict:
-    return record if isinstance(record, dict) else record.__dict__
-
-
 def _split(fold, records: list[dict]) -> FoldSplit:
-    def ids(actors):
-        chosen = set(int(a) for a in actors)
-        return tuple(sorted(r["clip_id"] for r in records if int(r["actor"]) in chosen))
-
+    ids = fold.split(records)
     return FoldSplit(
         index=int(fold.index),
         test_actors=tuple(sorted(fold.test_actors)),
         val_actors=tuple(sorted(fold.val_actors)),
         train_actors=tuple(sorted(fold.train_actors)),
-        test_ids=ids(fold.test_actors),
-        val_ids=ids(fold.val_actors),
-        train_ids=ids(fold.train_actors),
+        test_ids=tuple(sorted(ids["test"])),
+        val_ids=tuple(sorted(ids["val"])),
+        train_ids=tuple(sorted(ids["train"])),
     )
-
 
 def run_settings(ctx: RunContext) -> dict:
     """What must be identical for two commands to share a run folder."""
@@ -178,15 +170,13 @@ def _diff_keys(old: dict, new: dict) -> list[str]:
 
 
 def write_manifests(ctx: RunContext) -> None:
+    """RUN/folds/fold_K.json through the data layer's writer (actors and clip ids per split)."""
+    from avemotion.data.folds import Fold, write_fold_manifests
+
     if not _is_global_zero():
         return
-    for f in ctx.folds:
-        doc = {
-            "fold": f.index,
-            "actors": f.actors_dict(),
-            "clips": {"test": list(f.test_ids), "val": list(f.val_ids), "train": list(f.train_ids)},
-        }
-        write_json(ctx.run_dir / "folds" / f"fold_{f.index}.json", doc)
+    folds = [Fold(f.index, f.test_actors, f.val_actors, f.train_actors) for f in ctx.folds]
+    write_fold_manifests(folds, ctx.cache.records(), ctx.run_dir / "folds")
 
 
 def _is_global_zero() -> bool:
@@ -288,10 +278,19 @@ def run_stage(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> 
     check_stage_start(path, settings, digest)
     resume = (path / "last.ckpt").exists()
     ctx.log(f"fold {fold.index} {stage}: {'resuming' if resume else 'training'} ({len(fold.train_ids)} train clips)")
+    import lightning as L
+
+    # Seed before building: the weight init must not depend on what ran earlier in this process.
+    L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
     model, init_report = build_stage_model(ctx, fold, stage)
     meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "init": init_report}
     trainer = fit_stage(ctx, fold, stage, path, model, meta, settings["epochs"], resume)
-    score_stage(ctx, fold, stage, path, meta, trainer)
+    doc = score_stage(ctx, fold, stage, path, meta, trainer)
+    m = doc["metrics"]
+    ctx.log(
+        f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({ctx.cfg.selection}); "
+        f"test actors {list(fold.test_actors)}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
+    )
     return path
 
 
@@ -310,13 +309,10 @@ def build_stage_model(ctx: RunContext, fold: FoldSplit, stage: str):
 
 
 def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
-    import lightning as L
-
     from avemotion.training.datamodule import FoldDataModule
     from avemotion.training.module import AVLightningModule
 
     cfg = ctx.cfg
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     # Legacy selection validates on the test fold (what the published code did); fixed never sees it.
     val_ids = fold.test_ids if cfg.selection == "test-legacy" else fold.val_ids
@@ -324,11 +320,34 @@ def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
         ctx.cache, fold.train_ids, val_ids, batch_size=cfg.batch_size,
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
     )
-    trainer = make_trainer(ctx, path, epochs, meta)
+    with _quiet(not ctx.progress):
+        trainer = make_trainer(ctx, path, epochs, meta)
     ckpt = str(path / "last.ckpt") if resume else None
-    with _interrupt_as_keyboard(trainer):
+    with _interrupt_as_keyboard(trainer), _quiet(not ctx.progress):
         trainer.fit(lit, datamodule=data, ckpt_path=ckpt)
     return trainer
+
+
+@contextlib.contextmanager
+def _quiet(enabled: bool):
+    """Hide Lightning's per-fit banners and known-harmless warnings; our log says what runs."""
+    import logging
+    import warnings
+
+    if not enabled:
+        yield
+        return
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+            yield
+    finally:
+        log.setLevel(level)
 
 
 def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict):
@@ -423,6 +442,7 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> None:
             (path / "last.ckpt").unlink()
     if trainer is not None:
         trainer.strategy.barrier()
+    return doc
 
 
 def predict_clips(ctx: RunContext, model, clip_ids, device) -> list[dict]:

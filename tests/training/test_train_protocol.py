@@ -1,0 +1,155 @@
+"""End-to-end training on the synthetic corpus: accuracy on unseen actors, no leak, resume, legacy flag.
+
+One two-stage CFN-SR run (small preset, 2 outer folds) is shared by most tests; the resume test
+retrains only the fusion stage on top of that run's unimodal networks, so the whole file stays
+within a few minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import pytest
+
+from avemotion.errors import ConfigError
+from avemotion.training import train
+from avemotion.utils.io import read_json
+
+# 4 actors: 4 outer folds of 1 actor, 1 inner validation actor, 2 training actors per fold.
+SETTINGS = dict(preset="small", folds="0,1", n_folds=4, n_val=1, epochs=6, unimodal_epochs=8, batch_size=8)
+CHANCE = 1 / 8
+
+
+class InterruptAt(L.Callback):
+    """Simulate a kill: raise KeyboardInterrupt when `stage` on `fold` starts epoch `epoch`
+    (the previous epoch's last.ckpt is on disk, as after a real kill)."""
+
+    def __init__(self, path_part: str, epoch: int):
+        self.path_part = path_part
+        self.epoch = epoch
+        self.fired = False
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        stage_dir = trainer.checkpoint_callback.dirpath  # RUN/fold_K/<stage>
+        if self.path_part in str(stage_dir) and trainer.current_epoch == self.epoch and not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def run_dir(prepared_cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "cfn_sr"
+    report = train("cfn_sr", prepared_cache.path, out, **SETTINGS)
+    return out, report
+
+
+def test_accuracy_on_unseen_actors_far_above_chance(run_dir):
+    out, report = run_dir
+    model = report["models"]["cfn_sr"]
+    assert set(model["folds"]) == {"0", "1"}
+    acc = model["mean_std"]["accuracy"]["mean"]
+    assert acc > 2 * CHANCE, f"cfn_sr accuracy {acc:.3f} on held-out actors is not > 2x chance"
+    # the unimodal stages were trained, scored and reported too
+    assert {"video", "audio"} <= set(report["models"])
+    for k in (0, 1):
+        meta = read_json(out / f"fold_{k}" / "cfn_sr" / "best.json")
+        assert meta["fold"] == k and meta["selection"] == "val"
+        assert "loaded" in meta["init"]  # initialised from this fold's unimodal networks
+        assert not (out / f"fold_{k}" / "cfn_sr" / "last.ckpt").exists()
+
+
+def test_no_test_actor_in_training_or_validation(run_dir, prepared_cache):
+    out, _ = run_dir
+    actor_of = {r["clip_id"]: r["actor"] for r in prepared_cache.records()}
+    manifests = sorted((out / "folds").glob("fold_*.json"))
+    assert len(manifests) == 4
+    tested = set()
+    for path in manifests:
+        m = json.loads(path.read_text())
+        test = set(m["test_actors"])
+        tested |= test
+        assert not test & {actor_of[c] for c in m["train"] + m["val"]}
+        assert not test & (set(m["train_actors"]) | set(m["val_actors"]))
+        assert {actor_of[c] for c in m["test"]} == test
+    assert tested == set(actor_of.values())
+    for k in (0, 1):  # the scored predictions are the test actors' clips, each once
+        doc = read_json(out / f"fold_{k}" / "cfn_sr" / "metrics.json")
+        manifest = read_json(out / "folds" / f"fold_{k}.json")
+        assert sorted(p["clip_id"] for p in doc["predictions"]) == sorted(manifest["test"])
+
+
+def test_run_folder_layout_and_report(run_dir, prepared_cache):
+    out, report = run_dir
+    run = read_json(out / "run.json")
+    assert run["preprocess_hash"] == prepared_cache.config.hash()
+    assert run["training"]["frames"] == 8 and run["training"]["frame_size"] == 48
+    assert run["optimistic"] is False and not report["optimistic"]
+    for name in ("report.md", "report.json", "confusion.png", "confusion.json", "curves.png"):
+        assert (out / name).stat().st_size > 0
+    stage = out / "fold_0" / "cfn_sr"
+    assert (stage / "best.safetensors").exists()
+    assert list((stage / "logs" / "csv").glob("version_*/metrics.csv"))
+    assert list((stage / "logs" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert "OPTIMISTIC" not in (out / "report.md").read_text()
+
+
+def test_killed_run_resumes_to_the_same_result(run_dir, prepared_cache, tmp_path):
+    """Fusion stage only, on the first run's unimodal networks: fold 0 completes, fold 1 is killed
+    at the start of epoch 2; the rerun skips fold 0, resumes fold 1 from last.ckpt, and both folds
+    end with exactly the uninterrupted run's predictions."""
+    first, _ = run_dir
+    out = tmp_path / "resumed"
+    stop = InterruptAt("fold_1", epoch=2)
+    with pytest.raises(KeyboardInterrupt):
+        train("cfn_sr", prepared_cache.path, out, unimodal_dir=first, callbacks=[stop], **SETTINGS)
+    assert stop.fired
+    assert (out / "fold_0" / "cfn_sr" / "metrics.json").exists()
+    assert (out / "fold_1" / "cfn_sr" / "last.ckpt").exists()
+    assert not (out / "fold_1" / "cfn_sr" / "metrics.json").exists()
+
+    logs = []
+    report = train("cfn_sr", prepared_cache.path, out, unimodal_dir=first, log=logs.append, **SETTINGS)
+    assert any("fold 0 cfn_sr: done" in line for line in logs)
+    assert any("fold 1 cfn_sr: resuming" in line for line in logs)
+    for k in (0, 1):
+        a = read_json(first / f"fold_{k}" / "cfn_sr" / "metrics.json")
+        b = read_json(out / f"fold_{k}" / "cfn_sr" / "metrics.json")
+        assert b["epoch"] == a["epoch"]
+        assert [p["pred"] for p in b["predictions"]] == [p["pred"] for p in a["predictions"]]
+        assert _probs_close(a, b)
+        assert b["metrics"]["accuracy"] == a["metrics"]["accuracy"]
+    assert not (out / "fold_1" / "video").exists()  # unimodal stages came from the shared folder
+    assert report["models"]["cfn_sr"]["mean_std"]["accuracy"]["mean"] == pytest.approx(
+        read_json(first / "report.json")["models"]["cfn_sr"]["mean_std"]["accuracy"]["mean"]
+    )
+
+
+def _probs_close(a: dict, b: dict) -> bool:
+    return all(
+        pa["clip_id"] == pb["clip_id"] and pa["probs"] == pytest.approx(pb["probs"], abs=1e-5)
+        for pa, pb in zip(a["predictions"], b["predictions"])
+    )
+
+
+def test_legacy_selection_is_flagged_optimistic(prepared_cache, tmp_path):
+    out = tmp_path / "legacy"
+    report = train("audio", prepared_cache.path, out, **dict(SETTINGS, folds="0", epochs=3, selection="test-legacy"))
+    assert report["optimistic"] is True
+    assert report["models"]["audio"]["optimistic"] is True
+    assert read_json(out / "run.json")["optimistic"] is True
+    assert read_json(out / "fold_0" / "audio" / "metrics.json")["selection"] == "test-legacy"
+    md = (out / "report.md").read_text()
+    assert md.count("OPTIMISTIC") >= 1 and "selected on the test fold" in md.lower()
+    assert read_json(out / "report.json")["optimistic"] is True
+
+
+def test_changed_settings_refuse_the_run_folder(run_dir, prepared_cache):
+    out, _ = run_dir
+    with pytest.raises(ConfigError, match="other settings"):
+        train("cfn_sr", prepared_cache.path, out, **dict(SETTINGS, lr=3e-4))
+
+
+def test_preset_must_match_the_cache(prepared_cache, tmp_path):
+    with pytest.raises(ConfigError, match="expects frames 30"):
+        train("audio", prepared_cache.path, tmp_path / "paper", preset="paper", n_folds=4, n_val=1)
