@@ -16,8 +16,8 @@ from avemotion.errors import ConfigError
 from avemotion.training import train
 from avemotion.utils.io import read_json
 
-# 4 actors: 4 outer folds of 1 actor, 1 inner validation actor, 2 training actors per fold.
-SETTINGS = dict(preset="small", folds="0,1", n_folds=4, n_val=1, epochs=6, unimodal_epochs=8, batch_size=8)
+# 8 actors: 4 outer folds of 2 test actors, 2 inner validation actors, 4 training actors per fold.
+SETTINGS = dict(preset="small", folds="0,1", n_folds=4, n_val=2, epochs=4, unimodal_epochs=6, batch_size=8)
 CHANCE = 1 / 8
 
 
@@ -38,9 +38,9 @@ class InterruptAt(L.Callback):
 
 
 @pytest.fixture(scope="module")
-def run_dir(prepared_cache, tmp_path_factory):
+def run_dir(train_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cfn_sr"
-    report = train("cfn_sr", prepared_cache.path, out, **SETTINGS)
+    report = train("cfn_sr", train_cache.path, out, **SETTINGS)
     return out, report
 
 
@@ -59,9 +59,9 @@ def test_accuracy_on_unseen_actors_far_above_chance(run_dir):
         assert not (out / f"fold_{k}" / "cfn_sr" / "last.ckpt").exists()
 
 
-def test_no_test_actor_in_training_or_validation(run_dir, prepared_cache):
+def test_no_test_actor_in_training_or_validation(run_dir, train_cache):
     out, _ = run_dir
-    actor_of = {r["clip_id"]: r["actor"] for r in prepared_cache.records()}
+    actor_of = {r["clip_id"]: r["actor"] for r in train_cache.records()}
     manifests = sorted((out / "folds").glob("fold_*.json"))
     assert len(manifests) == 4
     tested = set()
@@ -79,10 +79,10 @@ def test_no_test_actor_in_training_or_validation(run_dir, prepared_cache):
         assert sorted(p["clip_id"] for p in doc["predictions"]) == sorted(manifest["test"])
 
 
-def test_run_folder_layout_and_report(run_dir, prepared_cache):
+def test_run_folder_layout_and_report(run_dir, train_cache):
     out, report = run_dir
     run = read_json(out / "run.json")
-    assert run["preprocess_hash"] == prepared_cache.config.hash()
+    assert run["preprocess_hash"] == train_cache.config.hash()
     assert run["training"]["frames"] == 8 and run["training"]["frame_size"] == 48
     assert run["optimistic"] is False and not report["optimistic"]
     for name in ("report.md", "report.json", "confusion.png", "confusion.json", "curves.png"):
@@ -94,7 +94,7 @@ def test_run_folder_layout_and_report(run_dir, prepared_cache):
     assert "OPTIMISTIC" not in (out / "report.md").read_text()
 
 
-def test_killed_run_resumes_to_the_same_result(run_dir, prepared_cache, tmp_path):
+def test_killed_run_resumes_to_the_same_result(run_dir, train_cache, tmp_path):
     """Fusion stage only, on the first run's unimodal networks: fold 0 completes, fold 1 is killed
     at the start of epoch 2; the rerun skips fold 0, resumes fold 1 from last.ckpt, and both folds
     end with exactly the uninterrupted run's predictions."""
@@ -102,20 +102,20 @@ def test_killed_run_resumes_to_the_same_result(run_dir, prepared_cache, tmp_path
     out = tmp_path / "resumed"
     stop = InterruptAt("fold_1", epoch=2)
     with pytest.raises(KeyboardInterrupt):
-        train("cfn_sr", prepared_cache.path, out, unimodal_dir=first, callbacks=[stop], **SETTINGS)
+        train("cfn_sr", train_cache.path, out, unimodal_dir=first, callbacks=[stop], **SETTINGS)
     assert stop.fired
     assert (out / "fold_0" / "cfn_sr" / "metrics.json").exists()
     assert (out / "fold_1" / "cfn_sr" / "last.ckpt").exists()
     assert not (out / "fold_1" / "cfn_sr" / "metrics.json").exists()
 
     logs = []
-    report = train("cfn_sr", prepared_cache.path, out, unimodal_dir=first, log=logs.append, **SETTINGS)
+    report = train("cfn_sr", train_cache.path, out, unimodal_dir=first, log=logs.append, **SETTINGS)
     assert any("fold 0 cfn_sr: done" in line for line in logs)
     assert any("fold 1 cfn_sr: resuming" in line for line in logs)
     for k in (0, 1):
         a = read_json(first / f"fold_{k}" / "cfn_sr" / "metrics.json")
         b = read_json(out / f"fold_{k}" / "cfn_sr" / "metrics.json")
-        assert b["epoch"] == a["epoch"]
+        assert b["epoch"] == a["epoch"], (a["selection_metrics"], b["selection_metrics"])
         assert [p["pred"] for p in b["predictions"]] == [p["pred"] for p in a["predictions"]]
         assert _probs_close(a, b)
         assert b["metrics"]["accuracy"] == a["metrics"]["accuracy"]
@@ -132,9 +132,9 @@ def _probs_close(a: dict, b: dict) -> bool:
     )
 
 
-def test_legacy_selection_is_flagged_optimistic(prepared_cache, tmp_path):
+def test_legacy_selection_is_flagged_optimistic(train_cache, tmp_path):
     out = tmp_path / "legacy"
-    report = train("audio", prepared_cache.path, out, **dict(SETTINGS, folds="0", epochs=3, selection="test-legacy"))
+    report = train("audio", train_cache.path, out, **dict(SETTINGS, folds="0", epochs=3, selection="test-legacy"))
     assert report["optimistic"] is True
     assert report["models"]["audio"]["optimistic"] is True
     assert read_json(out / "run.json")["optimistic"] is True
@@ -144,12 +144,12 @@ def test_legacy_selection_is_flagged_optimistic(prepared_cache, tmp_path):
     assert read_json(out / "report.json")["optimistic"] is True
 
 
-def test_changed_settings_refuse_the_run_folder(run_dir, prepared_cache):
+def test_changed_settings_refuse_the_run_folder(run_dir, train_cache):
     out, _ = run_dir
     with pytest.raises(ConfigError, match="other settings"):
-        train("cfn_sr", prepared_cache.path, out, **dict(SETTINGS, lr=3e-4))
+        train("cfn_sr", train_cache.path, out, **dict(SETTINGS, lr=3e-4))
 
 
-def test_preset_must_match_the_cache(prepared_cache, tmp_path):
+def test_preset_must_match_the_cache(train_cache, tmp_path):
     with pytest.raises(ConfigError, match="expects frames 30"):
-        train("audio", prepared_cache.path, tmp_path / "paper", preset="paper", n_folds=4, n_val=1)
+        train("audio", train_cache.path, tmp_path / "paper", preset="paper", n_folds=4, n_val=2)
