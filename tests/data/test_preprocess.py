@@ -6,7 +6,7 @@ from avemotion.config import PreprocessConfig
 from avemotion.data import faces
 from avemotion.data.datasets import scan_dataset
 from avemotion.data.preprocess import (compute_mfcc, decode_audio, preprocess_clip, preprocess_windows,
-                                       probe, sample_times)
+                                       probe, sample_times, stream_frames)
 from avemotion.errors import InputError
 
 SMALL = PreprocessConfig(num_frames=8, frame_size=48)
@@ -130,3 +130,51 @@ def test_real_clip_short_policy(crema_dir):
     arrays = preprocess_clip(path, PreprocessConfig(num_frames=4, frame_size=32, short_clip="pad"))
     assert arrays.mfcc.shape == (13, 212)
     assert np.all(arrays.mfcc[:, -20:] == arrays.mfcc[:, -1:])  # zero-padded tail = constant frames
+
+
+def assert_same_arrays(a, b):
+    assert a.face_source == b.face_source and (a.start, a.end) == (b.start, b.end)
+    np.testing.assert_array_equal(a.video, b.video)
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    np.testing.assert_array_equal(a.mfcc, b.mfcc)
+
+
+@pytest.mark.parametrize("use_landmarks", [True, False])
+def test_whole_clip_window_equals_preprocess_clip(synth_corpus, use_landmarks):
+    rec = scan_dataset(synth_corpus).records[5]
+    landmarks = rec.landmarks if use_landmarks else None
+    whole = preprocess_clip(rec.path, SMALL, landmarks)
+    (window,) = preprocess_windows(rec.path, SMALL, [(0.0, probe(rec.path).duration)], landmarks)
+    assert whole.face_source == ("landmarks" if use_landmarks else "detector")
+    assert_same_arrays(whole, window)
+
+
+def test_overlapping_windows_equal_each_window_alone(synth_corpus, monkeypatch):
+    """Shared frames are decoded and detected once, and no window sees another's faces."""
+    rec = scan_dataset(synth_corpus).records[7]
+    cfg = PreprocessConfig(num_frames=30, frame_size=32, crop="legacy")
+    windows = [(0.0, 2.96), (0.1, 3.06), (0.05, 2.0), (0.0, 2.96)]
+    alone = [preprocess_windows(rec.path, cfg, [w])[0] for w in windows]
+    calls = []
+    real_detect = faces.detect_face
+    monkeypatch.setattr(faces, "detect_face", lambda frame: calls.append(1) or real_detect(frame))
+    together = preprocess_windows(rec.path, cfg, windows)
+    for a, b in zip(alone, together):
+        assert_same_arrays(a, b)
+    # one Haar run per distinct source frame: 30 fps, 30 samples 0.1 s apart, shifted by 0.1 s or 0.05 s
+    times = np.concatenate([sample_times(s, e, 30) for s, e in windows])
+    distinct = list(stream_frames(rec.path, times))
+    assert len(calls) == len(distinct) < len(times) - 60
+    assert sorted(p for _, _, positions in distinct for p in positions) == list(range(len(times)))
+
+
+def test_stream_frames_yields_each_frame_once_in_order(synth_corpus):
+    rec = scan_dataset(synth_corpus).records[0]
+    times = np.array([1.0, 0.0, 1.0, 0.5, 0.51, 9.0])  # unsorted, repeated, past the end
+    got = list(stream_frames(rec.path, times))
+    indices = [i for i, _, _ in got]
+    assert indices == sorted(set(indices)) and indices[:3] == [0, 15, 30]
+    # an intact stream ends at its stated duration: a later time is shown its last frame, no error
+    assert indices[3] == round(probe(rec.path).duration * 30) - 1
+    assert [sorted(p) for _, _, p in got] == [[1], [3, 4], [0, 2], [5]]
+    assert all(frame.shape == (120, 160, 3) for _, frame, _ in got)

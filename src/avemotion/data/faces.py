@@ -45,18 +45,26 @@ def read_landmarks(path: str | Path) -> np.ndarray:
     return pts
 
 
-def landmark_boxes(points: np.ndarray, frame_index: np.ndarray) -> np.ndarray | None:
-    """Tight (x0, y0, x1, y1) per sampled frame; frames without a usable row take the nearest one."""
-    ok = ~np.isnan(points).any(axis=(1, 2))
-    if not ok.any():
+def usable_landmarks(path: str | Path | None) -> np.ndarray | None:
+    """Landmark points of a CSV with at least one usable row; None without a CSV or when no row is
+    usable (the detector is used instead). A broken CSV raises bad_landmarks."""
+    if path is None:
         return None
-    good = np.flatnonzero(ok)
-    boxes = []
-    for i in np.minimum(frame_index, len(points) - 1):
-        j = good[np.argmin(np.abs(good - i))]
-        p = points[j]
-        boxes.append([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
-    return np.array(boxes, np.float32)
+    points = read_landmarks(path)
+    return points if len(good_rows(points)) else None
+
+
+def good_rows(points: np.ndarray) -> np.ndarray:
+    """Indices of the rows whose 68 points are all present."""
+    return np.flatnonzero(~np.isnan(points).any(axis=(1, 2)))
+
+
+def landmark_box(points: np.ndarray, good: np.ndarray, frame_index: int) -> np.ndarray:
+    """Tight (x0, y0, x1, y1) of a decoded frame; a frame without a usable row takes the nearest one.
+    `good` = good_rows(points), computed once per file (a long video has one row per frame)."""
+    i = min(frame_index, len(points) - 1)
+    p = points[good[np.argmin(np.abs(good - i))]]
+    return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()], np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -87,22 +95,15 @@ def detect_face(frame: np.ndarray) -> np.ndarray | None:
     return np.array([x, y, x + w, y + h], np.float32) / scale
 
 
-def detector_boxes(path: Path, frames: list[np.ndarray]) -> np.ndarray:
-    """A box per frame; frames without a face reuse the nearest detected one; none at all = no_face."""
-    found = [detect_face(f) for f in frames]
-    hits = [i for i, b in enumerate(found) if b is not None]
-    if not hits:
-        raise InputError(path, "no_face", f"no face found in any of the {len(frames)} sampled frames")
-    return np.array([found[min(hits, key=lambda h: abs(h - i))] for i in range(len(frames))], np.float32)
-
-
-def face_boxes(path: Path, frames: list[np.ndarray], frame_index: np.ndarray, landmarks, cfg: PreprocessConfig):
-    """(boxes (T, 4), source): landmark boxes when a CSV is given and usable, else the detector."""
-    if landmarks is not None:
-        boxes = landmark_boxes(read_landmarks(landmarks), frame_index)
-        if boxes is not None:
-            return boxes, "landmarks"
-    return detector_boxes(path, frames), "detector"
+def fill_boxes(own: list, frame_ids, found: dict) -> np.ndarray:
+    """A box per sampled frame of one window (T, 4): a frame without a face takes the nearest
+    detected box of the same window, as if the window were processed alone; a window with no face
+    at all takes the box of the nearest source frame with one (from another window of the call)."""
+    hits = [p for p, b in enumerate(own) if b is not None]
+    if hits:
+        return np.array([own[min(hits, key=lambda h: abs(h - p))] for p in range(len(own))], np.float32)
+    with_face = [i for i, b in found.items() if b is not None]
+    return np.array([found[min(with_face, key=lambda j: abs(j - i))] for i in frame_ids], np.float32)
 
 
 def square_box(box, margin: float) -> np.ndarray:
@@ -142,9 +143,8 @@ def crop_legacy(frame: np.ndarray, box, size: int) -> np.ndarray:
     return cv2.resize(small[y0:y1, x0:x1], (size, size))
 
 
-def crop_frames(frames: list[np.ndarray], boxes: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+def crop_frame(frame: np.ndarray, box, cfg: PreprocessConfig) -> np.ndarray:
+    """One S x S uint8 crop with the configured crop mode."""
     if cfg.crop == "fixed":
-        crops = [crop_fixed(f, b, cfg.frame_size, cfg.margin) for f, b in zip(frames, boxes)]
-    else:
-        crops = [crop_legacy(f, b, cfg.frame_size) for f, b in zip(frames, boxes)]
-    return np.ascontiguousarray(np.stack(crops), dtype=np.uint8)
+        return crop_fixed(frame, box, cfg.frame_size, cfg.margin)
+    return crop_legacy(frame, box, cfg.frame_size)

@@ -7,6 +7,7 @@ detector), crop (fixed or legacy) to uint8 RGB S x S. Audio: the clip's own trac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from avemotion.errors import InputError
 
 # Files shorter than this are refused even with short_clip="pad": too little audio to mean anything.
 MIN_PAD_DURATION = 1.0
+# A stream that ends more than max(slack, fraction * stated duration) before the duration the
+# container states was cut short (intact files differ by a frame or two).
+TRUNCATION_SLACK = 0.5
+TRUNCATION_FRACTION = 0.15
 # Container signatures: a file that starts like a media container but fails to decode is "corrupt";
 # anything else (text, random bytes) is "not_video".
 MEDIA_MAGIC = (b"ftyp", b"FLV", b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"ID3", b"\x00\x00\x01\xba", b"moov", b"mdat", b"free", b"wide")
@@ -88,18 +93,34 @@ def sample_times(start: float, end: float, n: int) -> np.ndarray:
     return start + np.arange(n) * (end - start) / n
 
 
-def decode_frames(path: Path, times: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """RGB frames shown at each time (the last frame with pts <= t) and their 0-based frame indices.
+def _seconds(frame, stream) -> float:
+    """How long a decoded video frame is shown (its duration, else one frame at the average rate)."""
+    if frame.duration:
+        return float(frame.duration * stream.time_base)
+    return 1 / float(stream.average_rate) if stream.average_rate else 0.0
 
-    Decodes sequentially once, converting only the frames that are kept, so memory stays at one
-    frame per requested time even for 1280x720 sources.
-    """
+
+def check_complete(path: Path, kind: str, reached: float, stated: float) -> None:
+    """corrupt when a stream ends well before the duration the container states.
+
+    A truncated FLV or MKV still decodes up to the cut; intact files end within a frame or two of
+    the stated duration (CREMA-D: audio 2.27 s of 2.235 s, video 2.23 s), hence the slack."""
+    if stated > 0 and stated - reached > max(TRUNCATION_SLACK, TRUNCATION_FRACTION * stated):
+        raise InputError(path, "corrupt", f"truncated: {kind} stream ends at {reached:.1f} s of {stated:.1f} s")
+
+
+def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarray, list[int]]]:
+    """(frame index, RGB frame, positions in `times`) for each decoded frame shown at some of `times`
+    (the last frame with pts <= t), in decode order.
+
+    One sequential decode that stops after the last time; only yielded frames are converted to RGB
+    and none is kept here, so the caller decides what stays in memory. A stream that fails to decode
+    or ends well short of its stated duration before the last time is `corrupt` (not padded with
+    its last frame)."""
     import av
 
-    order = np.argsort(times)
-    frames: list = [None] * len(times)
-    index = np.zeros(len(times), int)
-    k, prev, prev_i = 0, None, -1
+    order = np.argsort(times, kind="stable")
+    k, prev, prev_i, reached = 0, None, -1, 0.0
     with _open(path) as c:
         if not c.streams.video:
             raise InputError(path, "not_video", "no video stream")
@@ -109,32 +130,34 @@ def decode_frames(path: Path, times: np.ndarray) -> tuple[list[np.ndarray], np.n
         try:
             for i, frame in enumerate(c.decode(stream)):
                 ft = float(frame.pts * stream.time_base) - t0 if frame.pts is not None else i / 30
+                taken = []
                 while k < len(order) and ft > times[order[k]] + 1e-6 and prev is not None:
-                    frames[order[k]], index[order[k]] = prev, prev_i
+                    taken.append(int(order[k]))
                     k += 1
+                if taken:
+                    yield prev_i, prev.to_ndarray(format="rgb24"), taken
                 if k == len(order):
-                    break
-                prev, prev_i = frame, i
+                    return
+                prev, prev_i, reached = frame, i, ft + _seconds(frame, stream)
         except av.error.FFmpegError as err:
             if prev is None:
                 raise InputError(path, "corrupt", f"video does not decode ({err})") from None
-            # a truncated tail: keep what decoded, the remaining times reuse the last good frame
+            raise InputError(path, "corrupt", f"truncated or damaged: video does not decode past {reached:.1f} s ({err})") from None
         if prev is None:
             raise InputError(path, "corrupt", "no decodable video frame")
-        while k < len(order):
-            frames[order[k]], index[order[k]] = prev, prev_i
-            k += 1
-    cache: dict[int, np.ndarray] = {}
-    out = []
-    for f, i in zip(frames, index):
-        if i not in cache:
-            cache[i] = f.to_ndarray(format="rgb24")
-        out.append(cache[i])
-    return out, index
+        check_complete(path, "video", reached, _duration(c))
+    yield prev_i, prev.to_ndarray(format="rgb24"), [int(j) for j in order[k:]]
+
+
+def _audio_duration(container) -> float:
+    stream = container.streams.audio[0]
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else 0.0
 
 
 def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """The clip's own audio track as mono float32 at `sample_rate`."""
+    """The clip's own audio track as mono float32 at `sample_rate`; a truncated or damaged track is corrupt."""
     import av
 
     chunks = []
@@ -149,10 +172,13 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
         except av.error.FFmpegError as err:
             if not chunks:
                 raise InputError(path, "corrupt", f"audio does not decode ({err})") from None
+            reached = sum(map(len, chunks)) / sample_rate
+            raise InputError(path, "corrupt", f"truncated or damaged: audio does not decode past {reached:.1f} s ({err})") from None
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
-    if not chunks:
-        raise InputError(path, "no_audio", "audio stream holds no samples")
+        if not chunks:
+            raise InputError(path, "no_audio", "audio stream holds no samples")
+        check_complete(path, "audio", sum(map(len, chunks)) / sample_rate, _audio_duration(c))
     return np.concatenate(chunks).astype(np.float32)
 
 
@@ -186,37 +212,71 @@ def compute_mfcc(samples: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
 def preprocess_windows(path: str | Path, cfg: PreprocessConfig, windows: list[tuple[float, float]],
                        landmarks: str | Path | None = None, *, video_frames_only: bool = False,
                        audio_only: bool = False) -> list[ClipArrays | InputError]:
-    """Decode `path` once; each window gets exactly the training treatment.
+    """Decode `path` once; each window gets exactly the training treatment, as if processed alone.
 
-    File-level problems (unreadable, corrupt, no video/audio, bad landmarks, no face anywhere) raise
-    InputError; window-level ones (a window too short for the audio) come back in the list.
-    `video_frames_only` skips the audio (MFCC None); `audio_only` skips the video.
+    File-level problems (unreadable, corrupt or truncated, no video/audio, bad landmarks, no face
+    anywhere) raise InputError; window-level ones (a window too short for the audio) come back in the
+    list. `video_frames_only` skips the audio (MFCC None); `audio_only` skips the video.
     """
-    from avemotion.data import faces
-
     path = Path(path)
     _open(path).close()  # classify unreadable / corrupt / not a media file first
-    per_window: list = [None] * len(windows)
-    video_out = [None] * len(windows)
-    boxes_out = [None] * len(windows)
-    source = "none"
+    if not windows:
+        return []
+    videos, boxes, source = [None] * len(windows), [None] * len(windows), "none"
     if not audio_only:
-        all_times = np.concatenate([sample_times(s, e, cfg.num_frames) for s, e in windows])
-        frames, index = decode_frames(path, all_times)
-        boxes, source = faces.face_boxes(path, frames, index, landmarks, cfg)
-        for w in range(len(windows)):
-            sl = slice(w * cfg.num_frames, (w + 1) * cfg.num_frames)
-            video_out[w] = faces.crop_frames(frames[sl], boxes[sl], cfg)
-            boxes_out[w] = boxes[sl].astype(np.float32)
+        videos, boxes, source = window_videos(path, cfg, windows, landmarks)
     audio = None if video_frames_only else decode_audio(path, cfg.sample_rate)
-    for w, (start, end) in enumerate(windows):
+    per_window: list = []
+    for video, box, (start, end) in zip(videos, boxes, windows):
         try:
             mfcc = None if audio is None else compute_mfcc(audio_window(path, audio, start, cfg), cfg)
         except InputError as err:
-            per_window[w] = err
+            per_window.append(err)
             continue
-        per_window[w] = ClipArrays(video_out[w], mfcc, boxes_out[w], float(start), float(end), source)
+        per_window.append(ClipArrays(video, mfcc, box, float(start), float(end), source))
     return per_window
+
+
+def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks) -> tuple[list, list, str]:
+    """Face crops (T, S, S, 3) and boxes (T, 4) per window, and the face source."""
+    from avemotion.data import faces
+
+    points = faces.usable_landmarks(landmarks)
+    times = np.concatenate([sample_times(s, e, cfg.num_frames) for s, e in windows])
+    index, found, crops, faceless = sample_faces(path, cfg, times, points)
+    videos, boxes = [], []
+    for w in range(len(windows)):
+        frame_ids = index[w * cfg.num_frames:(w + 1) * cfg.num_frames]
+        box = faces.fill_boxes([found[i] for i in frame_ids], frame_ids, found)
+        # a frame with its own box was cropped while decoding; one without takes its window's box
+        crop = [crops[i] if i in crops else faces.crop_frame(faceless[i], b, cfg) for i, b in zip(frame_ids, box)]
+        videos.append(np.ascontiguousarray(np.stack(crop), dtype=np.uint8))
+        boxes.append(box)
+    return videos, boxes, "landmarks" if points is not None else "detector"
+
+
+def sample_faces(path: Path, cfg: PreprocessConfig, times: np.ndarray, points) -> tuple[np.ndarray, dict, dict, dict]:
+    """One decode pass over `times`: (source frame index per time, and by source frame index: its own
+    box or None, its crop when it has a box, the full RGB frame when it has none).
+
+    Each distinct source frame gets one landmark box or one Haar run and is cropped once, so memory
+    holds S x S crops of the distinct sampled frames, not the video; only frames without a face stay
+    full size until the nearest box of their window is known."""
+    from avemotion.data import faces
+
+    good = None if points is None else faces.good_rows(points)
+    index = np.zeros(len(times), int)
+    found, crops, faceless = {}, {}, {}
+    for i, rgb, positions in stream_frames(path, times):
+        index[positions] = i
+        found[i] = faces.detect_face(rgb) if points is None else faces.landmark_box(points, good, i)
+        if found[i] is None:
+            faceless[i] = rgb
+        else:
+            crops[i] = faces.crop_frame(rgb, found[i], cfg)
+    if not crops:
+        raise InputError(path, "no_face", f"no face found in any of the {len(times)} sampled frames")
+    return index, found, crops, faceless
 
 
 def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Path | None = None) -> ClipArrays:
