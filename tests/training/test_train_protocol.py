@@ -17,7 +17,7 @@ from avemotion.training import train
 from avemotion.utils.io import read_json
 
 # 8 actors: 4 outer folds of 2 test actors, 2 inner validation actors, 4 training actors per fold.
-SETTINGS = dict(preset="small", folds="0,1", n_folds=4, n_val=2, epochs=4, unimodal_epochs=6, batch_size=8)
+SETTINGS = dict(preset="small", folds="0,1", n_folds=4, n_val=2, batch_size=8)  # small preset: 4 unimodal + 3 fusion epochs
 CHANCE = 1 / 8
 
 
@@ -153,3 +153,58 @@ def test_changed_settings_refuse_the_run_folder(run_dir, train_cache):
 def test_preset_must_match_the_cache(train_cache, tmp_path):
     with pytest.raises(ConfigError, match="expects frames 30"):
         train("audio", train_cache.path, tmp_path / "paper", preset="paper", n_folds=4, n_val=2)
+
+
+def test_evaluate_rescores_to_the_same_metrics(run_dir):
+    from avemotion.evaluation.rescore import evaluate_run
+
+    out, report = run_dir
+    before = read_json(out / "fold_1" / "cfn_sr" / "metrics.json")
+    again = evaluate_run(out, log=lambda *a: None)
+    after = read_json(out / "fold_1" / "cfn_sr" / "metrics.json")
+    assert after["rescored"] is True
+    assert [p["pred"] for p in after["predictions"]] == [p["pred"] for p in before["predictions"]]
+    for name in ("cfn_sr", "video", "audio"):
+        assert again["models"][name]["mean_std"]["accuracy"]["mean"] == pytest.approx(
+            report["models"][name]["mean_std"]["accuracy"]["mean"]
+        )
+
+
+def test_cli_train_on_a_finished_run_prints_the_report(run_dir, train_cache):
+    from typer.testing import CliRunner
+
+    from avemotion.cli.main import app
+
+    out, report = run_dir
+    args = ["train", "--model", "cfn_sr", "--data", str(train_cache.path), "--out", str(out), "--preset", "small",
+            "--folds", "0,1", "--n-folds", "4", "--n-val", "2", "--batch-size", "8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "fold 0 cfn_sr: done" in result.output  # nothing retrained
+    acc = report["models"]["cfn_sr"]["mean_std"]["accuracy"]
+    assert f"{acc['mean'] * 100:.2f} ± {acc['std'] * 100:.2f}" in result.output
+    assert "report.md" in result.output
+
+
+def test_reproduce_compares_models_on_identical_folds(run_dir, train_cache, tmp_path):
+    from avemotion.training import train_many
+
+    first, _ = run_dir
+    out = tmp_path / "reproduce"
+    report = train_many(["averaging", "cfn_sr"], train_cache.path, out, unimodal_dir=first, primary="cfn_sr",
+                        log=lambda *a: None, **SETTINGS)
+    assert {"averaging", "cfn_sr", "video", "audio"} <= set(report["models"])
+    comp = report["comparison"]
+    assert comp["reference"] == "cfn_sr"
+    avg = comp["models"]["averaging"]
+    folds = report["models"]["averaging"]["folds"]
+    ref = report["models"]["cfn_sr"]["folds"]
+    assert avg["differences"] == pytest.approx([folds[k]["accuracy"] - ref[k]["accuracy"] for k in ("0", "1")])
+    assert report["models"]["averaging"]["params"] > 0
+    assert report["models"]["cfn_sr"]["paper"]["accuracy"] == 75.76
+    md = (out / "report.md").read_text()
+    assert "Paper Table 1" in md and "Paired comparison with cfn_sr" in md
+    # every model was scored on the same test clips
+    for k in (0, 1):
+        ids = {n: sorted(p["clip_id"] for p in read_json(out / f"fold_{k}" / n / "metrics.json")["predictions"]) for n in ("averaging", "cfn_sr")}
+        assert ids["averaging"] == ids["cfn_sr"] == sorted(read_json(out / "folds" / f"fold_{k}.json")["test"])

@@ -21,7 +21,13 @@ def train(
     callbacks: list | None = None,
     **overrides,
 ) -> dict:
-    """Train `model` on the chosen outer folds (resuming/reusing finished stages) and build the report."""
+    """Train `model` on the chosen outer folds (resuming/reusing finished stages) and build the report.
+
+    Unimodal networks train for `unimodal_epochs`; for `model="video"`/`"audio"` an explicit
+    `epochs` without `unimodal_epochs` is taken as their epoch count.
+    """
+    if model in ("video", "audio") and overrides.get("epochs") and not overrides.get("unimodal_epochs"):
+        overrides["unimodal_epochs"] = overrides["epochs"]
     return train_many([model], data, out, preset=preset, folds=folds, unimodal_dir=unimodal_dir,
                       progress=progress, log=log, callbacks=callbacks, primary=model, **overrides)
 

@@ -77,6 +77,8 @@ def open_run(
     from avemotion.data.cache import open_cache
 
     run_dir = Path(run_dir)
+    if not _is_global_zero():
+        log = _silent  # one process speaks under DDP
     cache = open_cache(cache_path)
     pre = cache.config
     cfg = resolve_input(cfg, pre)
@@ -95,6 +97,10 @@ def open_run(
     write_run_json(ctx, models)
     write_manifests(ctx)
     return ctx
+
+
+def _silent(*args, **kwargs) -> None:
+    pass
 
 
 def build_folds(records: list[dict], cfg: TrainConfig) -> list[FoldSplit]:
@@ -228,9 +234,9 @@ def stage_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str
         "seed": cfg.seed,
     }
     if stage in UNIMODAL:
-        # Only what the unimodal network sees: every fusion model of the fold can reuse it.
-        epochs = cfg.epochs if model_name == stage else cfg.stage_epochs
-        return dict(common, epochs=epochs)
+        # Only what the unimodal network sees: every fusion model of the fold (and the unimodal
+        # model itself, same folder) reuses it, so it always trains for unimodal_epochs.
+        return dict(common, epochs=cfg.stage_epochs)
     return dict(common, model=model_name, model_config=cfg.model_config, recipe=cfg.recipe, epochs=cfg.epochs, unimodal_epochs=cfg.stage_epochs)
 
 
@@ -421,6 +427,8 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> None:
     from avemotion.models.checkpoint import load_checkpoint
 
     device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+    if trainer is not None:
+        trainer.strategy.barrier()  # rank 0 may still be writing the last best.safetensors
     model, best_meta = load_checkpoint(path / "best")
     preds = predict_clips(ctx, model, fold.test_ids, device)
     doc = {
