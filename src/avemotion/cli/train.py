@@ -71,6 +71,7 @@ def register(app: typer.Typer) -> None:
         deterministic: bool = typer.Option(False, "--deterministic", help="torch deterministic algorithms, warn-only"),
         unimodal_dir: Optional[Path] = typer.Option(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks"),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="model factory argument key=value (repeatable)"),
+        kinetics: Optional[Path] = typer.Option(None, "--kinetics", help="Kinetics 3D-ResNets checkpoint for the video encoder"),
         progress: bool = typer.Option(False, "--progress/--no-progress", help="Lightning progress bars"),
     ) -> None:
         """Train a model with cross-validation over unseen actors, then print and write the report."""
@@ -82,6 +83,7 @@ def register(app: typer.Typer) -> None:
             unimodal_epochs=unimodal_epochs, batch_size=batch_size, lr=lr, seed=seed, n_folds=n_folds,
             n_val=n_val, augment=augment, num_workers=workers, precision=precision,
             deterministic=deterministic or None, model_config=_model_config(set_),
+            kinetics=str(kinetics.resolve()) if kinetics else None,
         )
         _print_report(report)
 

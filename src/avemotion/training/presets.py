@@ -48,6 +48,7 @@ class TrainConfig:
     precision: str = "auto"  # bf16-mixed on CUDA, 32 on CPU
     deterministic: bool = False  # torch.use_deterministic_algorithms(True, warn_only=True)
     model_config: dict = field(default_factory=dict)  # extra factory arguments (e.g. legacy flags)
+    kinetics: str | None = None  # 3D-ResNets Kinetics checkpoint to initialise the video encoder
 
     def __post_init__(self):
         for name, value, choices in (

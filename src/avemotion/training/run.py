@@ -232,6 +232,7 @@ def stage_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str
         "augment": cfg.augment,
         "selection": cfg.selection,
         "seed": cfg.seed,
+        "kinetics": cfg.kinetics,
     }
     if stage in UNIMODAL:
         # Only what the unimodal network sees: every fusion model of the fold (and the unimodal
@@ -307,11 +308,20 @@ def build_stage_model(ctx: RunContext, fold: FoldSplit, stage: str):
     config = {} if stage in UNIMODAL else dict(ctx.cfg.model_config)
     model = create_model(stage, scale=ctx.cfg.scale, **config)
     if stage in UNIMODAL or ctx.cfg.recipe == "end-to-end":
-        return model, None
+        return model, init_kinetics(ctx, model, stage)
     video, _ = load_checkpoint(stage_dir(ctx, fold, "video") / "best")
     audio, _ = load_checkpoint(stage_dir(ctx, fold, "audio") / "best")
     report = model.load_unimodal(video, audio)
     return model, report.summary() if hasattr(report, "summary") else str(report)
+
+
+def init_kinetics(ctx: RunContext, model, stage: str) -> str | None:
+    """Optional Kinetics initialisation of the video encoder (stages that build one from scratch)."""
+    if not ctx.cfg.kinetics or stage == "audio" or getattr(model, "video_encoder", None) is None:
+        return None
+    from avemotion.models.weights import load_kinetics
+
+    return "kinetics: " + load_kinetics(model, ctx.cfg.kinetics).summary()
 
 
 def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
