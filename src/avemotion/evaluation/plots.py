@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from avemotion.utils.io import atomic_path  # noqa: E402
 
@@ -39,6 +40,7 @@ def plot_curves(curves: dict[int, dict[int, dict]], path: Path, title: str) -> N
             if pts:
                 ax.plot(*zip(*pts), style, label=f"fold {fold} {key}")
     for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)

@@ -229,7 +229,9 @@ def _paper_tables(report: dict) -> list[str]:
         present = [n for n in names if n in report["models"]]
         if len(present) < 2:
             continue
-        lines += ["", f"## Paper {title}", "", "| model | ours: accuracy | paper (legacy selection) | ours - paper |", "|---|---|---|---|"]
+        lines += ["", f"## Paper {title}", "",
+                  "The paper's numbers are RAVDESS, 6 folds, legacy selection on the test fold, full models; "
+                  "a difference means something only for a `paper`-preset run on RAVDESS.", "", "| model | ours: accuracy | paper (legacy selection) | ours - paper |", "|---|---|---|---|"]
         for n in present:
             m = report["models"][n]
             ours, paper = m["mean_std"]["accuracy"]["mean"], m["paper"]["accuracy"]

@@ -276,6 +276,8 @@ def train_model(ctx: RunContext, model_name: str, folds: list[FoldSplit]) -> dic
 
 
 def run_stage(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> Path:
+    import lightning as L
+
     path = stage_dir(ctx, fold, stage)
     settings = stage_settings(ctx, fold, stage, model_name)
     digest = settings_hash(settings)
@@ -285,8 +287,6 @@ def run_stage(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> 
     check_stage_start(path, settings, digest)
     resume = (path / "last.ckpt").exists()
     ctx.log(f"fold {fold.index} {stage}: {'resuming' if resume else 'training'} ({len(fold.train_ids)} train clips)")
-    import lightning as L
-
     # Seed before building: the weight init must not depend on what ran earlier in this process.
     L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
     model, init_report = build_stage_model(ctx, fold, stage)
