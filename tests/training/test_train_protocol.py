@@ -208,3 +208,13 @@ def test_reproduce_compares_models_on_identical_folds(run_dir, train_cache, tmp_
     for k in (0, 1):
         ids = {n: sorted(p["clip_id"] for p in read_json(out / f"fold_{k}" / n / "metrics.json")["predictions"]) for n in ("averaging", "cfn_sr")}
         assert ids["averaging"] == ids["cfn_sr"] == sorted(read_json(out / "folds" / f"fold_{k}.json")["test"])
+
+
+def test_end_to_end_recipe_trains_only_the_fusion_model(train_cache, tmp_path):
+    out = tmp_path / "e2e"
+    report = train("cfn_sr", train_cache.path, out, **dict(SETTINGS, folds="0", epochs=2, recipe="end-to-end"))
+    assert set(report["models"]) == {"cfn_sr"}
+    assert not (out / "fold_0" / "video").exists() and not (out / "fold_0" / "audio").exists()
+    meta = read_json(out / "fold_0" / "cfn_sr" / "best.json")
+    assert meta["init"] is None and meta["epoch"] in (0, 1)
+    assert read_json(out / "run.json")["training"]["recipe"] == "end-to-end"
