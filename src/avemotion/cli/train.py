@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
         augment: Optional[str] = typer.Option(None, "--augment", help="clip (default), frame (legacy) or none"),
         workers: Optional[int] = typer.Option(None, "--workers", help="DataLoader workers"),
         precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16-mixed on GPU, 32 on CPU), 32, bf16-mixed"),
+        channels_last: Optional[str] = typer.Option(None, "--channels-last", help="channels_last_3d memory format: auto (on GPU), on, off"),
         deterministic: bool = typer.Option(False, "--deterministic", help="torch deterministic algorithms, warn-only"),
         unimodal_dir: Optional[Path] = typer.Option(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks"),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="model factory argument key=value (repeatable)"),
@@ -81,7 +82,7 @@ def register(app: typer.Typer) -> None:
             model, data, out or Path("runs") / model, preset=preset, folds=folds, unimodal_dir=unimodal_dir,
             progress=progress, log=typer.echo, selection=selection, recipe=recipe, epochs=epochs,
             unimodal_epochs=unimodal_epochs, batch_size=batch_size, lr=lr, seed=seed, n_folds=n_folds,
-            n_val=n_val, augment=augment, num_workers=workers, precision=precision,
+            n_val=n_val, augment=augment, num_workers=workers, precision=precision, channels_last=channels_last,
             deterministic=deterministic or None, model_config=_model_config(set_),
             kinetics=str(kinetics.resolve()) if kinetics else None,
         )

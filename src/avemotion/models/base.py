@@ -51,6 +51,10 @@ def check_choice(what: str, value, choices) -> None:
 class AVModel(nn.Module):
     """Base of every model: takes (video, audio), returns logits (B, num_classes)."""
 
+    # True where some parameters never reach the loss (kept only for the parameter count or the
+    # two-stage copy); data-parallel training must then look for unused parameters.
+    has_unused_parameters = False
+
     def __init__(self, num_classes: int):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:

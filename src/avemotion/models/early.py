@@ -14,6 +14,7 @@ from avemotion.models.unimodal import AudioHead, VideoHead
 
 
 class ConcatFC(AVModel):
+    has_unused_parameters = True  # the unimodal heads are kept but do not feed the output
     """Pooled video (2048) ++ flattened audio (1664) -> linear 256 -> ReLU -> linear.
 
     The two unimodal heads stay in the model (the published count includes them) and are loaded by

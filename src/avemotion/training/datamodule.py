@@ -61,12 +61,14 @@ class FoldDataModule(L.LightningDataModule):
             self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed)
             self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed)
 
-    def _loader(self, dataset, sampler=None, shuffle=False) -> DataLoader:
+    def _loader(self, dataset, sampler=None, shuffle=False, train=False) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
             shuffle=shuffle,
+            # BatchNorm cannot train on a batch of one clip: drop such a last batch (only then).
+            drop_last=train and len(dataset) % self.batch_size == 1,
             num_workers=self.num_workers,
             persistent_workers=False,  # workers are re-seeded from the epoch seed each epoch
             pin_memory=torch.cuda.is_available(),
@@ -75,8 +77,8 @@ class FoldDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if _distributed():
             # Lightning replaces this with a DistributedSampler(shuffle=True, seed) and sets its epoch.
-            return self._loader(self.train_set, shuffle=True)
-        return self._loader(self.train_set, sampler=EpochShuffleSampler(len(self.train_set), self.seed))
+            return self._loader(self.train_set, shuffle=True, train=True)
+        return self._loader(self.train_set, sampler=EpochShuffleSampler(len(self.train_set), self.seed), train=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set)

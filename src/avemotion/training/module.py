@@ -18,9 +18,12 @@ def _normalize(video: torch.Tensor) -> torch.Tensor:
 
 
 class AVLightningModule(L.LightningModule):
-    def __init__(self, model: torch.nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0, num_classes: int = 8):
+    def __init__(self, model: torch.nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0, num_classes: int = 8,
+                 channels_last: bool = False):
         super().__init__()
-        self.model = model
+        # channels_last_3d lets cuDNN pick its fastest 3D-convolution kernels under bf16.
+        self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
+        self.model = model.to(memory_format=self.memory_format)
         self.lr = lr
         self.weight_decay = weight_decay
         # Metric objects sync their states across processes (DDP) before computing.
@@ -29,10 +32,13 @@ class AVLightningModule(L.LightningModule):
         self.val_uar = MulticlassRecall(num_classes, average="macro")
 
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-        return self.model(_normalize(video), audio)
+        return self.model(self._video(video), audio)
+
+    def _video(self, video: torch.Tensor) -> torch.Tensor:
+        return _normalize(video).contiguous(memory_format=self.memory_format)
 
     def _step(self, batch):
-        video = _normalize(batch["video"])
+        video = self._video(batch["video"])
         return self.model.loss(video, batch["audio"], batch["label"])
 
     def training_step(self, batch, batch_idx):

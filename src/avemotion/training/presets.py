@@ -46,6 +46,7 @@ class TrainConfig:
     # engine
     num_workers: int = 4
     precision: str = "auto"  # bf16-mixed on CUDA, 32 on CPU
+    channels_last: str = "auto"  # channels_last_3d memory format: "auto" = on CUDA only, "on", "off"
     deterministic: bool = False  # torch.use_deterministic_algorithms(True, warn_only=True)
     model_config: dict = field(default_factory=dict)  # extra factory arguments (e.g. legacy flags)
     kinetics: str | None = None  # 3D-ResNets Kinetics checkpoint to initialise the video encoder
@@ -56,6 +57,7 @@ class TrainConfig:
             ("recipe", self.recipe, RECIPES),
             ("augment", self.augment, AUGMENTS),
             ("precision", self.precision, PRECISIONS),
+            ("channels_last", self.channels_last, ("auto", "on", "off")),
         ):
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -139,7 +141,7 @@ def _resolve_dim(what: str, wanted: int | None, limit: int | None, cached: int, 
 
 # Settings that change what a stage learns; launch settings (workers, devices) are left out so a
 # run can resume on another machine.
-LAUNCH_ONLY = ("num_workers", "precision", "deterministic")
+LAUNCH_ONLY = ("num_workers", "precision", "deterministic", "channels_last")
 
 
 def settings_hash(payload: dict) -> str:

@@ -329,7 +329,8 @@ def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
     from avemotion.training.module import AVLightningModule
 
     cfg = ctx.cfg
-    lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            channels_last=resolve_channels_last(cfg.channels_last))
     # Legacy selection validates on the test fold (what the published code did); fixed never sees it.
     val_ids = fold.test_ids if cfg.selection == "test-legacy" else fold.val_ids
     data = FoldDataModule(
@@ -337,7 +338,7 @@ def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
     )
     with _quiet(not ctx.progress):
-        trainer = make_trainer(ctx, path, epochs, meta)
+        trainer = make_trainer(ctx, path, epochs, meta, strategy=ddp_strategy(model))
     ckpt = str(path / "last.ckpt") if resume else None
     with _interrupt_as_keyboard(trainer), _quiet(not ctx.progress):
         trainer.fit(lit, datamodule=data, ckpt_path=ckpt)
@@ -366,7 +367,7 @@ def _quiet(enabled: bool):
         log.setLevel(level)
 
 
-def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict):
+def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict, strategy: str = "auto"):
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -392,7 +393,7 @@ def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict):
         max_epochs=epochs,
         accelerator="auto",
         devices="auto",
-        strategy="auto",
+        strategy=strategy,
         num_nodes=int(os.environ.get("SLURM_NNODES", os.environ.get("AVEMOTION_NUM_NODES", 1))),
         precision=resolve_precision(cfg.precision),
         benchmark=True,  # cuDNN autotuning for 3D convolutions; never disabled
@@ -404,6 +405,20 @@ def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict):
         enable_progress_bar=ctx.progress,
         enable_model_summary=False,
     )
+
+
+def ddp_strategy(model) -> str:
+    """Plain DDP fails on parameters that never reach the loss; only such models pay for the search."""
+    return "ddp_find_unused_parameters_true" if _several_processes() and model.has_unused_parameters else "auto"
+
+
+def _several_processes() -> bool:
+    nodes = int(os.environ.get("SLURM_NNODES", os.environ.get("AVEMOTION_NUM_NODES", 1)))
+    return torch.cuda.device_count() > 1 or nodes > 1 or int(os.environ.get("WORLD_SIZE", 1)) > 1
+
+
+def resolve_channels_last(setting: str) -> bool:
+    return setting == "on" or (setting == "auto" and torch.cuda.is_available())
 
 
 def resolve_precision(precision: str) -> str:

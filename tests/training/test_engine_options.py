@@ -1,0 +1,56 @@
+"""Engine switches that must not change results: memory format, batch-of-one guard, DDP strategy."""
+
+import torch
+
+from avemotion.models import create_model
+from avemotion.training.datamodule import FoldDataModule
+from avemotion.training.module import AVLightningModule
+from avemotion.training.run import ddp_strategy, resolve_channels_last
+
+
+def _batch(n=4):
+    g = torch.Generator().manual_seed(0)
+    return {
+        "video": torch.randint(0, 256, (n, 3, 8, 48, 48), dtype=torch.uint8, generator=g),
+        "audio": torch.randn(n, 13, 212, generator=g),
+        "label": torch.arange(n) % 8,
+    }
+
+
+def test_channels_last_gives_the_same_loss_and_gradients():
+    results = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        lit = AVLightningModule(create_model("cfn_sr", scale="tiny"), channels_last=channels_last).eval()
+        loss, logits = lit._step(_batch())
+        loss.backward()
+        grad = lit.model.video_encoder.conv1.weight.grad.clone()
+        results.append((loss.detach(), logits.detach(), grad))
+    (l0, z0, g0), (l1, z1, g1) = results
+    torch.testing.assert_close(l0, l1, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(z0, z1, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(g0, g1, rtol=1e-3, atol=1e-5)
+
+
+def test_channels_last_auto_is_off_without_cuda():
+    assert resolve_channels_last("on") is True
+    assert resolve_channels_last("off") is False
+    assert resolve_channels_last("auto") is torch.cuda.is_available()
+
+
+def test_a_last_training_batch_of_one_clip_is_dropped(prepared_cache):
+    ids = prepared_cache.clip_ids()
+    for n, expected_batches in ((9, 2), (10, 3)):  # batch 4: 9 = 4+4+1 -> drop the 1; 10 = 4+4+2
+        data = FoldDataModule(prepared_cache, ids[:n], ids[:2], batch_size=4)
+        data.setup()
+        sizes = [b["label"].shape[0] for b in data.train_dataloader()]
+        assert len(sizes) == expected_batches and min(sizes) >= 2, sizes
+
+
+def test_ddp_looks_for_unused_parameters_only_where_a_model_has_them(monkeypatch):
+    concat = create_model("concat_fc", scale="tiny")
+    cfn = create_model("cfn_sr", scale="tiny")
+    assert ddp_strategy(concat) == ddp_strategy(cfn) == "auto"  # one process: no DDP at all
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert ddp_strategy(concat) == "ddp_find_unused_parameters_true"
+    assert ddp_strategy(cfn) == "auto"
