@@ -8,27 +8,21 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from published_pipeline import write_jpeg_layout  # noqa: E402
 
 from avemotion.config import PreprocessConfig
 from avemotion.data.cache import open_cache
 from avemotion.data.prepare import prepare
 from avemotion.data.synth import SynthOptions, synth_corpus
-
-
-def write_jpegs(cache, root: Path) -> None:
-    for cid in cache.clip_ids():
-        video, _ = cache.load(cid, mmap=False)
-        (root / cid).mkdir(parents=True, exist_ok=True)
-        for t, frame in enumerate(video):
-            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            (root / cid / f"{t:03d}.jpg").write_bytes(buf.tobytes())
 
 
 def read_npy(cache, ids):
@@ -68,7 +62,7 @@ def main() -> None:
         report = prepare(tmp / "corpus", tmp / "cache", cfg, workers=args.workers)
         prep = report.prepared / (time.perf_counter() - t)
         cache = open_cache(report.cache)
-        write_jpegs(cache, tmp / "jpeg")
+        write_jpeg_layout(cache, cache.clip_ids(), tmp / "jpeg")
         ids = cache.clip_ids()
         # warm both once (page cache), then time: both layouts read from memory, the fair comparison
         read_npy(cache, ids), read_jpeg(tmp / "jpeg", ids)
