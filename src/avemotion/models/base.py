@@ -64,6 +64,18 @@ class AVModel(nn.Module):
         self.video_encoder: nn.Module | None = None
         self.audio_encoder: nn.Module | None = None
 
+    def add_unimodal_networks(self, scale: str, stem_relu: bool) -> None:
+        """Both encoders and both unimodal classifiers, under the unimodal models' attribute names,
+        so the two-stage recipe copies them by state-dict key."""
+        from avemotion.models.encoders import AudioEncoder, VideoEncoder
+        from avemotion.models.unimodal import AudioHead, VideoHead
+
+        s = get_scale(scale)
+        self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
+        self.audio_encoder = AudioEncoder(s)
+        self.video_head = VideoHead(self.video_encoder.out_channels, self.num_classes)
+        self.audio_head = AudioHead(self.audio_encoder.flat_dim, self.num_classes)
+
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 

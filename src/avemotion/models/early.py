@@ -10,7 +10,6 @@ from avemotion.errors import ConfigError
 from avemotion.models.base import AVModel, get_scale, pool_video
 from avemotion.models.encoders import AudioEncoder, VideoEncoder
 from avemotion.models.registry import register_model
-from avemotion.models.unimodal import AudioHead, VideoHead
 
 
 class ConcatFC(AVModel):
@@ -23,11 +22,7 @@ class ConcatFC(AVModel):
 
     def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, hidden: int = 256):
         super().__init__(num_classes)
-        s = get_scale(scale)
-        self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
-        self.audio_encoder = AudioEncoder(s)
-        self.video_head = VideoHead(self.video_encoder.out_channels, num_classes)
-        self.audio_head = AudioHead(self.audio_encoder.flat_dim, num_classes)
+        self.add_unimodal_networks(scale, stem_relu)
         fused = self.video_encoder.out_channels + self.audio_encoder.flat_dim
         self.fc1 = nn.Linear(fused, hidden)
         self.fc2 = nn.Linear(hidden, num_classes)

@@ -13,10 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from avemotion.errors import ConfigError
-from avemotion.models.base import AVModel, check_choice, get_scale
-from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.base import AVModel, check_choice
 from avemotion.models.registry import register_model
-from avemotion.models.unimodal import AudioHead, VideoHead
 
 COMBINE = ("average", "product")
 
@@ -25,12 +23,8 @@ class LateFusion(AVModel):
     def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, combine: str):
         super().__init__(num_classes)
         check_choice("combine", combine, COMBINE)
-        s = get_scale(scale)
         self.combine = combine
-        self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
-        self.video_head = VideoHead(self.video_encoder.out_channels, num_classes)
-        self.audio_encoder = AudioEncoder(s)
-        self.audio_head = AudioHead(self.audio_encoder.flat_dim, num_classes)
+        self.add_unimodal_networks(scale, stem_relu)
 
     def modality_log_probs(self, video, audio) -> tuple[torch.Tensor, torch.Tensor]:
         v = F.log_softmax(self.video_head(self.video_encoder(video)), dim=1)

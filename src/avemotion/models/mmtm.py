@@ -13,10 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from avemotion.errors import ConfigError
-from avemotion.models.base import AVModel, get_scale
-from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.base import AVModel
 from avemotion.models.registry import register_model
-from avemotion.models.unimodal import AudioHead, VideoHead
 
 
 class TransferModule(nn.Module):
@@ -41,11 +39,7 @@ class TransferModule(nn.Module):
 class MMTMNet(AVModel):
     def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, ratio: int):
         super().__init__(num_classes)
-        s = get_scale(scale)
-        self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
-        self.audio_encoder = AudioEncoder(s)
-        self.video_head = VideoHead(self.video_encoder.out_channels, num_classes)
-        self.audio_head = AudioHead(self.audio_encoder.flat_dim, num_classes)
+        self.add_unimodal_networks(scale, stem_relu)
         v, a = self.video_encoder, self.audio_encoder
         self.mmtm1 = TransferModule(v.mid_channels, a.mid_channels, ratio)
         self.mmtm2 = TransferModule(v.out_channels, a.out_channels, ratio)

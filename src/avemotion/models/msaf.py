@@ -13,10 +13,8 @@ import torch
 from torch import nn
 
 from avemotion.errors import ConfigError
-from avemotion.models.base import AVModel, get_scale
-from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.base import AVModel
 from avemotion.models.registry import register_model
-from avemotion.models.unimodal import AudioHead, VideoHead
 
 
 class SplitAttention(nn.Module):
@@ -87,11 +85,7 @@ class SplitAttention(nn.Module):
 class MSAFNet(AVModel):
     def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, legacy_dropout: bool, block_dropout: float = 0.2):
         super().__init__(num_classes)
-        s = get_scale(scale)
-        self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
-        self.audio_encoder = AudioEncoder(s)
-        self.video_head = VideoHead(self.video_encoder.out_channels, num_classes)
-        self.audio_head = AudioHead(self.audio_encoder.flat_dim, num_classes)
+        self.add_unimodal_networks(scale, stem_relu)
         v, a = self.video_encoder, self.audio_encoder
         opts = dict(reduction=4, dropout=block_dropout, legacy=legacy_dropout)
         self.msaf1 = SplitAttention((v.mid_channels, a.mid_channels), 16, **opts)
