@@ -4,7 +4,8 @@
     python bench/bench_loader.py --cache work/cache    # an existing cache
 
 Ours: ClipDataset over the uint8 .npy cache with clip-consistent augmentation; video stays uint8 to
-the device (normalisation happens there). Baseline: 30 JPEGs per clip, PIL, per-frame augmentation
+the device (normalisation happens there). "Deferred": the loader only draws the crop box and the
+training device applies it (`crop_on_device`, the default on CUDA); the device's cost is not counted. Baseline: 30 JPEGs per clip, PIL, per-frame augmentation
 and normalisation (bench/published_pipeline.py). Both run in this process, same clips, same batch.
 """
 
@@ -73,17 +74,19 @@ def main(argv=None) -> None:
         jpegs = write_jpeg_layout(cache, ids, tmp / "jpeg")
         size = cache.config.frame_size
         ours = ClipDataset(cache, ids, augment="clip")
+        deferred = ClipDataset(cache, ids, augment="clip", defer_crop=True)  # crop/flip on the device
         published = PublishedJpegDataset(jpegs, cache, ids, frame_size=size, train=True)
         print(f"# bench_loader {date.today()} | {platform.machine()} {os.cpu_count()} cores | "
               f"torch {torch.__version__}")
         print(f"# command: python {' '.join(sys.argv)}")
         print(f"# {len(ids)} clips of {cache.config.num_frames}x{size}x{size}, batch {args.batch}")
-        print("| workers | ours clips/s | published clips/s | ratio |")
-        print("|---|---|---|---|")
+        print("| workers | ours, crop in loader | ours, crop deferred to device | published | ratios to published |")
+        print("|---|---|---|---|---|")
         for workers in range(0, args.max_workers + 1):
             a = clips_per_second(ours, args.batch, workers)
+            d = clips_per_second(deferred, args.batch, workers)
             b = clips_per_second(published, args.batch, workers)
-            print(f"| {workers} | {a:.1f} | {b:.1f} | {a / b:.1f}x |", flush=True)
+            print(f"| {workers} | {a:.1f} | {d:.1f} | {b:.1f} | {a / b:.1f}x, {d / b:.1f}x |", flush=True)
 
 
 if __name__ == "__main__":

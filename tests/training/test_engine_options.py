@@ -5,7 +5,7 @@ import torch
 from avemotion.models import create_model
 from avemotion.training.datamodule import FoldDataModule
 from avemotion.training.module import AVLightningModule
-from avemotion.training.run import ddp_strategy, resolve_channels_last
+from avemotion.training.run import ddp_strategy, on_cuda_or
 
 
 def _batch(n=4):
@@ -32,10 +32,10 @@ def test_channels_last_gives_the_same_loss_and_gradients():
     torch.testing.assert_close(g0, g1, rtol=1e-3, atol=1e-5)
 
 
-def test_channels_last_auto_is_off_without_cuda():
-    assert resolve_channels_last("on") is True
-    assert resolve_channels_last("off") is False
-    assert resolve_channels_last("auto") is torch.cuda.is_available()
+def test_gpu_only_switches_are_off_without_cuda():
+    assert on_cuda_or("on") is True
+    assert on_cuda_or("off") is False
+    assert on_cuda_or("auto") is torch.cuda.is_available()
 
 
 def test_a_last_training_batch_of_one_clip_is_dropped(prepared_cache):
@@ -54,3 +54,28 @@ def test_ddp_looks_for_unused_parameters_only_where_a_model_has_them(monkeypatch
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert ddp_strategy(concat) == "ddp_find_unused_parameters_true"
     assert ddp_strategy(cfn) == "auto"
+
+
+def test_crop_on_the_device_trains_on_the_same_pixels(prepared_cache):
+    from torch.utils.data import default_collate
+
+    from avemotion.data.dataset import ClipDataset
+
+    ids = prepared_cache.clip_ids()[:4]
+    on_loader = ClipDataset(prepared_cache, ids, augment="clip", seed=3)
+    deferred = ClipDataset(prepared_cache, ids, augment="clip", seed=3, defer_crop=True)
+    for ds in (on_loader, deferred):
+        ds.set_epoch(2)
+    a = default_collate([on_loader[i] for i in range(4)])
+    b = default_collate([deferred[i] for i in range(4)])
+    assert "crop" in b and "crop" not in a
+    assert not torch.equal(a["video"], b["video"])  # the loader left the deferred clips uncropped
+    from avemotion.data.transforms import crop_batch
+
+    assert torch.equal(crop_batch(b["video"], b["crop"]), a["video"])
+    torch.manual_seed(0)
+    lit = AVLightningModule(create_model("cfn_sr", scale="tiny")).eval()
+    loss_a, logits_a = lit._step(a)
+    loss_b, logits_b = lit._step(b)
+    torch.testing.assert_close(logits_a, logits_b)
+    torch.testing.assert_close(loss_a, loss_b)

@@ -42,6 +42,14 @@ def apply_crop(frames: torch.Tensor, box) -> torch.Tensor:
     return out.round().clamp(0, 255).to(torch.uint8)
 
 
+def crop_batch(video: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """The clip-level crop/flip applied where the batch is (the GPU in training): video uint8
+    (B, 3, T, S, S), boxes (B, 5) as drawn by `draw_crop`. Same arithmetic as on the loader side."""
+    out = [apply_crop(v.permute(1, 0, 2, 3), tuple(int(b) for b in box)).permute(1, 0, 2, 3)
+           for v, box in zip(video, boxes.tolist())]
+    return torch.stack(out).contiguous()
+
+
 def augment_video(video: torch.Tensor, mode: str, rng: np.random.Generator) -> torch.Tensor:
     """video uint8 (3, T, S, S). "clip": one crop/flip for every frame (fixed); "frame": a new draw per
     frame (legacy, the published behaviour that makes a clip jitter); "none": unchanged."""

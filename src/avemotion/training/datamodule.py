@@ -42,6 +42,7 @@ class FoldDataModule(L.LightningDataModule):
         num_workers: int = 0,
         augment: str = "clip",
         seed: int = 0,
+        crop_on_device: bool = False,
     ):
         super().__init__()
         self.cache = cache
@@ -51,6 +52,7 @@ class FoldDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.augment = augment
         self.seed = seed
+        self.crop_on_device = crop_on_device
         self.train_set = None
         self.val_set = None
 
@@ -58,7 +60,8 @@ class FoldDataModule(L.LightningDataModule):
         from avemotion.data.dataset import ClipDataset
 
         if self.train_set is None:
-            self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed)
+            self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed,
+                                         defer_crop=self.crop_on_device)
             self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed)
 
     def _loader(self, dataset, sampler=None, shuffle=False, train=False) -> DataLoader:

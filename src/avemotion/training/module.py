@@ -38,7 +38,12 @@ class AVLightningModule(L.LightningModule):
         return _normalize(video).contiguous(memory_format=self.memory_format)
 
     def _step(self, batch):
-        video = self._video(batch["video"])
+        video = batch["video"]
+        if "crop" in batch:  # the loader deferred the clip-level crop/flip to this device
+            from avemotion.data.transforms import crop_batch
+
+            video = crop_batch(video, batch["crop"])
+        video = self._video(video)
         return self.model.loss(video, batch["audio"], batch["label"])
 
     def training_step(self, batch, batch_idx):

@@ -330,12 +330,13 @@ def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
 
     cfg = ctx.cfg
     lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                            channels_last=resolve_channels_last(cfg.channels_last))
+                            channels_last=on_cuda_or(cfg.channels_last))
     # Legacy selection validates on the test fold (what the published code did); fixed never sees it.
     val_ids = fold.test_ids if cfg.selection == "test-legacy" else fold.val_ids
     data = FoldDataModule(
         ctx.cache, fold.train_ids, val_ids, batch_size=cfg.batch_size,
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
+        crop_on_device=on_cuda_or(cfg.crop_on_device),
     )
     with _quiet(not ctx.progress):
         trainer = make_trainer(ctx, path, epochs, meta, strategy=ddp_strategy(model))
@@ -417,7 +418,8 @@ def _several_processes() -> bool:
     return torch.cuda.device_count() > 1 or nodes > 1 or int(os.environ.get("WORLD_SIZE", 1)) > 1
 
 
-def resolve_channels_last(setting: str) -> bool:
+def on_cuda_or(setting: str) -> bool:
+    """A switch that helps only on a GPU (memory format, crop on the device): "auto" = on with CUDA."""
     return setting == "on" or (setting == "auto" and torch.cuda.is_available())
 
 
