@@ -14,7 +14,9 @@ import torch
 from avemotion.config import PreprocessConfig
 from avemotion.errors import InputError
 
-# Decoded frames the data layer may hold at once for one preprocess_windows call (bytes).
+# Face crops the data layer may hold at once for one preprocess_windows call (bytes). It keeps the
+# S x S crop of each sampled frame, not the decoded frame, so a chunk covers minutes of video; each
+# chunk decodes the file from its start, so fewer, larger chunks are cheaper.
 FRAME_BUDGET = 512 * 2**20
 BOTH = ("video", "audio")
 
@@ -48,7 +50,7 @@ def windows_per_call(info, cfg: PreprocessConfig, window: float, hop: float) -> 
 
     Overlapping windows share frames: a call over n windows spans (n - 1) * hop + window seconds,
     sampled at num_frames / window frames per second (at most the video's own rate)."""
-    frame_bytes = max(1, info.width * info.height * 3)
+    frame_bytes = cfg.frame_size * cfg.frame_size * 3
     rate = min(cfg.num_frames / window, info.fps or cfg.num_frames / window)
     seconds = FRAME_BUDGET / frame_bytes / rate
     return max(1, int((seconds - window) // hop) + 1)

@@ -132,7 +132,7 @@ class Recognizer:
     def _predict_timeline(self, path, info, modalities, notes, landmarks) -> Timeline:
         spans = plan_windows(info.duration, self.window, self.hop)
         probs, used = [], []
-        # windows go to the data layer in chunks: it holds the decoded frames of a whole call in memory
+        # windows go to the data layer in chunks: it holds the face crops of a whole call in memory
         step = features.windows_per_call(info, self.cfg, self.window, self.hop)
         for i in range(0, len(spans), step):
             arrays, chunk_modalities = self._arrays(path, info, spans[i : i + step], landmarks, modalities)
