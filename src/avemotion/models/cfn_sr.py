@@ -131,18 +131,6 @@ class CFNSRReversed(AVModel):
         return self.head(torch.cat([pool_video(v), a_out.flatten(1)], dim=1))
 
 
-def _cfn(num_classes, scale, stem_relu, attention, attention_scale, causal, **ablation) -> CFNSR:
-    return CFNSR(
-        num_classes=num_classes,
-        scale=scale,
-        stem_relu=stem_relu,
-        attention=attention,
-        attention_scale=attention_scale,
-        causal=causal,
-        **ablation,
-    )
-
-
 @register_model("cfn_sr", fusion="intermediate", paper_accuracy=75.76, paper_params=26.30)
 def cfn_sr(
     *,
@@ -154,7 +142,8 @@ def cfn_sr(
     stem_relu: bool = True,
 ) -> CFNSR:
     """CFN-SR: audio self-attention selects, video positions are reinforced with a residual."""
-    return _cfn(num_classes, scale, stem_relu, attention, attention_scale, causal)
+    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
+                 attention_scale=attention_scale, causal=causal)
 
 
 @register_model("cfn_sr_no_block", fusion="early", paper_accuracy=73.50, paper_params=25.92)
@@ -173,7 +162,8 @@ def cfn_sr_no_sa(
     stem_relu: bool = True,
 ) -> CFNSR:
     """CFN-SR without audio self-attention: the mean of the audio steps guides the block."""
-    return _cfn(num_classes, scale, stem_relu, attention, attention_scale, True, self_attention=False)
+    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
+                 attention_scale=attention_scale, self_attention=False)
 
 
 @register_model("cfn_sr_no_residual", fusion="intermediate", paper_accuracy=75.33, paper_params=26.30)
@@ -187,7 +177,8 @@ def cfn_sr_no_residual(
     stem_relu: bool = True,
 ) -> CFNSR:
     """CFN-SR without the residual: video * weights only."""
-    return _cfn(num_classes, scale, stem_relu, attention, attention_scale, causal, residual=False)
+    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
+                 attention_scale=attention_scale, causal=causal, residual=False)
 
 
 @register_model("cfn_sr_v2a", fusion="intermediate", paper_accuracy=74.15, paper_params=25.67)

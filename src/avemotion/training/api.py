@@ -47,14 +47,10 @@ def train_many(
     **overrides,
 ) -> dict:
     from avemotion.evaluation.report import build_report
-    from avemotion.models import list_models
+    from avemotion.models import model_info
 
-    known = list_models()
-    unknown = [m for m in models if m not in known]
-    if unknown:
-        from avemotion.errors import ConfigError
-
-        raise ConfigError(f"unknown model {unknown[0]!r}; known: {', '.join(known)}")
+    for name in models:
+        model_info(name)  # the registry refuses an unknown name with a one-line ConfigError
     cfg = preset.replace(**{k: v for k, v in overrides.items() if v is not None}) if isinstance(preset, TrainConfig) else get_preset(preset, **overrides)
     ctx = open_run(out, data, cfg, models=models, unimodal_dir=unimodal_dir, progress=progress, log=log)
     ctx.extra_callbacks = list(callbacks or [])
