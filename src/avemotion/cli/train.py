@@ -70,6 +70,8 @@ def register(app: typer.Typer) -> None:
         precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16-mixed on GPU, 32 on CPU), 32, bf16-mixed"),
         channels_last: Optional[str] = typer.Option(None, "--channels-last", help="channels_last_3d memory format: auto (on GPU), on, off"),
         crop_on_device: Optional[str] = typer.Option(None, "--crop-on-device", help="clip crop/flip on the training device: auto (on GPU), on, off"),
+        preload: Optional[str] = typer.Option(None, "--preload", help="fold's clips read once onto the training device: auto (on GPU when they fit in 40% of its free memory), on, off"),
+        compile_: Optional[str] = typer.Option(None, "--compile", help="nn.Module.compile() in place: off (default), on, auto (on GPU)"),
         deterministic: bool = typer.Option(False, "--deterministic", help="torch deterministic algorithms, warn-only"),
         unimodal_dir: Optional[Path] = typer.Option(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks"),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="model factory argument key=value (repeatable)"),
@@ -84,7 +86,7 @@ def register(app: typer.Typer) -> None:
             progress=progress, log=typer.echo, selection=selection, recipe=recipe, epochs=epochs,
             unimodal_epochs=unimodal_epochs, batch_size=batch_size, lr=lr, seed=seed, n_folds=n_folds,
             n_val=n_val, augment=augment, num_workers=workers, precision=precision, channels_last=channels_last,
-            crop_on_device=crop_on_device,
+            crop_on_device=crop_on_device, preload=preload, compile=compile_,
             deterministic=deterministic or None, model_config=_model_config(set_),
             kinetics=str(kinetics.resolve()) if kinetics else None,
         )

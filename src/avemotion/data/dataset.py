@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from avemotion.data.cache import ClipCache
-from avemotion.data.transforms import augment_video, draw_crop
+from avemotion.data.transforms import augment_video, crop_batch, draw_crop
+
+AUGMENTS = ("clip", "frame", "none")
 
 
 class ClipDataset(Dataset):
@@ -21,15 +25,11 @@ class ClipDataset(Dataset):
 
     def __init__(self, cache: ClipCache, clip_ids=None, *, augment: str = "clip", seed: int = 0,
                  defer_crop: bool = False):
-        if augment not in ("clip", "frame", "none"):
-            raise ValueError(f"augment must be 'clip', 'frame' or 'none', got {augment!r}")
+        _check_augment(augment)
         self.cache = cache
         records = {r["clip_id"]: r for r in cache.records()}
         self.clip_ids = list(records) if clip_ids is None else list(clip_ids)
-        missing = [c for c in self.clip_ids if c not in records]
-        if missing:
-            raise KeyError(f"{len(missing)} clips not in the cache, e.g. {missing[0]}")
-        self.records = [records[c] for c in self.clip_ids]
+        self.records = _pick(records, self.clip_ids)
         self.augment = augment
         self.defer_crop = defer_crop and augment == "clip"
         self.seed = seed
@@ -65,3 +65,131 @@ class ClipDataset(Dataset):
             "gender": rec["gender"],
             "intensity": -1 if rec.get("intensity") is None else rec["intensity"],
         }
+
+
+def _check_augment(augment: str) -> None:
+    if augment not in AUGMENTS:
+        raise ValueError(f"augment must be 'clip', 'frame' or 'none', got {augment!r}")
+
+
+def _pick(records: dict, clip_ids: list[str]) -> list[dict]:
+    missing = [c for c in clip_ids if c not in records]
+    if missing:
+        raise KeyError(f"{len(missing)} clips not in the cache, e.g. {missing[0]}")
+    return [records[c] for c in clip_ids]
+
+
+# ------------------------------------------------------------------------------ preloaded clips
+
+
+@dataclass
+class ClipStore:
+    """Clips read once from the cache into tensors on one device (row k = `records[k]`)."""
+
+    video: torch.Tensor  # uint8 (N, 3, T, S, S)
+    audio: torch.Tensor  # float32 (N, 13, F)
+    label: torch.Tensor  # int64 (N,), as are actor and intensity (-1 if unknown)
+    actor: torch.Tensor
+    intensity: torch.Tensor
+    records: list[dict]
+
+    def rows(self, clip_ids) -> list[int]:
+        row = {r["clip_id"]: k for k, r in enumerate(self.records)}
+        missing = [c for c in clip_ids if c not in row]
+        if missing:
+            raise KeyError(f"{len(missing)} clips not preloaded, e.g. {missing[0]}")
+        return [row[c] for c in clip_ids]
+
+
+def store_bytes(cache: ClipCache, clip_ids) -> int:
+    """Device memory a ClipStore of these clips takes (every clip has the cache's shapes)."""
+    video, mfcc = cache.load(clip_ids[0])
+    return len(clip_ids) * (video.nbytes + mfcc.size * 4)
+
+
+def load_store(cache: ClipCache, clip_ids, device: torch.device | str = "cpu") -> ClipStore:
+    """Read every clip once into one uint8 video tensor and one float32 MFCC tensor on `device`.
+    Clips are copied one at a time, so host memory never holds more than one clip."""
+    records = _pick({r["clip_id"]: r for r in cache.records()}, list(clip_ids))
+    first, _ = cache.load(records[0]["clip_id"])
+    t, s, _, c = first.shape
+    video = torch.empty((len(records), c, t, s, s), dtype=torch.uint8, device=device)
+    mfccs = []
+    for k, rec in enumerate(records):
+        clip, mfcc = cache.load(rec["clip_id"])
+        video[k].copy_(torch.from_numpy(np.array(clip)).permute(3, 0, 1, 2))
+        mfccs.append(np.asarray(mfcc, dtype=np.float32))
+
+    def ints(values):
+        return torch.tensor(values, dtype=torch.int64, device=device)
+
+    return ClipStore(
+        video=video,
+        audio=torch.from_numpy(np.stack(mfccs)).to(device),
+        label=ints([r["label"] for r in records]),
+        actor=ints([r["actor"] for r in records]),
+        intensity=ints([-1 if r.get("intensity") is None else r["intensity"] for r in records]),
+        records=records,
+    )
+
+
+class PreloadedClips(Dataset):
+    """ClipDataset's batches, gathered by index from a ClipStore on its device.
+
+    `__getitems__` (what torch's DataLoader calls with a batch's indices) returns the collated
+    batch, with the same keys and types as a collated ClipDataset batch; use it with
+    `num_workers=0` and `collate_fn=pass_batch`. Augmentation is drawn exactly as ClipDataset
+    draws it (rng of (seed, epoch, index), same `draw_crop`) and applied on the store's device."""
+
+    def __init__(self, store: ClipStore, clip_ids, *, augment: str = "clip", seed: int = 0):
+        _check_augment(augment)
+        self.store = store
+        self.clip_ids = list(clip_ids)
+        self.rows = store.rows(self.clip_ids)
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.__getitems__([i])  # a batch of one clip
+
+    def __getitems__(self, indices: list[int]) -> dict:
+        s = self.store
+        rows = _index_tensor([self.rows[i] for i in indices], s.video.device)
+        records = [s.records[self.rows[i]] for i in indices]
+        return {
+            "video": self._augment(s.video.index_select(0, rows), indices),
+            "audio": s.audio.index_select(0, rows),
+            "label": s.label.index_select(0, rows),
+            "clip_id": [r["clip_id"] for r in records],
+            "actor": s.actor.index_select(0, rows),
+            "gender": [r["gender"] for r in records],
+            "intensity": s.intensity.index_select(0, rows),
+        }
+
+    def _augment(self, video: torch.Tensor, indices: list[int]) -> torch.Tensor:
+        if self.augment == "none":
+            return video
+        rngs = [np.random.default_rng([self.seed, self.epoch, i]) for i in indices]
+        if self.augment == "clip":
+            return crop_batch(video, [draw_crop(video.shape[-1], rng) for rng in rngs])
+        return torch.stack([augment_video(v, "frame", rng) for v, rng in zip(video, rngs)])
+
+
+def pass_batch(batch: dict) -> dict:
+    """collate_fn for PreloadedClips: its batches arrive collated."""
+    return batch
+
+
+def _index_tensor(rows: list[int], device: torch.device) -> torch.Tensor:
+    index = torch.tensor(rows, dtype=torch.int64)
+    if device.type != "cuda":
+        return index.to(device)
+    # Pinned + non_blocking: a pageable copy would wait for every queued training kernel.
+    return index.pin_memory().to(device, non_blocking=True)

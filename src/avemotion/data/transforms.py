@@ -39,15 +39,24 @@ def apply_crop(frames: torch.Tensor, box) -> torch.Tensor:
     out = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False)
     if flip:
         out = out.flip(-1)
-    return out.round().clamp(0, 255).to(torch.uint8)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def crop_batch(video: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+def crop_batch(video: torch.Tensor, boxes) -> torch.Tensor:
     """The clip-level crop/flip applied where the batch is (the GPU in training): video uint8
-    (B, 3, T, S, S), boxes (B, 5) as drawn by `draw_crop`. Same arithmetic as on the loader side."""
-    out = [apply_crop(v.permute(1, 0, 2, 3), tuple(int(b) for b in box)).permute(1, 0, 2, 3)
-           for v, box in zip(video, boxes.tolist())]
-    return torch.stack(out).contiguous()
+    (B, 3, T, S, S), boxes (B, 5) as drawn by `draw_crop` (a tensor or a list of boxes). Same
+    arithmetic as on the loader side.
+
+    One `apply_crop` per clip, on purpose: a single gather-based kernel for the whole batch cannot
+    give F.interpolate's pixels (its CPU kernel even changes with the thread count, CUDA fuses
+    multiply-adds), and on a GPU the loop is a few memory-bound kernels per clip, small beside a
+    training step. Boxes given as a list (the preloaded path) cost no device synchronisation."""
+    if isinstance(boxes, torch.Tensor):
+        boxes = boxes.tolist()
+    out = torch.empty_like(video, memory_format=torch.contiguous_format)
+    for i, box in enumerate(boxes):
+        out[i] = apply_crop(video[i].permute(1, 0, 2, 3), tuple(int(b) for b in box)).permute(1, 0, 2, 3)
+    return out
 
 
 def augment_video(video: torch.Tensor, mode: str, rng: np.random.Generator) -> torch.Tensor:

@@ -3,6 +3,9 @@
 Shuffling is a function of (seed, epoch) only, so a run resumed from last.ckpt sees the same batches
 as an uninterrupted one. Under DDP Lightning swaps in its DistributedSampler, which is seeded the same
 way (seed + epoch).
+
+With `preload` the fold's clips (train and validation) are read once onto the training device and
+batches are gathered there (data.dataset.PreloadedClips): no worker, no copy per batch.
 """
 
 from __future__ import annotations
@@ -10,6 +13,12 @@ from __future__ import annotations
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
+
+from avemotion.data.dataset import ClipDataset, PreloadedClips, load_store, pass_batch, store_bytes
+
+# "auto" preloads when the fold takes at most this share of the device's free memory: the rest is
+# for the model, its activations and cuDNN's workspaces.
+PRELOAD_SHARE = 0.4
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -43,6 +52,7 @@ class FoldDataModule(L.LightningDataModule):
         augment: str = "clip",
         seed: int = 0,
         crop_on_device: bool = False,
+        preload: str = "off",
     ):
         super().__init__()
         self.cache = cache
@@ -53,18 +63,47 @@ class FoldDataModule(L.LightningDataModule):
         self.augment = augment
         self.seed = seed
         self.crop_on_device = crop_on_device
+        self.preload = preload  # "auto" | "on" | "off", resolved in setup() once the device is known
+        self.preloaded: bool | None = None
         self.train_set = None
         self.val_set = None
 
     def setup(self, stage: str | None = None) -> None:
-        from avemotion.data.dataset import ClipDataset
+        if self.train_set is not None:
+            return
+        device = self.device()
+        ids = list(dict.fromkeys(self.train_ids + self.val_ids))
+        nbytes = store_bytes(self.cache, ids) if ids else 0
+        self.preloaded = resolve_preload(self.preload, device, nbytes)
+        if self.preloaded:
+            self._setup_preloaded(ids, device)
+        else:
+            self._setup_cached()
 
-        if self.train_set is None:
-            self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed,
-                                         defer_crop=self.crop_on_device)
-            self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed)
+    def device(self) -> torch.device:
+        """The device the Trainer trains on (under DDP: this rank's); the CPU without a Trainer."""
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
+    def _setup_cached(self) -> None:
+        self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed,
+                                     defer_crop=self.crop_on_device)
+        self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed)
+
+    def _setup_preloaded(self, ids: list[str], device: torch.device) -> None:
+        store = load_store(self.cache, ids, device)
+        self.train_set = PreloadedClips(store, self.train_ids, augment=self.augment, seed=self.seed)
+        self.val_set = PreloadedClips(store, self.val_ids, augment="none", seed=self.seed)
+
+    def teardown(self, stage: str | None = None) -> None:
+        if self.preloaded:  # give the device memory back before the next stage preloads its fold
+            self.train_set = self.val_set = None
 
     def _loader(self, dataset, sampler=None, shuffle=False, train=False) -> DataLoader:
+        extra = dict(num_workers=0, collate_fn=pass_batch) if self.preloaded else dict(
+            num_workers=self.num_workers,
+            persistent_workers=False,  # workers are re-seeded from the epoch seed each epoch
+            pin_memory=torch.cuda.is_available(),
+        )
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -72,9 +111,7 @@ class FoldDataModule(L.LightningDataModule):
             shuffle=shuffle,
             # BatchNorm cannot train on a batch of one clip: drop such a last batch (only then).
             drop_last=train and len(dataset) % self.batch_size == 1,
-            num_workers=self.num_workers,
-            persistent_workers=False,  # workers are re-seeded from the epoch seed each epoch
-            pin_memory=torch.cuda.is_available(),
+            **extra,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -87,12 +124,25 @@ class FoldDataModule(L.LightningDataModule):
         return self._loader(self.val_set)
 
 
+def resolve_preload(setting: str, device: torch.device, nbytes: int) -> bool:
+    """"on"/"off" as given; "auto": on a CUDA device whose free memory holds the fold comfortably."""
+    if setting != "auto":
+        return setting == "on"
+    if device.type != "cuda":
+        return False  # on the CPU the cache's page cache already is the preloaded copy
+    return nbytes <= PRELOAD_SHARE * free_device_memory(device)
+
+
+def free_device_memory(device: torch.device) -> int:
+    free, _ = torch.cuda.mem_get_info(device)
+    # Blocks torch's caching allocator holds but no tensor uses (an earlier stage's) are free to us.
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
 def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def eval_loader(cache, clip_ids: list[str], batch_size: int, num_workers: int = 0) -> DataLoader:
-    from avemotion.data.dataset import ClipDataset
-
     dataset = ClipDataset(cache, list(clip_ids), augment="none", seed=0)
     return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)

@@ -19,11 +19,16 @@ def _normalize(video: torch.Tensor) -> torch.Tensor:
 
 class AVLightningModule(L.LightningModule):
     def __init__(self, model: torch.nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0, num_classes: int = 8,
-                 channels_last: bool = False):
+                 channels_last: bool = False, compile: bool = False):
         super().__init__()
         # channels_last_3d lets cuDNN pick its fastest 3D-convolution kernels under bf16.
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
         self.model = model.to(memory_format=self.memory_format)
+        if compile:
+            # In place (nn.Module.compile): torch.compile(model) would wrap it and rename every
+            # state-dict key to _orig_mod.*, which checkpoints and resumes must not see. Compiles
+            # `forward`, which `loss` calls (the multiplicative fusion's own loss does not).
+            self.model.compile()
         self.lr = lr
         self.weight_decay = weight_decay
         # Metric objects sync their states across processes (DDP) before computing.

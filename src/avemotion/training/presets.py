@@ -48,6 +48,10 @@ class TrainConfig:
     precision: str = "auto"  # bf16-mixed on CUDA, 32 on CPU
     channels_last: str = "auto"  # channels_last_3d memory format: "auto" = on CUDA only, "on", "off"
     crop_on_device: str = "auto"  # clip-level crop/flip on the training device: "auto" = on CUDA only
+    # the fold's clips read once onto the training device, batches gathered there: "auto" = on CUDA
+    # when they take at most 40% of its free memory
+    preload: str = "auto"
+    compile: str = "off"  # nn.Module.compile() in place: "auto" = on CUDA only (unmeasured there)
     deterministic: bool = False  # torch.use_deterministic_algorithms(True, warn_only=True)
     model_config: dict = field(default_factory=dict)  # extra factory arguments (e.g. legacy flags)
     kinetics: str | None = None  # 3D-ResNets Kinetics checkpoint to initialise the video encoder
@@ -60,6 +64,8 @@ class TrainConfig:
             ("precision", self.precision, PRECISIONS),
             ("channels_last", self.channels_last, ("auto", "on", "off")),
             ("crop_on_device", self.crop_on_device, ("auto", "on", "off")),
+            ("preload", self.preload, ("auto", "on", "off")),
+            ("compile", self.compile, ("off", "on", "auto")),
         ):
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -143,7 +149,7 @@ def _resolve_dim(what: str, wanted: int | None, limit: int | None, cached: int, 
 
 # Settings that change what a stage learns; launch settings (workers, devices) are left out so a
 # run can resume on another machine.
-LAUNCH_ONLY = ("num_workers", "precision", "deterministic", "channels_last", "crop_on_device")
+LAUNCH_ONLY = ("num_workers", "precision", "deterministic", "channels_last", "crop_on_device", "preload", "compile")
 
 
 def settings_hash(payload: dict) -> str:

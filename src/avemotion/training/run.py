@@ -156,13 +156,33 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         "selection": ctx.cfg.selection,
         "optimistic": ctx.cfg.optimistic,
         "seed": ctx.cfg.seed,
-        "launch": {"num_workers": ctx.cfg.num_workers, "precision": ctx.cfg.precision, "deterministic": ctx.cfg.deterministic},
+        "launch": launch_settings(ctx.cfg),
         "preprocess": ctx.preprocess.to_dict(),
         "cache": str(ctx.cache_path.resolve()),
         "unimodal_dir": str(ctx.unimodal_dir.resolve()),
     }
     if _is_global_zero():
         write_json(path, doc)
+
+
+def launch_settings(cfg: TrainConfig) -> dict:
+    """Engine switches as given, and as this process resolves them before training. preload's "auto"
+    also depends on free device memory: each stage's metrics.json records what it used ("engine")."""
+    return {
+        "num_workers": cfg.num_workers,
+        "precision": cfg.precision,
+        "deterministic": cfg.deterministic,
+        "channels_last": cfg.channels_last,
+        "crop_on_device": cfg.crop_on_device,
+        "preload": cfg.preload,
+        "compile": cfg.compile,
+        "resolved": {
+            "precision": resolve_precision(cfg.precision),
+            "channels_last": on_cuda_or(cfg.channels_last),
+            "crop_on_device": on_cuda_or(cfg.crop_on_device),
+            "compile": on_cuda_or(cfg.compile),
+        },
+    }
 
 
 def _diff_keys(old: dict, new: dict) -> list[str]:
@@ -330,13 +350,13 @@ def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
 
     cfg = ctx.cfg
     lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                            channels_last=on_cuda_or(cfg.channels_last))
+                            channels_last=on_cuda_or(cfg.channels_last), compile=on_cuda_or(cfg.compile))
     # Legacy selection validates on the test fold (what the published code did); fixed never sees it.
     val_ids = fold.test_ids if cfg.selection == "test-legacy" else fold.val_ids
     data = FoldDataModule(
         ctx.cache, fold.train_ids, val_ids, batch_size=cfg.batch_size,
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
-        crop_on_device=on_cuda_or(cfg.crop_on_device),
+        crop_on_device=on_cuda_or(cfg.crop_on_device), preload=cfg.preload,
     )
     with _quiet(not ctx.progress):
         trainer = make_trainer(ctx, path, epochs, meta, strategy=ddp_strategy(model))
@@ -467,6 +487,7 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> None:
         "epoch": best_meta.get("epoch"),
         "selection_metrics": best_meta.get("selection_metrics"),
         "init": meta.get("init"),
+        "engine": engine_used(ctx.cfg, trainer),
         "test_actors": list(fold.test_actors),
         "metrics": score_predictions(preds),
         "predictions": preds,
@@ -478,6 +499,21 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> None:
     if trainer is not None:
         trainer.strategy.barrier()
     return doc
+
+
+def engine_used(cfg: TrainConfig, trainer) -> dict | None:
+    """The engine switches this stage's last (re)start trained with, resolved on its device."""
+    if trainer is None:
+        return None
+    data = trainer.datamodule
+    return {
+        "device": str(trainer.strategy.root_device),
+        "precision": str(trainer.precision),
+        "channels_last": on_cuda_or(cfg.channels_last),
+        "crop_on_device": on_cuda_or(cfg.crop_on_device),
+        "preload": bool(getattr(data, "preloaded", False)),
+        "compile": on_cuda_or(cfg.compile),
+    }
 
 
 def predict_clips(ctx: RunContext, model, clip_ids, device) -> list[dict]:
