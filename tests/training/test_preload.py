@@ -74,6 +74,24 @@ def test_lightnings_batch_transfer_leaves_preloaded_tensors_in_place(prepared_ca
     assert all(moved[k] is batch[k] for k in ("video", "audio", "label"))
 
 
+def test_ddp_shards_the_preloaded_loader_like_any_other(prepared_cache):
+    # What Lightning does under DDP: rebuild the loader around a DistributedSampler per rank.
+    from lightning.pytorch.utilities.data import _update_dataloader
+    from torch.utils.data import DistributedSampler
+
+    ids = prepared_cache.clip_ids()[:16]
+    data = FoldDataModule(prepared_cache, ids, ids[:4], batch_size=4, preload="on")
+    data.setup()
+    loader = data._loader(data.train_set, shuffle=True, train=True)  # train_dataloader() under DDP
+    seen = []
+    for rank in (0, 1):
+        sampler = DistributedSampler(data.train_set, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        for batch in _update_dataloader(loader, sampler):
+            assert batch["video"].shape[0] == 4 and len(batch["clip_id"]) == 4
+            seen += batch["clip_id"]
+    assert sorted(seen) == sorted(ids)
+
+
 def test_training_with_preload_gives_the_same_model(prepared_cache, tmp_path):
     # 4 actors: 2 outer folds of 2, 1 validation and 1 training actor; the video network sees the crops
     settings = dict(preset="small", folds="0", n_folds=2, n_val=1, epochs=2, batch_size=4, seed=3, log=lambda *a: None)
