@@ -79,3 +79,14 @@ def test_crop_on_the_device_trains_on_the_same_pixels(prepared_cache):
     loss_b, logits_b = lit._step(b)
     torch.testing.assert_close(logits_a, logits_b)
     torch.testing.assert_close(loss_a, loss_b)
+
+
+def test_crop_boxes_stay_on_the_host_when_a_batch_moves_to_the_device(monkeypatch):
+    # crop_batch reads the boxes as Python ints: boxes on the GPU would stall every step.
+    lit = AVLightningModule(create_model("audio", scale="tiny"))
+    batch = {"video": torch.zeros(2, 3, 2, 4, 4, dtype=torch.uint8), "crop": torch.zeros(2, 5, dtype=torch.int64)}
+    moved = []
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, *a, **k: moved.append(self.shape) or self)
+    out = lit.transfer_batch_to_device(batch, torch.device("cpu"), 0)
+    assert out["crop"] is batch["crop"] and "crop" in out
+    assert moved == [torch.Size([2, 3, 2, 4, 4])]

@@ -17,7 +17,8 @@ def normalize_video(video: torch.Tensor) -> torch.Tensor:
     shape = (3, 1, 1, 1)
     mean = torch.tensor(IMAGENET_MEAN, device=video.device).view(shape)
     std = torch.tensor(IMAGENET_STD, device=video.device).view(shape)
-    return (video.float() / 255.0 - mean) / std
+    # One float copy, then in place: the clip is the largest tensor of a step before the stem.
+    return video.to(torch.float32, copy=True).div_(255.0).sub_(mean).div_(std)
 
 
 def draw_crop(size: int, rng: np.random.Generator) -> tuple[int, int, int, int, bool]:

@@ -39,6 +39,14 @@ class AVLightningModule(L.LightningModule):
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         return self.model(self._video(video), audio)
 
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # Crop boxes stay on the host: crop_batch reads them as Python ints, and reading them back
+        # from the GPU would stall every step until the device caught up.
+        if not (isinstance(batch, dict) and "crop" in batch):
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        rest = {k: v for k, v in batch.items() if k != "crop"}
+        return {**super().transfer_batch_to_device(rest, device, dataloader_idx), "crop": batch["crop"]}
+
     def _video(self, video: torch.Tensor) -> torch.Tensor:
         return _normalize(video).contiguous(memory_format=self.memory_format)
 
