@@ -156,8 +156,8 @@ def test_overlapping_windows_equal_each_window_alone(synth_corpus, monkeypatch):
     windows = [(0.0, 2.96), (0.1, 3.06), (0.05, 2.0), (0.0, 2.96)]
     alone = [preprocess_windows(rec.path, cfg, [w])[0] for w in windows]
     calls = []
-    real_detect = faces.detect_face
-    monkeypatch.setattr(faces, "detect_face", lambda frame: calls.append(1) or real_detect(frame))
+    real_detect = faces.detect_faces
+    monkeypatch.setattr(faces, "detect_faces", lambda frame: calls.append(1) or real_detect(frame))
     together = preprocess_windows(rec.path, cfg, windows)
     for a, b in zip(alone, together):
         assert_same_arrays(a, b)

@@ -13,6 +13,13 @@ from avemotion.errors import InputError
 N_POINTS = 68
 # The Haar cascade runs on a copy scaled to at most this height: faster, and the face stays large.
 DETECT_HEIGHT = 360
+# ... and to at least this height: in a 64x48 video the face is smaller than the cascade's window.
+MIN_DETECT_HEIGHT = 120
+# Candidate faces kept per frame (largest first): enough for two people and a false detection.
+MAX_FACES = 3
+# A candidate continues a face track when its centre is within this many box sides of the track's
+# last box and its size is within a factor of 2.
+TRACK_DISTANCE = 0.75
 
 
 def read_landmarks(path: str | Path) -> np.ndarray:
@@ -78,32 +85,84 @@ def _cascade():
     return cascade
 
 
-def detect_face(frame: np.ndarray) -> np.ndarray | None:
-    """Largest Haar face in an RGB frame as (x0, y0, x1, y1) in frame pixels, or None."""
+def detect_faces(frame: np.ndarray) -> np.ndarray:
+    """Haar faces in an RGB frame as (n, 4) x0, y0, x1, y1 in frame pixels, largest first, at most
+    MAX_FACES; (0, 4) when there is none."""
     import cv2
 
-    scale = min(1.0, DETECT_HEIGHT / frame.shape[0])
+    h = frame.shape[0]
+    scale = min(1.0, DETECT_HEIGHT / h) if h >= MIN_DETECT_HEIGHT else MIN_DETECT_HEIGHT / h
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    if scale < 1:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if scale != 1:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     gray = cv2.equalizeHist(gray)
     side = max(20, gray.shape[0] // 10)
     found = _cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(side, side))
     if len(found) == 0:
-        return None
-    x, y, w, h = max(found, key=lambda b: b[2] * b[3])
-    return np.array([x, y, x + w, y + h], np.float32) / scale
+        return np.zeros((0, 4), np.float32)
+    found = sorted((tuple(int(v) for v in b) for b in found), key=lambda b: (-b[2] * b[3], b[0], b[1]))[:MAX_FACES]
+    return np.array([[x, y, x + w, y + h] for x, y, w, h in found], np.float32) / scale
 
 
-def fill_boxes(own: list, frame_ids, found: dict) -> np.ndarray:
-    """A box per sampled frame of one window (T, 4): a frame without a face takes the nearest
-    detected box of the same window, as if the window were processed alone; a window with no face
-    at all takes the box of the nearest source frame with one (from another window of the call)."""
+def detect_face(frame: np.ndarray) -> np.ndarray | None:
+    """Largest Haar face in an RGB frame as (x0, y0, x1, y1) in frame pixels, or None."""
+    found = detect_faces(frame)
+    return found[0] if len(found) else None
+
+
+def _side(box) -> float:
+    return float(np.sqrt(max(box[2] - box[0], 1e-3) * max(box[3] - box[1], 1e-3)))
+
+
+def _centre_distance(a, b) -> float:
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+
+
+def _continues(last, box) -> bool:
+    a, b = _side(last), _side(box)
+    return _centre_distance(last, box) <= TRACK_DISTANCE * max(a, b) and 0.5 <= a / b <= 2.0
+
+
+def follow_face(candidates: list) -> list[int | None]:
+    """The face followed through the frames of a window: for each frame (in time order), the index
+    of its candidate box (boxes largest first) that belongs to it, or None where it was not found.
+
+    Candidates are linked into tracks by position: a box continues the nearest track whose last box
+    is within TRACK_DISTANCE box sides and a factor 2 in size. Tracks are taken by score (the sum
+    of their box sides: large faces seen often first), skipping any track that shares a frame with
+    one already taken. So of two people in the same frames only the larger, more often found one is
+    cropped, never alternating between them, while successive shots (a cut) each keep their face.
+    With at most one candidate per frame every frame keeps its own box."""
+    tracks: list[dict] = []
+    for p, boxes in enumerate(candidates):
+        taken: set[int] = set()
+        for k, box in enumerate(boxes):
+            near = [(_centre_distance(t["last"], box), t_i) for t_i, t in enumerate(tracks)
+                    if t_i not in taken and _continues(t["last"], box)]
+            if near:
+                t_i = min(near)[1]
+            else:
+                tracks.append({"last": box, "frames": {}, "score": 0.0})
+                t_i = len(tracks) - 1
+            taken.add(t_i)
+            track = tracks[t_i]
+            track["last"], track["frames"][p] = box, k
+            track["score"] += _side(box)
+    chosen: list[int | None] = [None] * len(candidates)
+    for t_i in sorted(range(len(tracks)), key=lambda t_i: (-tracks[t_i]["score"], t_i)):
+        frames = tracks[t_i]["frames"]
+        if all(chosen[p] is None for p in frames):
+            for p, k in frames.items():
+                chosen[p] = k
+    return chosen
+
+
+def fill_boxes(own: list) -> np.ndarray:
+    """A box per sampled frame of one window (T, 4): a frame without its own box takes the nearest
+    one of the same window (ties to the earlier frame), as if the window were processed alone.
+    At least one frame must have a box."""
     hits = [p for p, b in enumerate(own) if b is not None]
-    if hits:
-        return np.array([own[min(hits, key=lambda h: abs(h - p))] for p in range(len(own))], np.float32)
-    with_face = [i for i, b in found.items() if b is not None]
-    return np.array([found[min(with_face, key=lambda j: abs(j - i))] for i in frame_ids], np.float32)
+    return np.array([own[min(hits, key=lambda h: abs(h - p))] for p in range(len(own))], np.float32)
 
 
 def square_box(box, margin: float) -> np.ndarray:

@@ -53,9 +53,18 @@ def _worker_init() -> None:
         pass
 
 
+class PrepareBug(RuntimeError):
+    """An unexpected error while preprocessing a file: a bug to report, not a bad input; it stops
+    the run (what is cached stays) and names the file."""
+
+
 def prepare_one(record_dict: dict, cache_path: str, cfg_dict: dict) -> dict:
     """Preprocess one clip into the cache; returns {"ok": clip_id} or an InputError dict. Never raises
-    for a bad input, so one file cannot stop the run."""
+    for a bad input, so one file cannot stop the run: InputErrors keep their reason, a decoder or
+    container error (av.error.*) the data layer did not classify is `corrupt`. Anything else is a
+    bug, raised as PrepareBug naming the file (with the original error chained)."""
+    import av
+
     from avemotion.data.preprocess import preprocess_clip
 
     record = ClipRecord.from_dict(record_dict)
@@ -64,8 +73,11 @@ def prepare_one(record_dict: dict, cache_path: str, cfg_dict: dict) -> dict:
         arrays = preprocess_clip(record.path, cfg, record.landmarks)
     except InputError as err:
         return {"error": err.to_dict()}
-    except Exception as err:  # a decoder failure we did not classify: still one file, still reported
-        return {"error": {"file": str(record.path), "reason": "corrupt", "detail": f"{type(err).__name__}: {err}"}}
+    except av.error.FFmpegError as err:
+        return {"error": {"file": str(record.path), "reason": "corrupt", "detail": f"cannot decode ({err})"}}
+    except Exception as err:
+        raise PrepareBug(f"{record.path}: unexpected {type(err).__name__} while preprocessing (a bug, not a bad "
+                         f"file; please report it): {err}") from err
     ClipCache(Path(cache_path), cfg).write(record, arrays)
     return {"ok": record.clip_id}
 

@@ -7,6 +7,7 @@ detector), crop (fixed or legacy) to uint8 RGB S x S. Audio: the clip's own trac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,37 @@ MIN_PAD_DURATION = 1.0
 # container states was cut short (intact files differ by a frame or two).
 TRUNCATION_SLACK = 0.5
 TRUNCATION_FRACTION = 0.15
-# Container signatures: a file that starts like a media container but fails to decode is "corrupt";
-# anything else (text, random bytes) is "not_video".
-MEDIA_MAGIC = (b"ftyp", b"FLV", b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"ID3", b"\x00\x00\x01\xba", b"moov", b"mdat", b"free", b"wide")
+# Streams whose first timestamps differ by at most this are taken to start together (encoder
+# priming, FLV's 27 ms video start); a larger offset is applied so that audio and video line up.
+SYNC_TOLERANCE = 0.05
+# Sampled frames without a face of their own stay whole in memory until their window's box is known,
+# up to this many bytes; the others are decoded a second time (long videos where the face is often lost).
+FACELESS_BUDGET = 256 * 2**20
+# Container signatures: a file that starts like a media container but fails to open is "corrupt";
+# anything else (text, random bytes) is "not_video". ISO BMFF / QuickTime (mp4, mov, m4a, 3gp) is
+# recognised by its first box type at bytes 4-8, the others by their first bytes.
+MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"uuid")
+MEDIA_SIGNATURES = (
+    b"FLV", b"\x1a\x45\xdf\xa3",  # Matroska / WebM (EBML)
+    b"RIFF", b"OggS", b"ID3", b"fLaC", b"FORM", b"caff", b"#!AMR",  # avi/wav, ogg, mp3 tag, flac, aiff, caf, amr
+    b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3",  # MPEG program stream, MPEG video
+    b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
+    b"GIF8", b"\x89PNG", b"\xff\xd8\xff",  # images (refused below as not_video when they open)
+)
+# Demuxers of still or animated images: a picture, not a video with a voice.
+IMAGE_DEMUXERS = ("image2", "image2pipe", "gif", "apng", "webp")
+IMAGE_CODECS = {"mjpeg": "jpeg"}  # how an image's codec is named to the user
+
+
+def looks_like_media(head: bytes) -> bool:
+    """Whether the first bytes of a file carry a media container or stream signature."""
+    if len(head) >= 8 and head[4:8] in MP4_BOXES:
+        return True
+    if head.startswith(MEDIA_SIGNATURES):
+        return True
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # MPEG audio / ADTS AAC frame sync
+        return True
+    return len(head) > 188 and head[0] == head[188] == 0x47  # MPEG transport stream packets
 
 
 @dataclass
@@ -41,44 +70,88 @@ class MediaInfo:
 class ClipArrays:
     video: np.ndarray | None  # uint8 (T, S, S, 3) RGB
     mfcc: np.ndarray | None  # float32 (n_mfcc, mfcc_frames)
-    boxes: np.ndarray | None  # float32 (T, 4) x0, y0, x1, y1 in source pixels (before margin)
+    boxes: np.ndarray | None  # float32 (T, 4) x0, y0, x1, y1 in upright source pixels (before margin)
     start: float
     end: float
     face_source: str  # "landmarks" / "detector" / "none" (audio only)
 
 
 def _open(path: Path):
+    """The open container; InputError unreadable / corrupt (looks like media, does not open) /
+    not_video (anything else, or an image)."""
     import av
 
     try:
         with open(path, "rb") as f:
-            head = f.read(16)
+            head = f.read(512)
     except FileNotFoundError:
         raise InputError(path, "unreadable", "file not found") from None
-    except (PermissionError, IsADirectoryError) as err:
-        raise InputError(path, "unreadable", f"cannot read file ({err.strerror})") from None
+    except OSError as err:  # permission, a directory, an I/O error
+        raise InputError(path, "unreadable", f"cannot read file ({err.strerror or err})") from None
     if not head:
-        raise InputError(path, "corrupt", "empty file")
+        raise InputError(path, "corrupt", "empty file (0 bytes)")
     try:
-        return av.open(str(path))
+        container = av.open(str(path))
     except av.error.FFmpegError as err:
-        looks_media = any(m in head for m in MEDIA_MAGIC) or head[:2] in (b"\xff\xfb", b"\xff\xf3")
-        if looks_media:
+        if looks_like_media(head):
             raise InputError(path, "corrupt", f"cannot open container, truncated or damaged ({err.strerror or err})") from None
         raise InputError(path, "not_video", "not a media file (unrecognised content)") from None
+    names = container.format.name.split(",")
+    if any(n in IMAGE_DEMUXERS or n.endswith("_pipe") for n in names):
+        kind = container.streams.video[0].codec_context.name if container.streams.video else names[0]
+        container.close()
+        raise InputError(path, "not_video", f"an image ({IMAGE_CODECS.get(kind, kind)}), not a video")
+    return container
+
+
+def _seconds(value, time_base) -> float | None:
+    return float(value * time_base) if value is not None and time_base else None
+
+
+def _start(stream) -> float:
+    """The stream's first timestamp in seconds (0 when not stated)."""
+    return _seconds(stream.start_time, stream.time_base) or 0.0
+
+
+def _hms(text: str | None) -> float | None:
+    """'00:00:04.471000000' (Matroska's per-track DURATION tag) in seconds."""
+    match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d*)?)", (text or "").strip())
+    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3]) if match else None
+
+
+def stated_span(container, stream) -> float:
+    """Seconds from the stream's first timestamp to its end, as the container states them (0 if unknown).
+
+    The stream's own duration where the container has one (mp4, mov); else its end from Matroska's
+    DURATION tag or the container's duration, minus the stream's start: Matroska states ends as
+    timestamps (a file starting at 1.5 s and lasting 4.5 s says 6.0 s), other containers state a
+    duration from the earliest stream. A start within SYNC_TOLERANCE of the container's counts as it."""
+    duration = _seconds(stream.duration, stream.time_base)
+    if duration:
+        return duration
+    matroska = "matroska" in container.format.name
+    first = _seconds(container.start_time, 1e-6) or 0.0
+    start = _start(stream)
+    if start - first <= SYNC_TOLERANCE:
+        start = first
+    tags = {k.lower(): v for k, v in stream.metadata.items()}
+    end = _hms(tags.get("duration")) if matroska else None
+    if end is None and container.duration:
+        end = container.duration / 1_000_000 + (0.0 if matroska else first)
+    return max(0.0, end - start) if end else 0.0
 
 
 def _duration(container) -> float:
-    vs = container.streams.video[0] if container.streams.video else None
-    if vs is not None and vs.duration and vs.time_base:
-        return float(vs.duration * vs.time_base)
-    if container.duration:
-        return container.duration / 1_000_000
-    return 0.0
+    """The clip's duration: its video stream's (its audio's for an audio-only file)."""
+    streams = container.streams.video or container.streams.audio
+    if streams:
+        return stated_span(container, streams[0])
+    return container.duration / 1_000_000 if container.duration else 0.0
 
 
 def probe(path: str | Path) -> MediaInfo:
-    """Container facts without decoding; InputError(unreadable/corrupt/not_video) when it cannot open."""
+    """Container facts without decoding; InputError(unreadable/corrupt/not_video) when it cannot open.
+    Width and height are the stored frame's (a phone video's rotation is applied when decoding)."""
     path = Path(path)
     with _open(path) as c:
         vs = c.streams.video[0] if c.streams.video else None
@@ -89,11 +162,32 @@ def probe(path: str | Path) -> MediaInfo:
         )
 
 
+def rotation(frame, stream) -> int:
+    """Counter-clockwise quarter turns that show a decoded frame upright: from its display matrix
+    (phones store portrait video as landscape frames plus a rotation), else from a `rotate` tag
+    (clockwise degrees, as old muxers and Matroska tags write it)."""
+    degrees = getattr(frame, "rotation", 0) or 0
+    if not degrees:
+        tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), None)
+        try:
+            degrees = -float(tag) if tag else 0
+        except ValueError:
+            degrees = 0
+    return round(degrees / 90) % 4
+
+
+def upright_rgb(frame, stream) -> np.ndarray:
+    """A decoded frame as upright RGB uint8 (H, W, 3), as a player shows it."""
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = rotation(frame, stream)
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
 def sample_times(start: float, end: float, n: int) -> np.ndarray:
     return start + np.arange(n) * (end - start) / n
 
 
-def _seconds(frame, stream) -> float:
+def _shown(frame, stream) -> float:
     """How long a decoded video frame is shown (its duration, else one frame at the average rate)."""
     if frame.duration:
         return float(frame.duration * stream.time_base)
@@ -110,13 +204,15 @@ def check_complete(path: Path, kind: str, reached: float, stated: float) -> None
 
 
 def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarray, list[int]]]:
-    """(frame index, RGB frame, positions in `times`) for each decoded frame shown at some of `times`
-    (the last frame with pts <= t), in decode order.
+    """(frame index, upright RGB frame, positions in `times`) for each decoded frame shown at some of
+    `times` (the last frame with pts <= t, t in seconds from the first frame), in decode order.
 
     One sequential decode that stops after the last time; only yielded frames are converted to RGB
-    and none is kept here, so the caller decides what stays in memory. A stream that fails to decode
-    or ends well short of its stated duration before the last time is `corrupt` (not padded with
-    its last frame)."""
+    (and turned upright when the file says it is rotated) and none is kept here, so the caller
+    decides what stays in memory. Timestamps, not frame counts, place the frames, so variable frame
+    rates and streams that do not start at 0 are sampled at the right times. A stream that fails to
+    decode or ends well short of its stated duration before the last time is `corrupt` (not padded
+    with its last frame)."""
     import av
 
     order = np.argsort(times, kind="stable")
@@ -126,7 +222,7 @@ def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarr
             raise InputError(path, "not_video", "no video stream")
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
-        t0 = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        t0 = _start(stream)
         try:
             for i, frame in enumerate(c.decode(stream)):
                 ft = float(frame.pts * stream.time_base) - t0 if frame.pts is not None else i / 30
@@ -135,10 +231,10 @@ def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarr
                     taken.append(int(order[k]))
                     k += 1
                 if taken:
-                    yield prev_i, prev.to_ndarray(format="rgb24"), taken
+                    yield prev_i, upright_rgb(prev, stream), taken
                 if k == len(order):
                     return
-                prev, prev_i, reached = frame, i, ft + _seconds(frame, stream)
+                prev, prev_i, reached = frame, i, ft + _shown(frame, stream)
         except av.error.FFmpegError as err:
             if prev is None:
                 raise InputError(path, "corrupt", f"video does not decode ({err})") from None
@@ -146,40 +242,94 @@ def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarr
         if prev is None:
             raise InputError(path, "corrupt", "no decodable video frame")
         check_complete(path, "video", reached, _duration(c))
-    yield prev_i, prev.to_ndarray(format="rgb24"), [int(j) for j in order[k:]]
+        yield prev_i, upright_rgb(prev, stream), [int(j) for j in order[k:]]
 
 
-def _audio_duration(container) -> float:
-    stream = container.streams.audio[0]
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    return container.duration / 1_000_000 if container.duration else 0.0
+class _Samples:
+    """A growing float32 buffer: the decoded track is held once (not as chunks plus their
+    concatenation), sized from the stated duration so that it rarely has to grow."""
+
+    def __init__(self, expected: int, lead: int = 0):
+        self.data = np.zeros(max(expected + lead, lead, 1 << 16), np.float32)
+        self.size = lead  # `lead` zeros: audio that starts after the video
+
+    def add(self, chunk: np.ndarray) -> None:
+        end = self.size + len(chunk)
+        if end > len(self.data):
+            grown = np.empty(max(end, 2 * len(self.data)), np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = chunk
+        self.size = end
+
+    def array(self) -> np.ndarray:
+        # within 1 % of the stated length the view is kept; a copy only when the estimate was far off
+        view = self.data[: self.size]
+        return view if len(self.data) - self.size < 0.01 * len(self.data) + (1 << 16) else view.copy()
+
+
+def audio_lead(first_audio: float, video_start: float | None) -> float:
+    """Seconds the audio track starts after the first video frame (negative: before it); 0 within
+    SYNC_TOLERANCE, and for an audio-only file."""
+    if video_start is None:
+        return 0.0
+    offset = first_audio - video_start
+    return offset if abs(offset) > SYNC_TOLERANCE else 0.0
 
 
 def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """The clip's own audio track as mono float32 at `sample_rate`; a truncated or damaged track is corrupt."""
+    """The clip's own audio track as mono float32 at `sample_rate`, on the clip's clock: sample 0 is
+    the time of the first video frame (audio that starts later is preceded by zeros, audio that starts
+    earlier loses what comes before), so windows in seconds line up with the frames. Any channel
+    layout, rate and sample format is mixed down and resampled. A truncated or damaged track is corrupt.
+
+    Memory: the track once at `sample_rate` (635 MB per hour at 44.1 kHz)."""
     import av
 
-    chunks = []
     with _open(path) as c:
         if not c.streams.audio:
             raise InputError(path, "no_audio", "no audio stream")
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        stream = c.streams.audio[0]
+        video_start = _start(c.streams.video[0]) if c.streams.video else None
+        stated = stated_span(c, stream)
+        samples, skip, decoded = None, 0, 0
+        resampler, layout = None, None
         try:
-            for frame in c.decode(c.streams.audio[0]):
+            for frame in c.decode(stream):
+                if samples is None:  # the first frame places the track on the clip's clock
+                    first = frame.time if frame.time is not None else _start(stream)
+                    lead = audio_lead(first, video_start)
+                    samples = _Samples(round(stated * sample_rate * 1.01), max(0, round(lead * sample_rate)))
+                    skip = max(0, round(-lead * sample_rate))
+                setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+                if setup != layout:  # a stream may change rate or layout midway: flush, start over
+                    for out in resampler.resample(None) if resampler else ():
+                        skip, decoded = _keep(samples, out, skip, decoded)
+                    resampler, layout = av.AudioResampler(format="flt", layout="mono", rate=sample_rate), setup
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    skip, decoded = _keep(samples, out, skip, decoded)
+            for out in resampler.resample(None) if resampler else ():
+                skip, decoded = _keep(samples, out, skip, decoded)
         except av.error.FFmpegError as err:
-            if not chunks:
+            if not decoded:
                 raise InputError(path, "corrupt", f"audio does not decode ({err})") from None
-            reached = sum(map(len, chunks)) / sample_rate
-            raise InputError(path, "corrupt", f"truncated or damaged: audio does not decode past {reached:.1f} s ({err})") from None
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-        if not chunks:
+            raise InputError(path, "corrupt", f"truncated or damaged: audio does not decode past {decoded / sample_rate:.1f} s ({err})") from None
+        if not decoded:
             raise InputError(path, "no_audio", "audio stream holds no samples")
-        check_complete(path, "audio", sum(map(len, chunks)) / sample_rate, _audio_duration(c))
-    return np.concatenate(chunks).astype(np.float32)
+        check_complete(path, "audio", decoded / sample_rate, stated)
+    return samples.array()
+
+
+def _keep(samples: _Samples, frame, skip: int, decoded: int) -> tuple[int, int]:
+    """Append a resampled frame, dropping the first `skip` samples of the track; returns the
+    samples still to skip and the count decoded so far (skipped ones included)."""
+    chunk = frame.to_ndarray().reshape(-1)
+    decoded += len(chunk)
+    if skip:
+        dropped = min(skip, len(chunk))
+        chunk, skip = chunk[dropped:], skip - dropped
+    samples.add(chunk)
+    return skip, decoded
 
 
 def audio_window(path: Path, audio: np.ndarray, start: float, cfg: PreprocessConfig) -> np.ndarray:
@@ -214,9 +364,11 @@ def preprocess_windows(path: str | Path, cfg: PreprocessConfig, windows: list[tu
                        audio_only: bool = False) -> list[ClipArrays | InputError]:
     """Decode `path` once; each window gets exactly the training treatment, as if processed alone.
 
-    File-level problems (unreadable, corrupt or truncated, no video/audio, bad landmarks, no face
-    anywhere) raise InputError; window-level ones (a window too short for the audio) come back in the
-    list. `video_frames_only` skips the audio (MFCC None); `audio_only` skips the video.
+    Windows are in seconds from the first video frame. File-level problems (unreadable, corrupt or
+    truncated, no video/audio, bad landmarks, no face in any window) raise InputError; window-level
+    ones come back in the list: a window too short for the audio (`too_short`), a window none of
+    whose sampled frames shows a face (`no_face`). `video_frames_only` skips the audio (MFCC None);
+    `audio_only` skips the video.
     """
     path = Path(path)
     _open(path).close()  # classify unreadable / corrupt / not a media file first
@@ -228,6 +380,9 @@ def preprocess_windows(path: str | Path, cfg: PreprocessConfig, windows: list[tu
     audio = None if video_frames_only else decode_audio(path, cfg.sample_rate)
     per_window: list = []
     for video, box, (start, end) in zip(videos, boxes, windows):
+        if isinstance(video, InputError):
+            per_window.append(video)
+            continue
         try:
             mfcc = None if audio is None else compute_mfcc(audio_window(path, audio, start, cfg), cfg)
         except InputError as err:
@@ -238,45 +393,77 @@ def preprocess_windows(path: str | Path, cfg: PreprocessConfig, windows: list[tu
 
 
 def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks) -> tuple[list, list, str]:
-    """Face crops (T, S, S, 3) and boxes (T, 4) per window, and the face source."""
+    """Face crops (T, S, S, 3) and boxes (T, 4) per window (an InputError `no_face` for a window
+    where no sampled frame shows a face), and the face source.
+
+    Each window follows one face through its own frames (faces.follow_face: of two people, the
+    larger one found more often, never alternating); a frame where it was not found takes the
+    nearest box of its window."""
     from avemotion.data import faces
 
     points = faces.usable_landmarks(landmarks)
-    times = np.concatenate([sample_times(s, e, cfg.num_frames) for s, e in windows])
-    index, found, crops, faceless = sample_faces(path, cfg, times, points)
+    n = cfg.num_frames
+    times = np.concatenate([sample_times(s, e, n) for s, e in windows])
+    index, candidates, crops, kept = sample_faces(path, cfg, times, points)
+    plans = []
+    for w, (start, end) in enumerate(windows):
+        frame_ids = [int(i) for i in index[w * n:(w + 1) * n]]
+        chosen = faces.follow_face([candidates[i] for i in frame_ids])
+        if all(k is None for k in chosen):
+            plans.append(InputError(path, "no_face", f"no face found in the window {start:.1f}-{end:.1f} s"))
+            continue
+        box = faces.fill_boxes([None if k is None else candidates[i][k] for i, k in zip(frame_ids, chosen)])
+        plans.append((frame_ids, chosen, box))
+    if all(isinstance(p, InputError) for p in plans):
+        raise InputError(path, "no_face", f"no face found in any of the {len(times)} sampled frames")
+    # frames without the followed face are cropped with their window's box: from the frame kept in
+    # memory, or from a second decode of just those frames when they did not fit in FACELESS_BUDGET
+    wanted = {(i, tuple(b)) for p in plans if not isinstance(p, InputError)
+              for i, k, b in zip(p[0], p[1], p[2]) if k is None}
+    extra = {(i, b): faces.crop_frame(kept[i], np.array(b), cfg) for i, b in wanted if i in kept}
+    kept.clear()
+    again = sorted({i for i, b in wanted if (i, b) not in extra})
+    if again:
+        by_frame: dict[int, list] = {}
+        for i, b in wanted:
+            by_frame.setdefault(i, []).append(b)
+        for i, rgb, _ in stream_frames(path, times[np.isin(index, again)]):
+            extra.update({(i, b): faces.crop_frame(rgb, np.array(b), cfg) for b in by_frame.get(i, ())})
     videos, boxes = [], []
-    for w in range(len(windows)):
-        frame_ids = index[w * cfg.num_frames:(w + 1) * cfg.num_frames]
-        box = faces.fill_boxes([found[i] for i in frame_ids], frame_ids, found)
-        # a frame with its own box was cropped while decoding; one without takes its window's box
-        crop = [crops[i] if i in crops else faces.crop_frame(faceless[i], b, cfg) for i, b in zip(frame_ids, box)]
+    for plan in plans:
+        if isinstance(plan, InputError):
+            videos.append(plan)
+            boxes.append(None)
+            continue
+        frame_ids, chosen, box = plan
+        crop = [crops[i][k] if k is not None else extra[(i, tuple(b))] for i, k, b in zip(frame_ids, chosen, box)]
         videos.append(np.ascontiguousarray(np.stack(crop), dtype=np.uint8))
         boxes.append(box)
     return videos, boxes, "landmarks" if points is not None else "detector"
 
 
 def sample_faces(path: Path, cfg: PreprocessConfig, times: np.ndarray, points) -> tuple[np.ndarray, dict, dict, dict]:
-    """One decode pass over `times`: (source frame index per time, and by source frame index: its own
-    box or None, its crop when it has a box, the full RGB frame when it has none).
+    """One decode pass over `times`: (source frame index per time, and by source frame index: its
+    candidate face boxes (n, 4), largest first, their crops, and the full upright frame when it has
+    no box or several, while those fit in FACELESS_BUDGET).
 
-    Each distinct source frame gets one landmark box or one Haar run and is cropped once, so memory
-    holds S x S crops of the distinct sampled frames, not the video; only frames without a face stay
-    full size until the nearest box of their window is known."""
+    Each distinct source frame gets one landmark box or one Haar run and each candidate is cropped
+    once, so memory holds S x S crops of the distinct sampled frames, not the video."""
     from avemotion.data import faces
 
     good = None if points is None else faces.good_rows(points)
     index = np.zeros(len(times), int)
-    found, crops, faceless = {}, {}, {}
+    candidates, crops, kept = {}, {}, {}
+    budget = FACELESS_BUDGET
     for i, rgb, positions in stream_frames(path, times):
         index[positions] = i
-        found[i] = faces.detect_face(rgb) if points is None else faces.landmark_box(points, good, i)
-        if found[i] is None:
-            faceless[i] = rgb
-        else:
-            crops[i] = faces.crop_frame(rgb, found[i], cfg)
-    if not crops:
-        raise InputError(path, "no_face", f"no face found in any of the {len(times)} sampled frames")
-    return index, found, crops, faceless
+        found = faces.detect_faces(rgb) if points is None else faces.landmark_box(points, good, i)[None]
+        candidates[i] = found
+        crops[i] = [faces.crop_frame(rgb, box, cfg) for box in found]
+        if len(found) != 1 and rgb.nbytes <= budget:  # the followed face may be missing here
+            kept[i] = rgb
+            budget -= rgb.nbytes
+    return index, candidates, crops, kept
 
 
 def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Path | None = None) -> ClipArrays:
