@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
-# the helpers module sits beside the tests (tests/ is not a package)
+# the helpers module sits beside the tests (tests/ is not a package); odd_media (writers of
+# rotated, offset, audio-only ... files) is shared with the data-layer tests
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1] / "data"))
 
 
 @pytest.fixture(scope="session")

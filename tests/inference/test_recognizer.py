@@ -130,7 +130,8 @@ def test_bad_files_each_give_one_line_and_the_others_go_on(recognizer, media, cr
     paths = [media["truncated"], media["audio_only"], crema_clips[2], media["not_video"], tmp_path / "gone.mp4"]
     results = list(recognizer.predict_many(paths, progress=False))
     reasons = [r.reason if isinstance(r, FileError) else "ok" for r in results]
-    assert reasons == ["corrupt", "not_video", "ok", "not_video", "unreadable"]
+    assert reasons == ["corrupt", "ok", "ok", "not_video", "unreadable"]  # audio only: --allow-missing
+    assert results[1].modalities == ("audio",) and results[1].notes == ("no video stream; predicted from audio only",)
     for r in results:
         if isinstance(r, FileError):
             assert r.message.startswith(f"{r.file}: ") and "\n" not in r.message

@@ -14,9 +14,10 @@ import torch
 from avemotion.config import PreprocessConfig
 from avemotion.errors import InputError
 
-# Face crops the data layer may hold at once for one preprocess_windows call (bytes). It keeps the
-# S x S crop of each sampled frame, not the decoded frame, so a chunk covers minutes of video; each
-# chunk decodes the file from its start, so fewer, larger chunks are cheaper.
+# Face crops the data layer may hold at once for one preprocess_windows call (bytes): the S x S crop
+# of each sampled frame (not the decoded frame) and each window's stack of crops, so a chunk covers
+# a minute or more of video; each chunk decodes the file from its start, so fewer, larger chunks are
+# cheaper.
 FRAME_BUDGET = 512 * 2**20
 BOTH = ("video", "audio")
 
@@ -28,7 +29,8 @@ def probe(path: str | Path):
 
 
 def extract(path: Path, cfg: PreprocessConfig, info, spans, landmarks, modalities) -> list:
-    """ClipArrays of the whole clip (spans None) or of each span, holding `modalities`.
+    """ClipArrays of the whole clip (spans None) or of each span, holding `modalities`; a span none of
+    whose sampled frames shows a face is an InputError(no_face) in the list.
 
     The whole clip with both modalities goes through preprocess_clip, exactly as in training;
     windows, and a clip missing one modality, through preprocess_windows with the modality flag."""
@@ -40,20 +42,22 @@ def extract(path: Path, cfg: PreprocessConfig, info, spans, landmarks, modalitie
     flags = {"video_frames_only": "audio" not in modalities, "audio_only": "video" not in modalities}
     arrays = preprocess_windows(path, cfg, spans, landmarks, **flags)
     for a in arrays:
-        if isinstance(a, InputError):  # e.g. a window whose audio track ends early
+        if isinstance(a, InputError) and a.code != "no_face":  # e.g. a window whose audio track ends early
             raise a
-    return arrays
+    return arrays  # a window without a face stays an InputError: the caller may fall back to audio
 
 
 def windows_per_call(info, cfg: PreprocessConfig, window: float, hop: float) -> int:
     """How many windows one preprocess_windows call may take within FRAME_BUDGET.
 
-    Overlapping windows share frames: a call over n windows spans (n - 1) * hop + window seconds,
-    sampled at num_frames / window frames per second (at most the video's own rate)."""
+    A call holds the crop of each distinct sampled frame (overlapping windows share frames: n
+    windows span (n - 1) * hop + window seconds, sampled at num_frames / window frames per second,
+    at most the video's own rate) and, per window, its own stack of num_frames crops."""
     frame_bytes = cfg.frame_size * cfg.frame_size * 3
     rate = min(cfg.num_frames / window, info.fps or cfg.num_frames / window)
-    seconds = FRAME_BUDGET / frame_bytes / rate
-    return max(1, int((seconds - window) // hop) + 1)
+    first = frame_bytes * (cfg.num_frames + rate * window)
+    each = frame_bytes * (cfg.num_frames + rate * hop)
+    return max(1, int((FRAME_BUDGET - first) // each) + 1)
 
 
 def to_batch(arrays: list, modalities: tuple[str, ...], device: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -31,8 +31,11 @@ def video_fps(path: str | Path) -> Fraction:
 
 
 def iter_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (seconds from the first frame, RGB uint8 frame) for every frame of the first video
-    stream; a truncated tail ends the iteration, as it ends the data layer's decode."""
+    """Yield (seconds from the first frame, upright RGB uint8 frame) for every frame of the first
+    video stream (a phone video's rotation applied, as in the data layer); a truncated tail ends the
+    iteration, as it ends the data layer's decode."""
+    from avemotion.data.preprocess import upright_rgb
+
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -44,7 +47,7 @@ def iter_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
             except (StopIteration, av.error.FFmpegError):
                 return
             t = frame.time - t0 if frame.time is not None else index / float(stream.average_rate or 25)
-            yield float(t), frame.to_ndarray(format="rgb24")
+            yield float(t), upright_rgb(frame, stream)
 
 
 def read_audio(path: str | Path, rate: int = 44100) -> AudioTrack | None:

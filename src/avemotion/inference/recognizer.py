@@ -23,6 +23,7 @@ from avemotion.inference.windows import check_window, is_long, plan_windows, smo
 from avemotion.models.checkpoint import checkpoint_exists, load_checkpoint
 
 MISSING_DETAIL = {"audio": "no audio stream", "video": "no face found"}
+NO_VIDEO = "no video stream (audio-only file?)"
 
 
 class Recognizer:
@@ -89,59 +90,88 @@ class Recognizer:
 
     # --- prediction ---------------------------------------------------------------------------
 
-    def predict(self, path: str | Path, *, landmarks: str | Path | None = None) -> Prediction | Timeline:
-        """A short video gives one Prediction, a long one a Timeline; a bad file raises InputError."""
+    def predict(self, path: str | Path, *, landmarks: str | Path | None = None, on_windows=None) -> Prediction | Timeline:
+        """A short video gives one Prediction, a long one a Timeline; a bad file raises InputError.
+        `on_windows(done, total)` is called as a timeline's windows are predicted (progress)."""
         path = Path(path)
         info = features.probe(path)
-        if not info.has_video:
-            raise InputError(path, "not_video", "no video stream (audio-only file?)")
         modalities, notes = self._available(path, info)
         if not is_long(info.duration, self.window):
             arrays, used = self._arrays(path, info, None, landmarks, modalities)
-            if used != modalities:
+            if used[0] != modalities:
                 notes.append(f"{MISSING_DETAIL['video']}; predicted from audio only")
             a = arrays[0]
-            return Prediction.from_probs(self.probabilities(arrays, used)[0], used, a.start, a.end, str(path), notes)
-        return self._predict_timeline(path, info, modalities, notes, landmarks)
+            return Prediction.from_probs(self.probabilities(arrays, used[0])[0], used[0], a.start, a.end, str(path), notes)
+        return self._predict_timeline(path, info, modalities, notes, landmarks, on_windows)
 
     def _available(self, path: Path, info) -> tuple[tuple[str, ...], list[str]]:
-        if "audio" not in self.modalities or info.has_audio:
-            return self.modalities, []
-        return self._fall_back(path, self.modalities, "audio"), [f"{MISSING_DETAIL['audio']}; predicted from video only"]
+        """The modalities the file has, after falling back (if allowed) from a missing stream."""
+        modalities, notes = self.modalities, []
+        if not info.has_video and "video" in modalities:
+            if not (self.allow_missing and info.has_audio):
+                raise InputError(path, "not_video", NO_VIDEO)
+            modalities = self._fall_back(path, modalities, "video", NO_VIDEO, code="not_video")
+            notes.append("no video stream; predicted from audio only")
+        if "audio" in modalities and not info.has_audio:
+            modalities = self._fall_back(path, modalities, "audio")
+            notes.append(f"{MISSING_DETAIL['audio']}; predicted from video only")
+        return modalities, notes
 
-    def _fall_back(self, path: Path, modalities: tuple[str, ...], missing: str, detail: str | None = None) -> tuple[str, ...]:
+    def _fall_back(self, path: Path, modalities: tuple[str, ...], missing: str, detail: str | None = None,
+                   code: str | None = None) -> tuple[str, ...]:
         """The modalities left when `missing` is absent, or the InputError saying why not."""
         remaining = tuple(m for m in modalities if m != missing)
-        code = "no_audio" if missing == "audio" else "no_face"
+        code = code or ("no_audio" if missing == "audio" else "no_face")
         if not remaining or not self.can_use(remaining):
             raise InputError(path, code, detail or MISSING_DETAIL[missing])
         return remaining
 
-    def _arrays(self, path, info, spans, landmarks, modalities) -> tuple[list, tuple[str, ...]]:
-        """Preprocessed arrays of the whole clip (spans None) or of windows, falling back to audio
-        where no face is found (if allowed); returns them with the modalities they hold."""
+    def _arrays(self, path, info, spans, landmarks, modalities) -> tuple[list, list[tuple[str, ...]]]:
+        """Preprocessed arrays of the whole clip (spans None) or of windows, and the modalities each
+        holds: a clip or window without a face falls back to audio (if allowed), else no_face."""
         try:
             arrays = features.extract(path, self.cfg, info, spans, landmarks, modalities)
         except InputError as err:
             if err.code != "no_face" or "video" not in modalities:
                 raise
-            modalities = self._fall_back(path, modalities, "video", err.detail)
-            arrays = features.extract(path, self.cfg, info, spans, landmarks, modalities)
-        return arrays, modalities
+            remaining = self._fall_back(path, modalities, "video", err.detail)
+            arrays = features.extract(path, self.cfg, info, spans, landmarks, remaining)
+            return arrays, [remaining] * len(arrays)
+        used = [modalities] * len(arrays)
+        faceless = [j for j, a in enumerate(arrays) if isinstance(a, InputError)]  # windows without a face
+        if faceless:
+            first = arrays[faceless[0]]
+            detail = f"no face found in {len(faceless)} of {len(arrays)} windows (first: {first.detail.split('window ')[-1]})"
+            remaining = self._fall_back(path, modalities, "video", detail)
+            for j, a in zip(faceless, features.extract(path, self.cfg, info, [spans[j] for j in faceless], landmarks, remaining)):
+                arrays[j], used[j] = a, remaining
+        return arrays, used
 
-    def _predict_timeline(self, path, info, modalities, notes, landmarks) -> Timeline:
+    def _predict_timeline(self, path, info, modalities, notes, landmarks, on_windows=None) -> Timeline:
         spans = plan_windows(info.duration, self.window, self.hop)
         probs, used = [], []
         # windows go to the data layer in chunks: it holds the face crops of a whole call in memory
         step = features.windows_per_call(info, self.cfg, self.window, self.hop)
         for i in range(0, len(spans), step):
-            arrays, chunk_modalities = self._arrays(path, info, spans[i : i + step], landmarks, modalities)
-            probs.append(self.probabilities(arrays, chunk_modalities))
-            used += [chunk_modalities] * len(arrays)
+            arrays, chunk_used = self._arrays(path, info, spans[i : i + step], landmarks, modalities)
+            probs.append(self._probabilities_by_modality(arrays, chunk_used))
+            used += chunk_used
+            if on_windows is not None:
+                on_windows(len(used), len(spans))
         faceless = sum(u != modalities for u in used)
         if faceless:
             notes.append(f"{MISSING_DETAIL['video']} in {faceless} of {len(spans)} windows; those predicted from audio only")
         return self._timeline(path, info, spans, np.concatenate(probs), used, notes)
+
+    def _probabilities_by_modality(self, arrays: list, used: list[tuple[str, ...]]) -> np.ndarray:
+        """Probabilities of windows that may hold different modalities (a window without a face)."""
+        out = None
+        for modalities in dict.fromkeys(used):
+            rows = [j for j, u in enumerate(used) if u == modalities]
+            probs = self.probabilities([arrays[j] for j in rows], modalities)
+            out = np.zeros((len(arrays), probs.shape[1])) if out is None else out
+            out[rows] = probs
+        return out
 
     def _timeline(self, path, info, spans, probs, used, notes) -> Timeline:
         def preds(rows):
@@ -154,18 +184,23 @@ class Recognizer:
     def predict_many(self, paths: Iterable[str | Path], *, progress: bool = True,
                      landmarks: Mapping[str, str | Path] | None = None) -> Iterator[Result]:
         """Yield one result per path, in order; a bad file yields a FileError and the rest go on.
-        `landmarks` maps a video path (as given) to its landmark CSV."""
+        `landmarks` maps a video path (as given) to its landmark CSV. The progress bar counts files,
+        and the windows of a long video as they are done."""
         paths = [str(p) for p in paths]
-        with _progress(progress, len(paths)) as advance:
+        with _progress(progress, len(paths)) as bar:
             for path in paths:
-                yield self._predict_or_error(path, (landmarks or {}).get(path))
-                advance()
+                yield self._predict_or_error(path, (landmarks or {}).get(path), bar.windows(path))
+                bar.advance()
 
-    def _predict_or_error(self, path: str, landmarks) -> Result:
+    def _predict_or_error(self, path: str, landmarks, on_windows=None) -> Result:
+        import av
+
         try:
-            return self.predict(path, landmarks=landmarks)
+            return self.predict(path, landmarks=landmarks, on_windows=on_windows)
         except InputError as err:
             return FileError(path, err.code, err.detail)
+        except av.error.FFmpegError as err:  # a decoder failure the data layer did not classify
+            return FileError(path, "corrupt", f"cannot decode ({err})")
 
     def describe(self) -> dict:
         """What the outputs were produced with (goes into the JSON document)."""
@@ -180,21 +215,40 @@ def _stage_modalities(stage: str) -> tuple[str, ...]:
 
 
 class _progress:
-    """A rich progress bar on stderr (or nothing); yields a function that advances it."""
+    """A rich progress bar on stderr (or nothing): `advance()` counts files, `windows(path)` gives
+    the callback that shows how far a long video's windows are."""
 
     def __init__(self, enabled: bool, total: int):
         self.enabled, self.total, self.bar = enabled, total, None
+        self.files = self.current = None
 
     def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import Progress
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress
 
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        task = self.bar.add_task("predicting", total=self.total)
-        return lambda: self.bar.advance(task)
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.files = self.bar.add_task("predicting", total=self.total)
+        return self
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.files)
+            if self.current is not None:
+                self.bar.remove_task(self.current)
+                self.current = None
+
+    def windows(self, path: str):
+        if self.bar is None:
+            return None
+
+        def update(done: int, total: int) -> None:
+            if self.current is None:
+                self.current = self.bar.add_task(f"windows of {Path(path).name}", total=total)
+            self.bar.update(self.current, completed=done)
+
+        return update
 
     def __exit__(self, *exc):
         if self.bar is not None:
