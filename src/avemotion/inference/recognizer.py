@@ -140,8 +140,8 @@ class Recognizer:
         used = [modalities] * len(arrays)
         faceless = [j for j, a in enumerate(arrays) if isinstance(a, InputError)]  # windows without a face
         if faceless:
-            first = arrays[faceless[0]]
-            detail = f"no face found in {len(faceless)} of {len(arrays)} windows (first: {first.detail.split('window ')[-1]})"
+            start, end = spans[faceless[0]]
+            detail = f"no face found in {len(faceless)} of {len(arrays)} windows (first: {start:.1f}-{end:.1f} s)"
             remaining = self._fall_back(path, modalities, "video", detail)
             for j, a in zip(faceless, features.extract(path, self.cfg, info, [spans[j] for j in faceless], landmarks, remaining)):
                 arrays[j], used[j] = a, remaining
