@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +25,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from avemotion.models import create_model
 from avemotion.models.summary import count_parameters
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import machine  # noqa: E402
 
 
 def inputs(batch: int, frames: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -61,16 +63,6 @@ def count_flops(step, model, batch) -> int:
     with FlopCounterMode(display=False) as counter:
         step(model, *batch)
     return counter.get_total_flops()
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}; {os.cpu_count()} logical CPUs; torch threads {torch.get_num_threads()}; {platform.system()} {platform.release()}"
 
 
 def load_average() -> str:

@@ -45,7 +45,6 @@ import argparse
 import datetime
 import math
 import os
-import platform
 import sys
 from dataclasses import dataclass, field
 
@@ -56,6 +55,9 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
 from avemotion.models import create_model
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import machine  # noqa: E402
 
 ACT_BYTES = 2  # bf16 activations and weights under autocast
 ADAM_BYTES_PER_PARAM = 40  # see the module docstring
@@ -434,14 +436,11 @@ def stage_intensity(layers: list[Layer], stage: str, kind: str) -> float:
 # Report.
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}; {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}"
+def scenario_cell(train_layers, eval_layers, g, batch: int, efficiency: float) -> str:
+    """'fold / 6 folds (training clips/s)' with the convolutions at `efficiency` of peak."""
+    fold = fold_time(train_layers, eval_layers, g, batch, compute_eff=efficiency, mem_eff=MEMORY_EFFICIENCY)
+    tt = clip_time(train_layers, g, batch, train=True, compute_eff=efficiency, mem_eff=MEMORY_EFFICIENCY)
+    return f"{fmt_time(fold)} / {fmt_time(FOLDS * fold)} ({1 / tt:.0f} clips/s)"
 
 
 def fmt_time(seconds: float) -> str:
@@ -541,22 +540,12 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print("| GPU | " + " | ".join(f"convs at {100 * e:.0f} %" for e in EFFICIENCIES) + " |")
     print("|---|" + "---:|" * len(EFFICIENCIES))
-    for g in all_gpus:
-        cells = []
-        for e in EFFICIENCIES:
-            fold = fold_time(train_layers, eval_layers, g, args.batch, compute_eff=e, mem_eff=MEMORY_EFFICIENCY)
-            tt = clip_time(train_layers, g, args.batch, train=True, compute_eff=e, mem_eff=MEMORY_EFFICIENCY)
-            cells.append(f"{fmt_time(fold)} / {fmt_time(FOLDS * fold)} ({1 / tt:.0f} clips/s)")
-        print(f"| {g.name} | " + " | ".join(cells) + " |")
     fused_train = [l for l in train_layers if l.kind not in FUSIBLE_KINDS]
     fused_eval = [l for l in eval_layers if l.kind not in FUSIBLE_KINDS]
-    for g in all_gpus:
-        cells = []
-        for e in EFFICIENCIES:
-            fold = fold_time(fused_train, fused_eval, g, args.batch, compute_eff=e, mem_eff=MEMORY_EFFICIENCY)
-            tt = clip_time(fused_train, g, args.batch, train=True, compute_eff=e, mem_eff=MEMORY_EFFICIENCY)
-            cells.append(f"{fmt_time(fold)} / {fmt_time(FOLDS * fold)} ({1 / tt:.0f} clips/s)")
-        print(f"| {g.name}, BatchNorm/ReLU/add/normalisation fused away (ideal) | " + " | ".join(cells) + " |")
+    for layers, label in (((train_layers, eval_layers), "{}"),
+                          ((fused_train, fused_eval), "{}, BatchNorm/ReLU/add/normalisation fused away (ideal)")):
+        for g in all_gpus:
+            print(f"| {label.format(g.name)} | " + " | ".join(scenario_cell(*layers, g, args.batch, e) for e in EFFICIENCIES) + " |")
     print()
     target = 30 * 60
     for g in all_gpus:

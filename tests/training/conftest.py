@@ -4,6 +4,7 @@ actors it never tests on (the shared 4-actor fixture leaves only 2 training acto
 from __future__ import annotations
 
 import pytest
+import torch
 
 from avemotion.config import PreprocessConfig
 
@@ -23,3 +24,17 @@ def train_cache(tmp_path_factory):
     report = prepare(root, tmp_path_factory.mktemp("train_cache"), TRAIN_CONFIG, workers=2)
     assert not report.failed, report.failed
     return open_cache(report.cache)
+
+
+@pytest.fixture
+def random_batch():
+    """A batch as the loader gives it (uint8 video 8x48x48, MFCC, labels), the same on every call."""
+    def make(n: int = 4) -> dict:
+        g = torch.Generator().manual_seed(0)
+        return {
+            "video": torch.randint(0, 256, (n, 3, 8, 48, 48), dtype=torch.uint8, generator=g),
+            "audio": torch.randn(n, 13, 212, generator=g),
+            "label": torch.arange(n) % 8,
+        }
+
+    return make

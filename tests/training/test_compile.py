@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from avemotion.errors import ConfigError
 from avemotion.models import create_model
@@ -18,17 +17,8 @@ def test_compile_setting_is_checked():
         TrainConfig(compile="max-autotune")
 
 
-def _batch(n=4):
-    g = torch.Generator().manual_seed(0)
-    return {
-        "video": torch.randint(0, 256, (n, 3, 8, 48, 48), dtype=torch.uint8, generator=g),
-        "audio": torch.randn(n, 13, 212, generator=g),
-        "label": torch.arange(n) % 8,
-    }
-
-
 # Not marked slow: the audio network compiles in about 20 s on 2 cores (tiny CFN-SR took minutes).
-def test_a_compiled_step_gives_the_eager_loss_and_plain_checkpoint_keys(small_config, tmp_path, monkeypatch):
+def test_a_compiled_step_gives_the_eager_loss_and_plain_checkpoint_keys(small_config, tmp_path, monkeypatch, random_batch):
     import torch._inductor.config
 
     # Inductor draws dropout masks from its own generator; eager's draws make the losses comparable.
@@ -39,7 +29,7 @@ def test_a_compiled_step_gives_the_eager_loss_and_plain_checkpoint_keys(small_co
         torch.manual_seed(0)
         lit = AVLightningModule(create_model("audio", scale="tiny"), compile=compiled).train()
         torch.manual_seed(1)  # same dropout draws
-        loss, logits = lit._step(_batch())
+        loss, logits = lit._step(random_batch())
         loss.backward()
         grads = [p.grad.clone() for p in lit.model.parameters()]
         stem = tmp_path / f"compiled_{compiled}"

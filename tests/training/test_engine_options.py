@@ -8,21 +8,12 @@ from avemotion.training.module import AVLightningModule
 from avemotion.training.run import ddp_strategy, on_cuda_or
 
 
-def _batch(n=4):
-    g = torch.Generator().manual_seed(0)
-    return {
-        "video": torch.randint(0, 256, (n, 3, 8, 48, 48), dtype=torch.uint8, generator=g),
-        "audio": torch.randn(n, 13, 212, generator=g),
-        "label": torch.arange(n) % 8,
-    }
-
-
-def test_channels_last_gives_the_same_loss_and_gradients():
+def test_channels_last_gives_the_same_loss_and_gradients(random_batch):
     results = []
     for channels_last in (False, True):
         torch.manual_seed(0)
         lit = AVLightningModule(create_model("cfn_sr", scale="tiny"), channels_last=channels_last).eval()
-        loss, logits = lit._step(_batch())
+        loss, logits = lit._step(random_batch())
         loss.backward()
         grad = lit.model.video_encoder.conv1.weight.grad.clone()
         results.append((loss.detach(), logits.detach(), grad))

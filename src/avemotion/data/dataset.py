@@ -14,7 +14,21 @@ from avemotion.data.transforms import augment_video, crop_batch, draw_crop
 AUGMENTS = ("clip", "frame", "none")
 
 
-class ClipDataset(Dataset):
+class _EpochDraws(Dataset):
+    """Clips by id whose augmentation draws depend on (seed, epoch, index): the trainer calls
+    `set_epoch` before every epoch (callbacks.EpochSeed)."""
+
+    clip_ids: list[str]
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+
+class ClipDataset(_EpochDraws):
     """Items: video uint8 (3, T, S, S), audio float32 (13, 212), label int64, clip_id, actor, gender,
     intensity (-1 if unknown). Augmentation draws are a function of (seed, epoch, index), so a run is
     reproducible whatever the number of loader workers; call `set_epoch` each epoch.
@@ -34,12 +48,6 @@ class ClipDataset(Dataset):
         self.defer_crop = defer_crop and augment == "clip"
         self.seed = seed
         self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.clip_ids)
 
     @property
     def labels(self) -> list[int]:
@@ -133,7 +141,7 @@ def load_store(cache: ClipCache, clip_ids, device: torch.device | str = "cpu") -
     )
 
 
-class PreloadedClips(Dataset):
+class PreloadedClips(_EpochDraws):
     """ClipDataset's batches, gathered by index from a ClipStore on its device.
 
     `__getitems__` (what torch's DataLoader calls with a batch's indices) returns the collated
@@ -149,12 +157,6 @@ class PreloadedClips(Dataset):
         self.augment = augment
         self.seed = seed
         self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.clip_ids)
 
     def __getitem__(self, i: int) -> dict:
         return self.__getitems__([i])  # a batch of one clip
