@@ -1,4 +1,4 @@
-"""Training-step throughput (clips/s) under each speed setting, against the published settings.
+"""Training-step and inference throughput (clips/s) under each speed setting, against the published settings.
 
     python bench/bench_train.py                      # CPU: tiny CFN-SR at 8x48x48 and full at 8x112x112
     python bench/bench_train.py --device cuda --scale full --frames 30 --size 224 --batch 16
@@ -110,6 +110,28 @@ def measure(setting: str, args, device) -> float:
     return args.batch * args.steps / (time.perf_counter() - start)
 
 
+def measure_inference(setting: str, args, device) -> float:
+    """Eval-mode forward + softmax under inference_mode: what `predict` and evaluation run."""
+    torch.manual_seed(0)
+    model = create_model(args.model, scale=args.scale).to(device).eval()
+    model, autocast, fmt = configure(setting, model, device)
+    video, audio, _ = make_inputs(args, device)
+    video = video.contiguous(memory_format=fmt)
+
+    def step():
+        with torch.inference_mode(), autocast():
+            model(video, audio).float().softmax(-1)
+
+    for _ in range(args.warmup):
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    sync(device)
+    return args.batch * args.steps / (time.perf_counter() - start)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -123,15 +145,16 @@ def main(argv=None) -> None:
     print(f"# command: python {' '.join(sys.argv)}")
     print(f"# model {args.model} scale={args.scale} input {args.frames}x{args.size}x{args.size} "
           f"batch {args.batch}; fwd+bwd {flops / 1e9:.2f} GFLOP per clip")
-    print("| setting | clips/s | ratio to published | achieved TFLOP/s |")
-    print("|---|---|---|---|")
+    print("| setting | training clips/s | ratio to published | achieved TFLOP/s | inference clips/s | ratio to published |")
+    print("|---|---|---|---|---|---|")
     base = None
     for setting in args.settings.split(","):
-        rate = measure(setting, args, device)
-        base = base or rate
-        tflops = rate * flops / 1e12
+        rates = measure(setting, args, device), measure_inference(setting, args, device)
+        base = base or rates
+        tflops = rates[0] * flops / 1e12
         peak = f" ({100 * tflops / args.peak_tflops:.1f}% of peak)" if device.type == "cuda" else ""
-        print(f"| {setting} | {rate:.2f} | {rate / base:.2f}x | {tflops:.3f}{peak} |", flush=True)
+        print(f"| {setting} | {rates[0]:.2f} | {rates[0] / base[0]:.2f}x | {tflops:.3f}{peak} | "
+              f"{rates[1]:.2f} | {rates[1] / base[1]:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":
