@@ -83,3 +83,14 @@ def test_landmarks_option_maps_videos_to_csvs(tmp_path):
         _landmark_map([a], tmp_path / "missing.csv")
     assert _per_file(tmp_path / "out.png", str(b), many=True) == tmp_path / "out_b.png"
     assert _per_file(tmp_path / "out.png", str(b), many=False) == tmp_path / "out.png"
+
+
+def test_the_run_can_come_from_the_environment(monkeypatch, capsys, random_run, crema_clips):
+    # `avemotion predict clip.mp4` alone, once AVEMOTION_RUN names the run to use
+    monkeypatch.setenv("AVEMOTION_RUN", str(random_run))
+    code, out, err = predict(monkeypatch, capsys, crema_clips[0], "--pad-short", "--format", "json", "--no-progress")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["results"][0]["file"] == str(crema_clips[0])
+    monkeypatch.delenv("AVEMOTION_RUN")
+    code, _, err = predict(monkeypatch, capsys, crema_clips[0], "--pad-short")
+    assert code == 2 and "--run" in err

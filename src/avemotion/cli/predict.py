@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 def predict(
     videos: List[Path] = typer.Argument(..., help="Video files (mp4, mov, avi, mkv, webm, flv, ...).", show_default=False),
-    run: Path = typer.Option(..., "--run", help="Run folder written by `avemotion train`."),
+    run: Path = typer.Option(..., "--run", envvar="AVEMOTION_RUN", help="Run folder written by `avemotion train` (default: $AVEMOTION_RUN)."),
     model: Optional[str] = typer.Option(None, help="Model of the run to use when it holds several."),
     fold: Optional[int] = typer.Option(None, help="Use this fold's checkpoint (default: the best-validated fold)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of every fold's checkpoint."),
