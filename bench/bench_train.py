@@ -85,6 +85,18 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def clips_per_second(step, args, device) -> float:
+    """`step` timed over --steps runs after --warmup, the device synchronised around them."""
+    for _ in range(args.warmup):
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    sync(device)
+    return args.batch * args.steps / (time.perf_counter() - start)
+
+
 def measure(setting: str, args, device) -> float:
     torch.manual_seed(0)
     model = create_model(args.model, scale=args.scale).to(device).train()
@@ -100,14 +112,7 @@ def measure(setting: str, args, device) -> float:
         loss.backward()
         opt.step()
 
-    for _ in range(args.warmup):
-        step()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    sync(device)
-    return args.batch * args.steps / (time.perf_counter() - start)
+    return clips_per_second(step, args, device)
 
 
 def measure_inference(setting: str, args, device) -> float:
@@ -122,14 +127,7 @@ def measure_inference(setting: str, args, device) -> float:
         with torch.inference_mode(), autocast():
             model(video, audio).float().softmax(-1)
 
-    for _ in range(args.warmup):
-        step()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    sync(device)
-    return args.batch * args.steps / (time.perf_counter() - start)
+    return clips_per_second(step, args, device)
 
 
 def main(argv=None) -> None:
