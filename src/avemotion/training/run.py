@@ -382,6 +382,8 @@ def _quiet(enabled: bool):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            # ours on purpose: crop boxes stay on the host (AVLightningModule.transfer_batch_to_device)
+            warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
             warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
             yield
     finally:
