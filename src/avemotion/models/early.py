@@ -13,12 +13,13 @@ from avemotion.models.registry import register_model
 
 
 class ConcatFC(AVModel):
-    has_unused_parameters = True  # the unimodal heads are kept but do not feed the output
     """Pooled video (2048) ++ flattened audio (1664) -> linear 256 -> ReLU -> linear.
 
     The two unimodal heads stay in the model (the published count includes them) and are loaded by
     the two-stage recipe, but the prediction comes from the fused branch only.
     """
+
+    has_unused_parameters = True  # the unimodal heads are kept but do not feed the output
 
     def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, hidden: int = 256):
         super().__init__(num_classes)
