@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avemotion.data.datasets.ravdess import gender_of
 from avemotion.errors import ConfigError
 from avemotion.utils.io import read_json, write_json
 
@@ -31,10 +32,6 @@ class Fold:
         return out
 
 
-def ravdess_gender(actor: int) -> str:
-    return "male" if actor % 2 == 1 else "female"
-
-
 def make_folds(actors, n_folds: int = 6, n_val: int = 4, seed: int = 0, genders: dict[int, str] | None = None) -> list[Fold]:
     """`n_folds` groups of consecutive actors (sorted ids; sizes differ by at most one) as test folds;
     `n_val` validation actors per fold from its training actors, half of each gender where possible.
@@ -42,7 +39,7 @@ def make_folds(actors, n_folds: int = 6, n_val: int = 4, seed: int = 0, genders:
     actors = sorted(set(int(a) for a in actors))
     if not 2 <= n_folds <= len(actors):
         raise ConfigError(f"n_folds={n_folds} needs 2..{len(actors)} for {len(actors)} actors")
-    gender = genders or {a: ravdess_gender(a) for a in actors}
+    gender = genders or {a: gender_of(a) for a in actors}
     folds = []
     for k, group in enumerate(np.array_split(np.array(actors), n_folds)):
         test = tuple(int(a) for a in group)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from avemotion import EMOTIONS
+from avemotion.data.datasets.ravdess import gender_of
 
 FPS = 30
 SAMPLE_RATE = 44100
@@ -60,7 +61,7 @@ class Actor:
 
 def make_actor(actor_id: int, seed: int) -> Actor:
     rng = np.random.default_rng([seed, actor_id, 1])
-    gender = "male" if actor_id % 2 == 1 else "female"
+    gender = gender_of(actor_id)
     tone = rng.uniform(0.45, 1.0)
     skin = (int(150 * tone + 30), int(175 * tone + 30), int(215 * tone + 35))
     bg = tuple(int(v) for v in rng.integers(20, 110, 3))
