@@ -104,12 +104,6 @@ def detect_faces(frame: np.ndarray) -> np.ndarray:
     return np.array([[x, y, x + w, y + h] for x, y, w, h in found], np.float32) / scale
 
 
-def detect_face(frame: np.ndarray) -> np.ndarray | None:
-    """Largest Haar face in an RGB frame as (x0, y0, x1, y1) in frame pixels, or None."""
-    found = detect_faces(frame)
-    return found[0] if len(found) else None
-
-
 def _side(box) -> float:
     return float(np.sqrt(max(box[2] - box[0], 1e-3) * max(box[3] - box[1], 1e-3)))
 

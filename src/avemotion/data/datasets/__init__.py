@@ -12,9 +12,6 @@ from pathlib import Path
 
 from avemotion.errors import ConfigError, InputError
 
-GENDERS = ("male", "female", "unknown")
-
-
 @dataclass(frozen=True)
 class ClipRecord:
     clip_id: str  # file stem, unique within a corpus
