@@ -296,7 +296,7 @@ def input_layers(batch: int, frames: int, size: int, train: bool, channels_last:
     """What the training step does to a batch before the model: the uint8 copy over PCIe, then (on the
     device) the clip-level crop/resize/flip (training only), normalisation, channels_last_3d, and
     autocast's cast to bf16 at the stem. Recorded on meta tensors with their real dtypes."""
-    from avemotion.data.transforms import apply_crop, crop_batch, normalize_video
+    from avemotion.data.transforms import crop_batch, normalize_video
 
     video = torch.empty(batch, 3, frames, size, size, dtype=torch.uint8, device="meta")
     audio_bytes = batch * 13 * 212 * 4
@@ -305,11 +305,7 @@ def input_layers(batch: int, frames: int, size: int, train: bool, channels_last:
     tracer.force_kind, tracer.actual_dtypes = "input: crop + normalise on device", True
     with _Recorder(tracer):
         if train:  # crop_batch: one crop per clip, the box a full-frame crop (typical area ~1.0), flipped
-            box = (0, 0, size, size, True)
-            try:
-                video = crop_batch(video, [box] * batch)
-            except (AttributeError, TypeError):  # a crop_batch that wants a tensor of boxes (meta has no values)
-                video = torch.stack([apply_crop(v.permute(1, 0, 2, 3), box).permute(1, 0, 2, 3) for v in video]).contiguous()
+            video = crop_batch(video, [(0, 0, size, size, True)] * batch)
         video = normalize_video(video)
         if channels_last:
             video = video.contiguous(memory_format=torch.channels_last_3d)
