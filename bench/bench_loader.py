@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import sync  # noqa: E402
 from published_pipeline import PublishedJpegDataset, write_jpeg_layout  # noqa: E402
 
 from avemotion.config import PreprocessConfig  # noqa: E402
@@ -67,11 +68,6 @@ def clips_per_second(dataset, batch: int, workers: int) -> float:
     for item in loader:
         n += item["video"].shape[0]
     return n / (time.perf_counter() - start)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def preloaded_clips_per_second(cache, ids, batch: int, device: torch.device) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import platform
 import sys
 import time
@@ -27,6 +28,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from avemotion.models import create_model
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import sync  # noqa: E402
 
 SETTINGS = ("published", "fp32", "bf16", "bf16_cl", "compile")
 
@@ -78,11 +82,6 @@ def configure(setting: str, model, device):
         return contextlib.nullcontext()
 
     return model, autocast, fmt
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def clips_per_second(step, args, device) -> float:

@@ -1,4 +1,4 @@
-"""What every bench script prints about the machine it ran on."""
+"""What every bench script prints about the machine it ran on, and the device sync its timers use."""
 
 from __future__ import annotations
 
@@ -19,3 +19,9 @@ def machine() -> str:
     gpu = f"; GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
     return (f"{cpu}; {os.cpu_count()} logical CPUs; torch threads {torch.get_num_threads()}; "
             f"{platform.system()} {platform.release()}{gpu}")
+
+
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer around it measures the work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
