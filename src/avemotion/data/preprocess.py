@@ -372,6 +372,12 @@ def preprocess_windows(path: str | Path, cfg: PreprocessConfig, windows: list[tu
     """
     path = Path(path)
     _open(path).close()  # classify unreadable / corrupt / not a media file first
+    return _windows(path, cfg, windows, landmarks, video_frames_only, audio_only)
+
+
+def _windows(path: Path, cfg: PreprocessConfig, windows, landmarks, video_frames_only: bool = False,
+             audio_only: bool = False) -> list[ClipArrays | InputError]:
+    """preprocess_windows on a file already opened once (classified)."""
     if not windows:
         return []
     videos, boxes, source = [None] * len(windows), [None] * len(windows), "none"
@@ -477,7 +483,7 @@ def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Pa
     if info.duration < (cfg.min_duration if cfg.short_clip == "error" else MIN_PAD_DURATION):
         raise InputError(path, "too_short", f"clip is {info.duration:.2f} s, needs {cfg.min_duration:.2f} s"
                          + (" (use --pad-short to zero-pad)" if cfg.short_clip == "error" else ""))
-    result = preprocess_windows(path, cfg, [(0.0, info.duration)], landmarks)[0]
+    result = _windows(path, cfg, [(0.0, info.duration)], landmarks)[0]  # probe has classified the file
     if isinstance(result, InputError):
         raise result
     return result
