@@ -82,7 +82,8 @@ def open_run(
     cache = open_cache(cache_path)
     pre = cache.config
     cfg = resolve_input(cfg, pre)
-    folds = build_folds(cache.records(), cfg)
+    records = cache.records()  # one read of every per-clip JSON, for the folds and their manifests
+    folds = build_folds(records, cfg)
     ctx = RunContext(
         run_dir=run_dir,
         cfg=cfg,
@@ -95,7 +96,7 @@ def open_run(
         log=log,
     )
     write_run_json(ctx, models)
-    write_manifests(ctx)
+    write_manifests(ctx, records)
     return ctx
 
 
@@ -195,14 +196,14 @@ def _diff_keys(old: dict, new: dict) -> list[str]:
     return diff or ["settings"]
 
 
-def write_manifests(ctx: RunContext) -> None:
+def write_manifests(ctx: RunContext, records: list[dict]) -> None:
     """RUN/folds/fold_K.json through the data layer's writer (actors and clip ids per split)."""
     from avemotion.data.folds import Fold, write_fold_manifests
 
     if not _is_global_zero():
         return
     folds = [Fold(f.index, f.test_actors, f.val_actors, f.train_actors) for f in ctx.folds]
-    write_fold_manifests(folds, ctx.cache.records(), ctx.run_dir / "folds")
+    write_fold_manifests(folds, records, ctx.run_dir / "folds")
 
 
 def _is_global_zero() -> bool:
