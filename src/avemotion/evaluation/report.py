@@ -83,11 +83,11 @@ def count_params(stem: Path) -> int | None:
     try:
         from avemotion.models.checkpoint import read_checkpoint_meta
         from avemotion.models.registry import create_model
+        from avemotion.models.summary import count_parameters
 
         meta = read_checkpoint_meta(stem)
         config = dict(meta["model_config"])
-        model = create_model(meta["model"], num_classes=config.pop("num_classes", 8), **config)
-        return sum(p.numel() for p in model.parameters())
+        return count_parameters(create_model(meta["model"], num_classes=config.pop("num_classes", 8), **config))
     except Exception:  # a report must still be written when a model can no longer be built
         return None
 
