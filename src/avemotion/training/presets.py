@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass, field
 
 from avemotion.config import PreprocessConfig
+from avemotion.data.dataset import AUGMENTS
 from avemotion.errors import ConfigError
 
 SELECTIONS = ("val", "test-legacy", "last")
 RECIPES = ("two-stage", "end-to-end")
-AUGMENTS = ("clip", "frame", "none")
 PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
 
 
