@@ -41,9 +41,8 @@ class ClipDataset(_EpochDraws):
                  defer_crop: bool = False):
         _check_augment(augment)
         self.cache = cache
-        records = {r["clip_id"]: r for r in cache.records()}
-        self.clip_ids = list(records) if clip_ids is None else list(clip_ids)
-        self.records = _pick(records, self.clip_ids)
+        self.records = _records(cache, clip_ids)
+        self.clip_ids = [r["clip_id"] for r in self.records]
         self.augment = augment
         self.defer_crop = defer_crop and augment == "clip"
         self.seed = seed
@@ -80,11 +79,16 @@ def _check_augment(augment: str) -> None:
         raise ValueError(f"augment must be 'clip', 'frame' or 'none', got {augment!r}")
 
 
-def _pick(records: dict, clip_ids: list[str]) -> list[dict]:
-    missing = [c for c in clip_ids if c not in records]
+def _records(cache: ClipCache, clip_ids) -> list[dict]:
+    """The cached records of `clip_ids`, in that order (all of them, sorted, for None); only these
+    clips' JSONs are read, not the whole cache's."""
+    if clip_ids is None:
+        return cache.records()
+    clip_ids = list(clip_ids)
+    missing = [c for c in clip_ids if not cache.has(c)]
     if missing:
         raise KeyError(f"{len(missing)} clips not in the cache, e.g. {missing[0]}")
-    return [records[c] for c in clip_ids]
+    return [cache.record(c) for c in clip_ids]
 
 
 # ------------------------------------------------------------------------------ preloaded clips
@@ -118,7 +122,7 @@ def store_bytes(cache: ClipCache, clip_ids) -> int:
 def load_store(cache: ClipCache, clip_ids, device: torch.device | str = "cpu") -> ClipStore:
     """Read every clip once into one uint8 video tensor and one float32 MFCC tensor on `device`.
     Clips are copied one at a time, so host memory never holds more than one clip."""
-    records = _pick({r["clip_id"]: r for r in cache.records()}, list(clip_ids))
+    records = _records(cache, clip_ids)
     first, _ = cache.load(records[0]["clip_id"])
     t, s, _, c = first.shape
     video = torch.empty((len(records), c, t, s, s), dtype=torch.uint8, device=device)
