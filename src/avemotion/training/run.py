@@ -418,7 +418,7 @@ def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict, strategy:
         accelerator="auto",
         devices="auto",
         strategy=strategy,
-        num_nodes=int(os.environ.get("SLURM_NNODES", os.environ.get("AVEMOTION_NUM_NODES", 1))),
+        num_nodes=_num_nodes(),
         precision=resolve_precision(cfg.precision),
         benchmark=True,  # cuDNN autotuning for 3D convolutions; never disabled
         callbacks=callbacks,
@@ -436,9 +436,12 @@ def ddp_strategy(model) -> str:
     return "ddp_find_unused_parameters_true" if _several_processes() and model.has_unused_parameters else "auto"
 
 
+def _num_nodes() -> int:
+    return int(os.environ.get("SLURM_NNODES", os.environ.get("AVEMOTION_NUM_NODES", 1)))
+
+
 def _several_processes() -> bool:
-    nodes = int(os.environ.get("SLURM_NNODES", os.environ.get("AVEMOTION_NUM_NODES", 1)))
-    return torch.cuda.device_count() > 1 or nodes > 1 or int(os.environ.get("WORLD_SIZE", 1)) > 1
+    return torch.cuda.device_count() > 1 or _num_nodes() > 1 or int(os.environ.get("WORLD_SIZE", 1)) > 1
 
 
 def on_cuda_or(setting: str) -> bool:
