@@ -10,11 +10,7 @@ import lightning as L
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
 
-
-def _normalize(video: torch.Tensor) -> torch.Tensor:
-    from avemotion.data.transforms import normalize_video
-
-    return normalize_video(video)
+from avemotion.data.transforms import crop_batch, normalize_video
 
 
 class AVLightningModule(L.LightningModule):
@@ -48,13 +44,11 @@ class AVLightningModule(L.LightningModule):
         return {**super().transfer_batch_to_device(rest, device, dataloader_idx), "crop": batch["crop"]}
 
     def _video(self, video: torch.Tensor) -> torch.Tensor:
-        return _normalize(video).contiguous(memory_format=self.memory_format)
+        return normalize_video(video).contiguous(memory_format=self.memory_format)
 
     def _step(self, batch):
         video = batch["video"]
         if "crop" in batch:  # the loader deferred the clip-level crop/flip to this device
-            from avemotion.data.transforms import crop_batch
-
             video = crop_batch(video, batch["crop"])
         video = self._video(video)
         return self.model.loss(video, batch["audio"], batch["label"])
@@ -88,7 +82,7 @@ def predict(model: torch.nn.Module, loader, device: torch.device | str = "cpu") 
     model = model.to(device).eval()
     rows = []
     for batch in loader:
-        video = _normalize(batch["video"].to(device))
+        video = normalize_video(batch["video"].to(device))
         logits = model(video, batch["audio"].to(device)).float()
         probs = logits.softmax(1).cpu()
         for i in range(len(batch["clip_id"])):
