@@ -474,16 +474,14 @@ def _interrupt_as_keyboard(trainer):
         raise
 
 
-def score_stage(ctx, fold, stage, path, meta, trainer) -> None:
+def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
     """Score the selected checkpoint once on the test fold; write metrics.json; drop last.ckpt."""
     from avemotion.evaluation.metrics import score_predictions
     from avemotion.models.checkpoint import load_checkpoint
 
-    device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-    if trainer is not None:
-        trainer.strategy.barrier()  # rank 0 may still be writing the last best.safetensors
+    trainer.strategy.barrier()  # rank 0 may still be writing the last best.safetensors
     model, best_meta = load_checkpoint(path / "best")
-    preds = predict_clips(ctx, model, fold.test_ids, device)
+    preds = predict_clips(ctx, model, fold.test_ids, trainer.strategy.root_device)
     doc = {
         "fold": fold.index,
         "stage": stage,
@@ -498,19 +496,16 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> None:
         "metrics": score_predictions(preds),
         "predictions": preds,
     }
-    if trainer is None or trainer.is_global_zero:
+    if trainer.is_global_zero:
         write_json(path / "metrics.json", doc)
         with contextlib.suppress(FileNotFoundError):
             (path / "last.ckpt").unlink()
-    if trainer is not None:
-        trainer.strategy.barrier()
+    trainer.strategy.barrier()
     return doc
 
 
-def engine_used(cfg: TrainConfig, trainer) -> dict | None:
+def engine_used(cfg: TrainConfig, trainer) -> dict:
     """The engine switches this stage's last (re)start trained with, resolved on its device."""
-    if trainer is None:
-        return None
     data = trainer.datamodule
     return {
         "device": str(trainer.strategy.root_device),
