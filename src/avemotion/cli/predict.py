@@ -106,7 +106,9 @@ def _landmark_map(videos: list[Path], landmarks: Path | None) -> dict:
 def _report(result, allow_missing: bool) -> None:
     """One line per failed file on stderr, and one per modality fallback."""
     if _failed(result):
-        fallback = result.reason in ("no_audio", "no_face") or result.detail.startswith("no video stream")
+        from avemotion.inference.recognizer import fallback_possible
+
+        fallback = fallback_possible(result.reason, result.detail)
         hint = " (--allow-missing predicts from the other modality)" if fallback and not allow_missing else ""
         typer.echo(f"{result.message}{hint}", err=True)
         return

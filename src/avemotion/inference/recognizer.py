@@ -26,6 +26,12 @@ MISSING_DETAIL = {"audio": "no audio stream", "video": "no face found"}
 NO_VIDEO = "no video stream (audio-only file?)"
 
 
+def fallback_possible(reason: str, detail: str) -> bool:
+    """Whether a file refused for this reason would have been predicted from its other modality
+    with `allow_missing` (the hint the CLI gives)."""
+    return reason in ("no_audio", "no_face") or detail == NO_VIDEO
+
+
 class Recognizer:
     def __init__(self, run: RunInfo, folds: list[int], cfg: PreprocessConfig, *, device: str = "cpu",
                  allow_missing: bool = False, window: float = 3.0, hop: float = 1.0, smooth: int = 1, batch_size: int = 8):
