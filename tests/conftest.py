@@ -46,3 +46,40 @@ def crema_dir() -> Path:
     path = Path(__file__).parents[1].parent / "shared/data/crema-d"
     assert path.is_dir(), f"missing {path}"
     return path
+
+
+@pytest.fixture(scope="session")
+def ravdess_speech_dir() -> Path:
+    """The complete real RAVDESS speech audio (1440 FLAC, CC BY-NC-SA 4.0, see its README)."""
+    path = Path(__file__).parents[1].parent / "shared/data/ravdess-speech"
+    assert path.is_dir(), f"missing {path}"
+    return path
+
+
+SPEECH_ACTORS = range(1, 9)  # 8 real actors (4 male, 4 female); Actor_07 holds the duplicate pair
+
+
+@pytest.fixture(scope="session")
+def speech_subset_prepared(ravdess_speech_dir, tmp_path_factory):
+    """Actors 1-8 of the real speech audio, prepared at the paper's audio settings: (report, cache)."""
+    from avemotion.data.cache import open_cache
+    from avemotion.data.prepare import prepare
+
+    root = tmp_path_factory.mktemp("ravdess_speech_subset")
+    for actor in SPEECH_ACTORS:
+        (root / f"Actor_{actor:02d}").symlink_to(ravdess_speech_dir / f"Actor_{actor:02d}")
+    report = prepare(root, tmp_path_factory.mktemp("speech_cache"), PreprocessConfig(), workers=2)
+    return report, open_cache(report.cache)
+
+
+@pytest.fixture(scope="session")
+def speech_run(speech_subset_prepared, tmp_path_factory):
+    """The audio CNN trained on real voices: small preset, 4 folds of 2 actors, folds 0 and 1
+    (5 training actors, 1 validation actor each), 20 epochs. (report, run folder)."""
+    from avemotion.training import train
+
+    _, cache = speech_subset_prepared
+    out = tmp_path_factory.mktemp("speech_run")
+    report = train("audio", cache.path, out, preset="small", folds=[0, 1], n_folds=4, n_val=1, epochs=20,
+                   log=lambda *a, **k: None)
+    return report, out

@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 
 CROP_MODES = ("fixed", "legacy")
+MODALITIES = ("video", "audio")  # the one definition of the modality names and their order
 SHORT_CLIP_POLICIES = ("error", "pad")
+STFT_PADS = ("constant", "reflect")
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,27 @@ class PreprocessConfig:
     hop_length: int = 512
     n_mels: int = 128
     mfcc_frames: int = 212
+    # librosa's centred-STFT padding: "constant" is librosa >= 0.10's default, "reflect" is 0.8's
+    # (the published environment) and reproduces its MFCCs
+    stft_pad: str = "constant"
     # what to do with clips shorter than audio_offset + audio_duration
     short_clip: str = "error"
+    # what the cache holds: an audio-only corpus (RAVDESS speech, 03-01-*) is ("audio",); set by
+    # `prepare` from the corpus, part of the hash so the two kinds of cache never mix
+    modalities: tuple[str, ...] = MODALITIES
 
     def __post_init__(self):
         if self.crop not in CROP_MODES:
             raise ValueError(f"crop must be one of {CROP_MODES}, got {self.crop!r}")
+        if self.stft_pad not in STFT_PADS:
+            raise ValueError(f"stft_pad must be one of {STFT_PADS}, got {self.stft_pad!r}")
         if self.short_clip not in SHORT_CLIP_POLICIES:
             raise ValueError(f"short_clip must be one of {SHORT_CLIP_POLICIES}, got {self.short_clip!r}")
+        given = list(self.modalities)  # JSON gives a list
+        modalities = tuple(m for m in MODALITIES if m in given)  # canonical order
+        if not modalities or len(modalities) != len(given):
+            raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {self.modalities!r}")
+        object.__setattr__(self, "modalities", modalities)
 
     @property
     def min_duration(self) -> float:

@@ -1,3 +1,7 @@
+import sys
+import wave
+from pathlib import Path
+
 import librosa
 import numpy as np
 import pytest
@@ -9,7 +13,11 @@ from avemotion.data.preprocess import (compute_mfcc, decode_audio, preprocess_cl
                                        probe, sample_times, stream_frames)
 from avemotion.errors import InputError
 
+sys.path.insert(0, str(Path(__file__).parent))
+from odd_media import crema_frames, write_av  # noqa: E402
+
 SMALL = PreprocessConfig(num_frames=8, frame_size=48)
+SR = 44100
 
 
 def test_mfcc_matches_librosa_directly():
@@ -24,17 +32,79 @@ def test_mfcc_matches_librosa_directly():
     assert short.shape == (13, 212) and np.all(short[:, 100:] == 0)
 
 
-def test_clip_audio_window_matches_direct_computation(synth_corpus):
+def voice_like(t: np.ndarray) -> np.ndarray:
+    """A band-limited test signal known at any time t (s): tones from 110 Hz to 8 kHz (under 0.75 x
+    the lowest rate's Nyquist, 11025 Hz) under a 3 Hz envelope; peak about 0.55."""
+    freqs = np.array([110, 220, 440, 1000, 2500, 5000, 8000])
+    amps = np.array([0.24, 0.16, 0.12, 0.08, 0.064, 0.04, 0.024])
+    phases = np.linspace(0, 2, len(freqs))
+    tones = (amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * t[None] + phases[:, None])).sum(axis=0)
+    return (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)) * tones
+
+
+def write_wav(path, samples: np.ndarray, rate: int):
+    """Mono 16-bit PCM with the standard library's writer (nothing of PyAV or FFmpeg)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.round(samples * 32767).astype("<i2").tobytes())
+    return path
+
+
+@pytest.mark.parametrize("rate", [44100, 22050, 48000])
+def test_decoded_audio_matches_the_samples_written(tmp_path, rate):
+    """decode_audio against the signal itself: a band-limited signal resampled to 44.1 kHz is that
+    signal sampled at 44.1 kHz, so the reference needs no resampler at all.
+
+    Tolerance 1e-3 (60 dB under full scale), away from the first and last 10 ms where the
+    resampling filter runs into the ends of the track: 16-bit storage adds at most 1.5e-5 and
+    FFmpeg's windowed-sinc resampler a passband error of a few 1e-5 at these frequencies (measured
+    4e-5 at most). A one-sample shift (0.03 at 8 kHz) or a 1 % gain error (0.005) is far outside."""
+    seconds = 1.5
+    written = voice_like(np.arange(int(seconds * rate)) / rate)
+    path = write_wav(tmp_path / f"voice_{rate}.wav", written, rate)
+    got = decode_audio(path, SR)
+    assert got.dtype == np.float32 and got.ndim == 1
+    assert abs(len(got) - seconds * SR) <= 1
+    want = voice_like(np.arange(len(got)) / SR)
+    edge = SR // 100
+    np.testing.assert_allclose(got[edge:-edge], want[edge:-edge], rtol=0, atol=1e-3)
+    if rate == SR:  # no resampling: the 16-bit samples exactly
+        np.testing.assert_array_equal(got, np.round(written * 32767).astype(np.int16) / np.float32(32768))
+
+
+def test_clip_audio_window_matches_direct_computation(synth_corpus, tmp_path):
+    """A synthetic clip's frames with a known track (16-bit PCM at 44.1 kHz, so decoding is exact):
+    the clip's MFCC is librosa's MFCC of the written samples from audio_offset (0.5 s) on."""
+    rec = scan_dataset(synth_corpus).records[3]
+    rng = np.random.default_rng(0)
+    n = round(3.5 * SR)
+    t = np.arange(n) / SR
+    # noise under a syllable-like envelope plus a chirp: every window start gives other MFCCs
+    track = 0.2 * rng.standard_normal(n) * (0.55 + 0.45 * np.sin(2 * np.pi * 2.3 * t)) + 0.1 * np.sin(2 * np.pi * (200 + 300 * t) * t)
+    track = np.round(np.clip(track, -1, 1) * 32767) / 32768  # on the 16-bit grid: stored exactly
+    path = write_av(tmp_path / "known_audio.mkv", crema_frames(rec.path), 30, container="matroska",
+                    audio=track.astype(np.float32), rate=SR, acodec="pcm_s16le")
+    arrays = preprocess_clip(path, SMALL, rec.landmarks)
+    window = track[SR // 2 : SR // 2 + SMALL.audio_samples].astype(np.float32)
+    want = librosa.feature.mfcc(y=window, sr=SR, n_mfcc=13, n_fft=2048, hop_length=512, n_mels=128)
+    np.testing.assert_allclose(arrays.mfcc, want, rtol=1e-4, atol=1e-3)
+    # the window is pinned: the MFCC of the track 10 ms later or earlier is far from it
+    for shift in (-441, 441):
+        moved = track[SR // 2 + shift : SR // 2 + shift + SMALL.audio_samples].astype(np.float32)
+        other = librosa.feature.mfcc(y=moved, sr=SR, n_mfcc=13, n_fft=2048, hop_length=512, n_mels=128)
+        assert np.abs(other - arrays.mfcc).max() > 1
+    assert arrays.video.shape == (8, 48, 48, 3) and arrays.face_source == "landmarks"
+
+
+def test_clip_probe_and_span(synth_corpus):
     rec = scan_dataset(synth_corpus).records[3]
     arrays = preprocess_clip(rec.path, SMALL, rec.landmarks)
-    audio = decode_audio(rec.path, 44100)
-    window = audio[22050:22050 + 108045]
-    want = librosa.feature.mfcc(y=window, sr=44100, n_mfcc=13, n_fft=2048, hop_length=512, n_mels=128)
-    np.testing.assert_allclose(arrays.mfcc, want, rtol=1e-4, atol=1e-3)
     assert arrays.video.shape == (8, 48, 48, 3) and arrays.face_source == "landmarks"
     info = probe(rec.path)
     assert 3.1 < info.duration < 3.7 and info.has_audio and (info.width, info.height) == (160, 120)
-    assert arrays.end == pytest.approx(info.duration)
+    assert arrays.start == 0 and arrays.end == pytest.approx(info.duration)
 
 
 def test_sample_times():

@@ -1,11 +1,14 @@
 import inspect
+import re
 
 import pytest
 import torch
 
+from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError
 from avemotion.models import create_model, list_models, model_info
 from avemotion.models.summary import count_parameters, model_rows
+from avemotion.training.presets import TrainConfig
 
 NAMES = [
     "video", "audio", "averaging", "multiplication", "multiplicative", "concat_fc", "mcbp", "mmtm", "msaf",
@@ -58,9 +61,46 @@ def test_entry_declares_its_contract(name):
     assert info.fusion in ("unimodal", "late", "early", "intermediate")
     assert set(info.modalities) <= {"video", "audio"} and info.modalities
     assert (info.fusion == "unimodal") == (len(info.modalities) == 1)
-    assert info.input.frames == 30 and info.input.frame_size == 224 and info.input.mfcc_shape == (13, 212)
     assert info.paper_accuracy is not None and 50 < info.paper_accuracy < 80
     assert info.description
+
+
+def forward(model, video_shape, audio_shape):
+    return model(torch.empty(video_shape, device="meta"), torch.empty(audio_shape, device="meta"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_accepts_the_input_its_entry_declares(name):
+    """The model runs on the declared input (30 frames of 224 px, MFCC 13 x 212), the
+    paper preset the data pipeline and the paper training preset produce, and refuses an input of
+    a declared modality with the wrong shape; an undeclared modality is not read at all."""
+    info = model_info(name)
+    contract = info.input
+    cfg = PreprocessConfig()
+    assert (contract.frames, contract.frame_size) == (cfg.num_frames, cfg.frame_size)
+    assert (contract.frames, contract.frame_size) == (TrainConfig().frames, TrainConfig().frame_size)
+    assert contract.mfcc_shape == (cfg.n_mfcc, cfg.mfcc_frames)
+    with torch.device("meta"):  # shapes only: 224 px frames without the compute
+        model = create_model(name, scale="tiny")  # the architecture of the full model, narrow and shallow
+    model = model.to("meta").eval()  # buffers some factories build on the CPU on purpose (MCBP's sketch tables)
+    for role in ("video", "audio"):
+        assert (getattr(model, f"{role}_encoder") is not None) == (role in info.modalities)
+    video = (2, 3, contract.frames, contract.frame_size, contract.frame_size)
+    audio = (2, *contract.mfcc_shape)
+    assert forward(model, video, audio).shape == (2, 8)
+    n_mfcc, steps = contract.mfcc_shape
+    wrong_audio = [(2, n_mfcc, steps - 1), (2, n_mfcc + 1, steps), (2, n_mfcc * steps)]
+    wrong_video = [(2, 1, *video[2:]), video[:4]]  # grey frames; no time axis
+    for wrong, role in [(w, "audio") for w in wrong_audio] + [(w, "video") for w in wrong_video]:
+        args = (wrong, audio) if role == "video" else (video, wrong)
+        if role == "audio" and role in info.modalities:
+            with pytest.raises(ValueError, match=re.escape(f"(B, {n_mfcc}, {steps})")):
+                forward(model, *args)
+        elif role in info.modalities:
+            with pytest.raises(RuntimeError):  # the 3D convolution takes (B, 3, T, H, W) only
+                forward(model, *args)
+        else:
+            assert forward(model, *args).shape == (2, 8)
 
 
 @pytest.mark.parametrize("name", NAMES)

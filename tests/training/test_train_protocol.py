@@ -8,6 +8,7 @@ within a few minutes on 2 CPU cores.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -37,10 +38,34 @@ class InterruptAt(L.Callback):
             raise KeyboardInterrupt
 
 
+class LoaderClips(L.Callback):
+    """The clip ids of every batch the Trainer trains and validates on, per stage folder
+    (RUN/fold_K/<stage>) and epoch: what the datamodule's loaders actually yielded."""
+
+    def __init__(self):
+        self.seen: dict[tuple[str, str], dict[int, dict[str, list[str]]]] = {}
+
+    def _record(self, trainer, split: str, batch) -> None:
+        stage_dir = Path(trainer.checkpoint_callback.dirpath)
+        epochs = self.seen.setdefault((stage_dir.parent.name, stage_dir.name), {})
+        epochs.setdefault(trainer.current_epoch, {"train": [], "val": []})[split] += list(batch["clip_id"])
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._record(trainer, "train", batch)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        self._record(trainer, "val", batch)
+
+
 @pytest.fixture(scope="module")
-def run_dir(train_cache, tmp_path_factory):
+def loader_clips():
+    return LoaderClips()
+
+
+@pytest.fixture(scope="module")
+def run_dir(train_cache, tmp_path_factory, loader_clips):
     out = tmp_path_factory.mktemp("runs") / "cfn_sr"
-    report = train("cfn_sr", train_cache.path, out, **SETTINGS)
+    report = train("cfn_sr", train_cache.path, out, callbacks=[loader_clips], **SETTINGS)
     return out, report
 
 
@@ -55,7 +80,8 @@ def test_accuracy_on_unseen_actors_far_above_chance(run_dir):
     for k in (0, 1):
         meta = read_json(out / f"fold_{k}" / "cfn_sr" / "best.json")
         assert meta["fold"] == k and meta["selection"] == "val"
-        assert "loaded" in meta["init"]  # initialised from this fold's unimodal networks
+        cover = meta["init"]["coverage"]  # initialised from this fold's unimodal networks, every tensor of them
+        assert cover["complete"] and cover["loaded"] == cover["required"] > 0
         assert not (out / f"fold_{k}" / "cfn_sr" / "last.ckpt").exists()
 
 
@@ -77,6 +103,33 @@ def test_no_test_actor_in_training_or_validation(run_dir, train_cache):
         doc = read_json(out / f"fold_{k}" / "cfn_sr" / "metrics.json")
         manifest = read_json(out / "folds" / f"fold_{k}.json")
         assert sorted(p["clip_id"] for p in doc["predictions"]) == sorted(manifest["test"])
+
+
+def test_loaders_of_a_val_run_hold_no_test_clip(run_dir, train_cache, loader_clips):
+    """The clips the datamodule yielded, batch by batch, in every stage (video, audio, fusion) of
+    both folds: validation holds exactly the inner validation clips in every epoch, training only
+    training clips, and no clip of an actor the fold is tested on (or validated on) is among them."""
+    out, _ = run_dir
+    actor_of = {r["clip_id"]: r["actor"] for r in train_cache.records()}
+    for k in (0, 1):
+        manifest = read_json(out / "folds" / f"fold_{k}.json")
+        scored = read_json(out / f"fold_{k}" / "cfn_sr" / "metrics.json")["predictions"]
+        test_actors = {actor_of[p["clip_id"]] for p in scored}  # whom this fold was scored on
+        assert test_actors
+        for stage in ("video", "audio", "cfn_sr"):
+            epochs = loader_clips.seen.get((f"fold_{k}", stage))
+            assert epochs, f"fold {k} {stage}: no batch recorded"
+            for epoch, clips in sorted(epochs.items()):
+                where = f"fold {k} {stage} epoch {epoch}"
+                train_actors = {actor_of[c] for c in clips["train"]}
+                val_actors = {actor_of[c] for c in clips["val"]}
+                assert clips["train"] and clips["val"], where
+                assert not test_actors & (train_actors | val_actors), f"{where}: test actors in the loaders"
+                assert not val_actors & train_actors, f"{where}: validated on training actors"
+                assert sorted(clips["val"]) == sorted(manifest["val"]), where  # each validation clip once
+                train = clips["train"]
+                assert len(set(train)) == len(train) and set(train) <= set(manifest["train"]), where
+                assert len(train) >= len(manifest["train"]) - 1, where  # at most a last batch of one dropped
 
 
 def test_run_folder_layout_and_report(run_dir, train_cache):

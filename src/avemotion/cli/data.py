@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     @app.command("synth")
     def synth_cmd(
         out: Path = typer.Argument(..., help="Folder to write Actor_XX/*.mp4 and landmark CSVs into."),
-        actors: int = typer.Option(8, min=1, max=99, help="Number of actors (odd ids male, even female)."),
+        actors: int = typer.Option(8, min=1, max=24, help="Number of actors (odd ids male, even female; RAVDESS has 24)."),
         seed: int = typer.Option(0, help="Everything is deterministic from this seed."),
         size: str = typer.Option("320x240", help="Video resolution WxH."),
         statements: int = typer.Option(2, min=1, max=2, help="Statements per emotion and intensity."),
@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         frames: int = typer.Option(30, min=1, help="Frames per clip, evenly over the clip."),
         size: int = typer.Option(224, min=16, help="Face crop side in pixels."),
         crop: str = typer.Option("fixed", help="'fixed' (margin, square, full frame) or 'legacy' (published squash/stretch)."),
+        stft_pad: str = typer.Option("constant", "--stft-pad", help="MFCC STFT padding: 'constant' (librosa >= 0.10) or 'reflect' (librosa 0.8, published)."),
         pad_short: bool = typer.Option(False, "--pad-short", help="Zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
         workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),
         report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
         from avemotion.data.prepare import prepare
 
         try:
-            cfg = PreprocessConfig(num_frames=frames, frame_size=size, crop=crop,
+            cfg = PreprocessConfig(num_frames=frames, frame_size=size, crop=crop, stft_pad=stft_pad,
                                    short_clip="pad" if pad_short else "error")
         except ValueError as err:
             raise ConfigError(str(err)) from None
@@ -79,7 +80,7 @@ def _print_summary(result) -> None:
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{result.dataset}[/]: {result.found} files, {result.prepared} prepared, "
+    console.print(f"[bold]{result.dataset}[/] ({'+'.join(result.modalities)}): {result.found} files, {result.prepared} prepared, "
                   f"{result.cached_before} already cached, {len(result.failed)} failed "
                   f"({result.seconds:.1f} s) -> {result.cache}")
     if result.failed:
@@ -87,4 +88,6 @@ def _print_summary(result) -> None:
         for f in result.failed:
             table.add_row(Path(f["file"]).name, f["reason"], f["detail"])
         console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"report: {Path(result.cache) / 'report.json'}")

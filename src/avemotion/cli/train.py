@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -11,7 +12,79 @@ import typer
 
 from avemotion.errors import ConfigError
 
-SELECTION_HELP = "val: selection on inner validation actors (default). test-legacy: best test-fold accuracy over epochs, as published (OPTIMISTIC). last: final epoch."
+SELECTION_HELP = "val: selection on inner validation actors (default). test-legacy: best test-fold accuracy over epochs, as published (OPTIMISTIC; trains on the validation actors too). last: final epoch (trains on the validation actors too)."
+LEGACY_HELP = ("the published pipeline at once: test-fold selection on all non-test actors, batch-summed attention, "
+               "no stem ReLU in fusion models, MSAF double mask, per-frame augmentation, batch 16 (MSAF 4), "
+               "Adam 1e-3, 70 epochs; needs a cache from `prepare --legacy`. Explicit options override it.")
+
+
+def _opt(default, *names, help: str = "", **kwargs):
+    return typer.Option(default, *names, help=help, **kwargs)
+
+
+# The one definition of the training options: `train`, `reproduce` and `import-unimodal` are built
+# from it, so the commands cannot drift apart. (name, type, typer option); TrainConfig fields are
+# passed through as overrides, None meaning "the preset's value".
+TRAIN_OPTIONS = (
+    ("data", Path, lambda: _opt(..., "--data", help="prepared cache folder (avemotion prepare)")),
+    ("out", Optional[Path], lambda: _opt(None, "--out", help="run folder (train: runs/<model>; reproduce: runs/reproduce)")),
+    ("preset", str, lambda: _opt("paper", "--preset", help="paper (SPEC 5) or small (tiny models, CPU minutes)")),
+    ("folds", str, lambda: _opt("all", "--folds", help="outer folds to run: all or e.g. 0,1")),
+    ("legacy", bool, lambda: _opt(False, "--legacy", help=LEGACY_HELP)),
+    ("selection", Optional[str], lambda: _opt(None, "--selection", help=SELECTION_HELP)),
+    ("refit", bool, lambda: _opt(False, "--refit", help="after selecting the epoch count on the validation actors, retrain on all training actors for that many epochs; only the refit scores the test fold")),
+    ("recipe", Optional[str], lambda: _opt(None, "--recipe", help="two-stage (unimodal then fusion, default) or end-to-end")),
+    ("epochs", Optional[int], lambda: _opt(None, "--epochs")),
+    ("unimodal_epochs", Optional[int], lambda: _opt(None, "--unimodal-epochs")),
+    ("batch_size", Optional[int], lambda: _opt(None, "--batch-size")),
+    ("lr", Optional[float], lambda: _opt(None, "--lr")),
+    ("seed", Optional[int], lambda: _opt(None, "--seed")),
+    ("n_folds", Optional[int], lambda: _opt(None, "--n-folds", help="outer folds the actors are split into")),
+    ("n_val", Optional[int], lambda: _opt(None, "--n-val", help="inner validation actors per fold (0 with --selection last or test-legacy)")),
+    ("augment", Optional[str], lambda: _opt(None, "--augment", help="clip (default), frame (legacy) or none")),
+    ("workers", Optional[int], lambda: _opt(None, "--workers", help="DataLoader workers")),
+    ("precision", Optional[str], lambda: _opt(None, "--precision", help="auto (bf16-mixed on GPU, 32 on CPU), 32, bf16-mixed")),
+    ("channels_last", Optional[str], lambda: _opt(None, "--channels-last", help="channels_last_3d memory format: auto (on GPU), on, off")),
+    ("crop_on_device", Optional[str], lambda: _opt(None, "--crop-on-device", help="clip crop/flip on the training device: auto (on GPU), on, off")),
+    ("preload", Optional[str], lambda: _opt(None, "--preload", help="fold's clips read once onto the training device: auto (on GPU when they fit in 40% of its free memory), on, off")),
+    ("compile_", Optional[str], lambda: _opt(None, "--compile", help="nn.Module.compile() in place: off (default), on, auto (on GPU)")),
+    ("deterministic", bool, lambda: _opt(False, "--deterministic", help="torch deterministic algorithms, warn-only")),
+    ("unimodal_dir", Optional[Path], lambda: _opt(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks")),
+    ("set_", Optional[list[str]], lambda: _opt(None, "--set", help="model factory argument key=value (repeatable)")),
+    ("kinetics", Optional[Path], lambda: _opt(None, "--kinetics", help="Kinetics 3D-ResNets checkpoint for the video encoder")),
+    ("allow_partial_init", bool, lambda: _opt(False, "--allow-partial-init", help="train on when unimodal or Kinetics weights leave encoder tensors uninitialised (refused by default)")),
+    ("progress", bool, lambda: _opt(False, "--progress/--no-progress", help="Lightning progress bars")),
+)
+
+
+def with_options(*leading: inspect.Parameter, skip: tuple[str, ...] = ()):
+    """Give a `**options` command function the shared TRAIN_OPTIONS after its own parameters."""
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=make(), annotation=kind)
+              for name, kind, make in TRAIN_OPTIONS if name not in skip]
+
+    def decorate(func):
+        func.__signature__ = inspect.Signature([*leading, *shared])
+        return func
+
+    return decorate
+
+
+def _param(name: str, kind, option) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+
+
+def train_kwargs(options: dict) -> dict:
+    """CLI values -> the keyword arguments of training.train/train_many (TrainConfig overrides)."""
+    o = dict(options)
+    kinetics = o.pop("kinetics")
+    return dict(
+        preset=o.pop("preset"), folds=o.pop("folds"), unimodal_dir=o.pop("unimodal_dir"), progress=o.pop("progress"),
+        num_workers=o.pop("workers"), compile=o.pop("compile_"), model_config=_model_config(o.pop("set_")),
+        kinetics=str(kinetics.resolve()) if kinetics else None,
+        # flags: False means "not given", so the preset (or --legacy) decides
+        **{k: o.pop(k) or None for k in ("deterministic", "legacy", "refit", "allow_partial_init")},
+        **o,
+    )
 
 
 def _model_config(items: list[str] | None) -> dict | None:
@@ -40,57 +113,29 @@ def _print_report(report: dict) -> None:
     if primary:
         for k, row in primary["folds"].items():
             console.print(
-                f"  fold {k}: test actors {row['test_actors']}, epoch {row['epoch']}: "
+                f"  fold {k}: test actors {row['test_actors']}, trained on {row.get('train_actors')} actors "
+                f"({row.get('train_clips')} clips; paper: 20, 1200), epoch {row['epoch']}: "
                 f"accuracy {row['accuracy'] * 100:.1f}%, UAR {row['uar'] * 100:.1f}%, macro-F1 {row['macro_f1'] * 100:.1f}%"
             )
+    if report.get("legacy"):
+        console.print("[bold yellow]LEGACY:[/] the published pipeline (--legacy), for comparison with published numbers")
     if report["optimistic"]:
         console.print("[bold red]OPTIMISTIC:[/] checkpoints were selected on the test fold (legacy selection)")
+    if report.get("refit"):
+        console.print("scored: the refits on all training actors, for the epoch counts selected on the validation actors")
     console.print(f"report: {Path(report['run_dir']) / 'report.md'}")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
-    def train_cmd(
-        model: str = typer.Option(..., "--model", "-m", help="registered model name (see `avemotion models`)"),
-        data: Path = typer.Option(..., "--data", help="prepared cache folder (avemotion prepare)"),
-        out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/<model>)"),
-        preset: str = typer.Option("paper", "--preset", help="paper (SPEC 5) or small (tiny models, CPU minutes)"),
-        folds: str = typer.Option("all", "--folds", help="outer folds to run: all or e.g. 0,1"),
-        selection: Optional[str] = typer.Option(None, "--selection", help=SELECTION_HELP),
-        recipe: Optional[str] = typer.Option(None, "--recipe", help="two-stage (unimodal then fusion, default) or end-to-end"),
-        epochs: Optional[int] = typer.Option(None, "--epochs"),
-        unimodal_epochs: Optional[int] = typer.Option(None, "--unimodal-epochs"),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-        lr: Optional[float] = typer.Option(None, "--lr"),
-        seed: Optional[int] = typer.Option(None, "--seed"),
-        n_folds: Optional[int] = typer.Option(None, "--n-folds", help="outer folds the actors are split into"),
-        n_val: Optional[int] = typer.Option(None, "--n-val", help="inner validation actors per fold"),
-        augment: Optional[str] = typer.Option(None, "--augment", help="clip (default), frame (legacy) or none"),
-        workers: Optional[int] = typer.Option(None, "--workers", help="DataLoader workers"),
-        precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16-mixed on GPU, 32 on CPU), 32, bf16-mixed"),
-        channels_last: Optional[str] = typer.Option(None, "--channels-last", help="channels_last_3d memory format: auto (on GPU), on, off"),
-        crop_on_device: Optional[str] = typer.Option(None, "--crop-on-device", help="clip crop/flip on the training device: auto (on GPU), on, off"),
-        preload: Optional[str] = typer.Option(None, "--preload", help="fold's clips read once onto the training device: auto (on GPU when they fit in 40% of its free memory), on, off"),
-        compile_: Optional[str] = typer.Option(None, "--compile", help="nn.Module.compile() in place: off (default), on, auto (on GPU)"),
-        deterministic: bool = typer.Option(False, "--deterministic", help="torch deterministic algorithms, warn-only"),
-        unimodal_dir: Optional[Path] = typer.Option(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks"),
-        set_: Optional[list[str]] = typer.Option(None, "--set", help="model factory argument key=value (repeatable)"),
-        kinetics: Optional[Path] = typer.Option(None, "--kinetics", help="Kinetics 3D-ResNets checkpoint for the video encoder"),
-        progress: bool = typer.Option(False, "--progress/--no-progress", help="Lightning progress bars"),
-    ) -> None:
+    @with_options(_param("model", str, typer.Option(..., "--model", "-m", help="registered model name (see `avemotion models`)")))
+    def train_cmd(model: str, **options) -> None:
         """Train a model with cross-validation over unseen actors, then print and write the report."""
         from avemotion.training import train
 
-        report = train(
-            model, data, out or Path("runs") / model, preset=preset, folds=folds, unimodal_dir=unimodal_dir,
-            progress=progress, log=typer.echo, selection=selection, recipe=recipe, epochs=epochs,
-            unimodal_epochs=unimodal_epochs, batch_size=batch_size, lr=lr, seed=seed, n_folds=n_folds,
-            n_val=n_val, augment=augment, num_workers=workers, precision=precision, channels_last=channels_last,
-            crop_on_device=crop_on_device, preload=preload, compile=compile_,
-            deterministic=deterministic or None, model_config=_model_config(set_),
-            kinetics=str(kinetics.resolve()) if kinetics else None,
-        )
-        _print_report(report)
+        out = options.pop("out") or Path("runs") / model
+        data = options.pop("data")
+        _print_report(train(model, data, out, log=typer.echo, **train_kwargs(options)))
 
     @app.command("evaluate")
     def evaluate_cmd(
@@ -104,26 +149,30 @@ def register(app: typer.Typer) -> None:
         _print_report(evaluate_run(run_dir, data, batch_size=batch_size, log=typer.echo))
 
     @app.command("reproduce")
-    def reproduce_cmd(
-        models: str = typer.Option("all", "--models", help="all or a comma list of registered models"),
-        data: Path = typer.Option(..., "--data"),
-        out: Path = typer.Option(Path("runs/reproduce"), "--out"),
-        preset: str = typer.Option("paper", "--preset"),
-        folds: str = typer.Option("all", "--folds"),
-        selection: Optional[str] = typer.Option(None, "--selection", help=SELECTION_HELP),
-        epochs: Optional[int] = typer.Option(None, "--epochs"),
-        seed: Optional[int] = typer.Option(None, "--seed"),
-        workers: Optional[int] = typer.Option(None, "--workers"),
-        progress: bool = typer.Option(False, "--progress/--no-progress"),
-    ) -> None:
+    @with_options(_param("models", str, typer.Option("all", "--models", help="all or a comma list of registered models")))
+    def reproduce_cmd(models: str, **options) -> None:
         """Every model on identical folds (shared unimodal stage); paper tables 1-2 and paired tests."""
         from avemotion.models import list_models
         from avemotion.training import train_many
 
         names = list_models() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
-        report = train_many(
-            names, data, out, preset=preset, folds=folds, progress=progress, log=typer.echo,
-            primary="cfn_sr" if "cfn_sr" in names else names[-1], selection=selection, epochs=epochs,
-            seed=seed, num_workers=workers,
-        )
+        out = options.pop("out") or Path("runs/reproduce")
+        data = options.pop("data")
+        report = train_many(names, data, out, log=typer.echo, primary="cfn_sr" if "cfn_sr" in names else names[-1],
+                            **train_kwargs(options))
         _print_report(report)
+
+    @app.command("import-unimodal")
+    @with_options(
+        _param("source", Path, typer.Argument(..., help="folder with resnext50/fold_{k}_resnext50_best.pth and mfccNet/fold_{k}_mfccNet_best.pth")),
+        _param("run", Path, typer.Option(..., "--run", help="run folder to import into (created with the options given, as `train --out` would)")),
+        skip=("out", "progress"),
+    )
+    def import_cmd(source: Path, run: Path, **options) -> None:
+        """Import the published per-fold unimodal checkpoints as a run's video/audio stages; `train` with
+        the same options then trains only the fusion stage, as the paper did."""
+        from avemotion.training.published import import_unimodal
+
+        data = options.pop("data")
+        paths = import_unimodal(source, run, data, log=typer.echo, **train_kwargs(dict(options, progress=False)))
+        typer.echo(f"imported {len(paths)} unimodal stages into {run}; train with the same options to fit the fusion stage")

@@ -3,6 +3,7 @@
 Layout (docs/data.md): ROOT/<cfg.hash()>/
     config.json                settings, hash, library fingerprint
     clips/<clip_id>.video.npy  uint8 (T, S, S, 3) RGB, uncompressed: np.load(mmap_mode="r") is a page-in
+                               (absent in an audio-only cache: config.preprocess.modalities says which)
     clips/<clip_id>.mfcc.npy   float32 (n_mfcc, mfcc_frames)
     clips/<clip_id>.json       the ClipRecord dict + crop boxes/times; written last = "clip is cached"
     index.jsonl                one record per cached clip (rebuilt by `prepare`, for tools and people)
@@ -11,6 +12,7 @@ Layout (docs/data.md): ROOT/<cfg.hash()>/
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -48,18 +50,40 @@ class ClipCache:
         rec = record.to_dict() if hasattr(record, "to_dict") else dict(record)
         clip_id = rec["clip_id"]
         for kind, arr in (("video.npy", arrays.video), ("mfcc.npy", arrays.mfcc)):
+            if arr is None:
+                continue
             with atomic_path(self._file(clip_id, kind)) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, arr)
-        rec["prep"] = {"boxes": np.round(arrays.boxes, 1).tolist(), "start": arrays.start, "end": arrays.end,
-                       "face_source": arrays.face_source, "frames": int(arrays.video.shape[0])}
+        video = arrays.video is not None
+        rec["prep"] = {"boxes": np.round(arrays.boxes, 1).tolist() if video else None, "start": arrays.start,
+                       "end": arrays.end, "face_source": arrays.face_source,
+                       "frames": int(arrays.video.shape[0]) if video else 0,
+                       # identical audio windows under two names (RAVDESS Actor_07 has such a pair)
+                       "mfcc_sha1": hashlib.sha1(np.ascontiguousarray(arrays.mfcc).tobytes()).hexdigest()}
         write_json(self._file(clip_id, "json"), rec)
 
-    def load(self, clip_id: str, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(video uint8 (T, S, S, 3), mfcc float32); video memory-mapped by default (read on use)."""
-        video = np.load(self._file(clip_id, "video.npy"), mmap_mode="r" if mmap else None)
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return self.config.modalities
+
+    def load(self, clip_id: str, mmap: bool = True, video: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """(video uint8 (T, S, S, 3), mfcc float32); video memory-mapped by default (read on use),
+        None in an audio-only cache or when `video` is False (a model that needs no video)."""
+        video = video and "video" in self.modalities
+        frames = np.load(self._file(clip_id, "video.npy"), mmap_mode="r" if mmap else None) if video else None
         mfcc = np.load(self._file(clip_id, "mfcc.npy"))
-        return video, mfcc
+        return frames, mfcc
+
+    def duplicates(self) -> list[list[str]]:
+        """Groups of clips whose audio windows are identical (same MFCC bytes), e.g. one recording
+        filed under two names."""
+        groups: dict[str, list[str]] = {}
+        for r in self.records():
+            digest = (r.get("prep") or {}).get("mfcc_sha1")
+            if digest:
+                groups.setdefault(digest, []).append(r["clip_id"])
+        return [sorted(ids) for ids in groups.values() if len(ids) > 1]
 
     def record(self, clip_id: str) -> dict:
         return read_json(self._file(clip_id, "json"))

@@ -12,6 +12,7 @@ from avemotion.data.cache import ClipCache
 from avemotion.data.transforms import augment_video, crop_batch, draw_crop
 
 AUGMENTS = ("clip", "frame", "none")
+NO_VIDEO = torch.zeros((3, 0, 0, 0), dtype=torch.uint8)  # the "video" of a clip loaded without one
 
 
 class _EpochDraws(Dataset):
@@ -38,9 +39,12 @@ class ClipDataset(_EpochDraws):
     work to reading arrays (the crop/resize of 30 frames is most of a loader's time)."""
 
     def __init__(self, cache: ClipCache, clip_ids=None, *, augment: str = "clip", seed: int = 0,
-                 defer_crop: bool = False):
+                 defer_crop: bool = False, video: bool = True):
         _check_augment(augment)
         self.cache = cache
+        # No video (an audio-only cache, or a model that needs none): "video" is an empty
+        # (3, 0, 0, 0) tensor, which collates and moves like a real one, and nothing is read.
+        self.video = video and "video" in cache.modalities
         self.records = _records(cache, clip_ids)
         self.clip_ids = [r["clip_id"] for r in self.records]
         self.augment = augment
@@ -54,14 +58,17 @@ class ClipDataset(_EpochDraws):
 
     def __getitem__(self, i: int) -> dict:
         rec = self.records[i]
-        video, mfcc = self.cache.load(rec["clip_id"])
-        video = torch.from_numpy(np.array(video)).permute(3, 0, 1, 2)  # copy out of the mmap; (3, T, S, S)
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        video, mfcc = self.cache.load(rec["clip_id"], video=self.video)
         extra = {}
-        if self.defer_crop:
-            extra["crop"] = torch.tensor(draw_crop(video.shape[-1], rng), dtype=torch.int64)
+        if video is None:
+            video = NO_VIDEO
         else:
-            video = augment_video(video, self.augment, rng).contiguous()
+            video = torch.from_numpy(np.array(video)).permute(3, 0, 1, 2)  # copy out of the mmap; (3, T, S, S)
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            if self.defer_crop:
+                extra["crop"] = torch.tensor(draw_crop(video.shape[-1], rng), dtype=torch.int64)
+            else:
+                video = augment_video(video, self.augment, rng).contiguous()
         return {
             **extra,
             "video": video,
@@ -113,23 +120,25 @@ class ClipStore:
         return [row[c] for c in clip_ids]
 
 
-def store_bytes(cache: ClipCache, clip_ids) -> int:
+def store_bytes(cache: ClipCache, clip_ids, video: bool = True) -> int:
     """Device memory a ClipStore of these clips takes (every clip has the cache's shapes)."""
-    video, mfcc = cache.load(clip_ids[0])
-    return len(clip_ids) * (video.nbytes + mfcc.size * 4)
+    frames, mfcc = cache.load(clip_ids[0], video=video)
+    return len(clip_ids) * ((0 if frames is None else frames.nbytes) + mfcc.size * 4)
 
 
-def load_store(cache: ClipCache, clip_ids, device: torch.device | str = "cpu") -> ClipStore:
+def load_store(cache: ClipCache, clip_ids, device: torch.device | str = "cpu", video: bool = True) -> ClipStore:
     """Read every clip once into one uint8 video tensor and one float32 MFCC tensor on `device`.
-    Clips are copied one at a time, so host memory never holds more than one clip."""
+    Clips are copied one at a time, so host memory never holds more than one clip. Without video
+    (audio-only cache or model) the video tensor is (N, 3, 0, 0, 0)."""
     records = _records(cache, clip_ids)
-    first, _ = cache.load(records[0]["clip_id"])
-    t, s, _, c = first.shape
+    first, _ = cache.load(records[0]["clip_id"], video=video)
+    t, s, _, c = (0, 0, 0, 3) if first is None else first.shape
     video = torch.empty((len(records), c, t, s, s), dtype=torch.uint8, device=device)
     mfccs = []
     for k, rec in enumerate(records):
-        clip, mfcc = cache.load(rec["clip_id"])
-        video[k].copy_(torch.from_numpy(np.array(clip)).permute(3, 0, 1, 2))
+        clip, mfcc = cache.load(rec["clip_id"], video=first is not None)
+        if clip is not None:
+            video[k].copy_(torch.from_numpy(np.array(clip)).permute(3, 0, 1, 2))
         mfccs.append(np.asarray(mfcc, dtype=np.float32))
 
     def ints(values):
@@ -180,7 +189,7 @@ class PreloadedClips(_EpochDraws):
         }
 
     def _augment(self, video: torch.Tensor, indices: list[int]) -> torch.Tensor:
-        if self.augment == "none":
+        if self.augment == "none" or video.shape[2] == 0:  # no video stored
             return video
         rngs = [np.random.default_rng([self.seed, self.epoch, i]) for i in indices]
         if self.augment == "clip":

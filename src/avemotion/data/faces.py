@@ -182,18 +182,24 @@ def crop_fixed(frame: np.ndarray, box, size: int, margin: float) -> np.ndarray:
     return cv2.resize(crop, (size, size), interpolation=interp)
 
 
+def legacy_box(box, width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """The published crop's pixel box (x0, y0, x1, y1) on the frame squashed to size x size.
+
+    Every edge is truncated with int() as published, the far ones too (no rounding up), in float64
+    and multiplying before dividing so that an exact pixel (640 * 224 / 1280 = 112) stays exact;
+    a box thinner than a pixel still keeps one pixel."""
+    x0, y0, x1, y1 = (float(v) * size / side for v, side in zip(box, (width, height, width, height)))
+    x0, y0 = int(np.clip(x0, 0, size - 1)), int(np.clip(y0, 0, size - 1))
+    return x0, y0, int(np.clip(x1, x0 + 1, size)), int(np.clip(y1, y0 + 1, size))
+
+
 def crop_legacy(frame: np.ndarray, box, size: int) -> np.ndarray:
     """Published crop: squash the frame to size x size, tight box, stretch the crop back (aspect lost)."""
     import cv2
 
     h, w = frame.shape[:2]
-    small = cv2.resize(frame, (size, size))
-    sx, sy = size / w, size / h
-    x0 = int(np.clip(box[0] * sx, 0, size - 1))
-    y0 = int(np.clip(box[1] * sy, 0, size - 1))
-    x1 = int(np.clip(np.ceil(box[2] * sx), x0 + 1, size))
-    y1 = int(np.clip(np.ceil(box[3] * sy), y0 + 1, size))
-    return cv2.resize(small[y0:y1, x0:x1], (size, size))
+    x0, y0, x1, y1 = legacy_box(box, w, h, size)
+    return cv2.resize(cv2.resize(frame, (size, size))[y0:y1, x0:x1], (size, size))
 
 
 def crop_frame(frame: np.ndarray, box, cfg: PreprocessConfig) -> np.ndarray:

@@ -6,6 +6,7 @@ Resumable: clips already in the cache are skipped, each clip is written atomical
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import Counter
@@ -30,6 +31,9 @@ class PrepareReport:
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    modalities: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)  # shown by the summary, kept in report.json
+    duplicates: list[list[str]] = field(default_factory=list)  # clips with identical audio windows
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -108,11 +112,13 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = Prepr
     """Prepare `data_dir` into OUT/<cfg.hash()>/; `on_clip(result)` is called after every clip."""
     start = time.perf_counter()
     scan = scan_dataset(data_dir, dataset)
+    cfg = dataclasses.replace(cfg, modalities=scan.modalities)  # an audio-only corpus: no video work
     cache = ClipCache.create(out, cfg)
     todo = [r for r in scan.records if not cache.has(r.clip_id)]
     report = PrepareReport(cache=str(cache.path), dataset=scan.dataset, config_hash=cfg.hash(),
                            found=len(scan.records) + len(scan.errors), cached_before=len(scan.records) - len(todo),
-                           failed=[e.to_dict() for e in scan.errors])
+                           failed=[e.to_dict() for e in scan.errors], modalities=cfg.modalities,
+                           warnings=list(scan.notes))
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     bar = _progress(progress, len(todo))
 
@@ -135,11 +141,20 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = Prepr
         if bar:
             bar[0].stop()
         report.seconds = round(time.perf_counter() - start, 3)
+        report.duplicates = cache.duplicates()
+        report.warnings += [duplicate_warning(ids) for ids in report.duplicates]
         cache.write_index()
         write_json(cache.path / "report.json", report.to_dict())
         if report_path:
             write_json(report_path, report.to_dict())
     return report
+
+
+def duplicate_warning(ids: list[str]) -> str:
+    # Both stay in the cache: they belong to one actor, so they never straddle train and test;
+    # a user who wants one of them out removes the file.
+    return (f"identical audio under {len(ids)} names: {', '.join(ids)} (same samples in the audio window; "
+            "both kept, they belong to one actor and so to one fold)")
 
 
 def _progress(enabled: bool, total: int):

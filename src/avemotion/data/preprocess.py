@@ -281,7 +281,8 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
     """The clip's own audio track as mono float32 at `sample_rate`, on the clip's clock: sample 0 is
     the time of the first video frame (audio that starts later is preceded by zeros, audio that starts
     earlier loses what comes before), so windows in seconds line up with the frames. Any channel
-    layout, rate and sample format is mixed down and resampled. A truncated or damaged track is corrupt.
+    layout, rate and sample format is resampled and mixed down to the mean of its channels (as
+    librosa.to_mono, which the published pipeline used). A truncated or damaged track is corrupt.
 
     Memory: the track once at `sample_rate` (635 MB per hour at 44.1 kHz)."""
     import av
@@ -305,7 +306,10 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
                 if setup != layout:  # a stream may change rate or layout midway: flush, start over
                     for out in resampler.resample(None) if resampler else ():
                         skip, decoded = _keep(samples, out, skip, decoded)
-                    resampler, layout = av.AudioResampler(format="flt", layout="mono", rate=sample_rate), setup
+                    # channels kept through the resampler, averaged below: FFmpeg's own downmix
+                    # weights stereo by 1/sqrt(2) (3 dB louder than the mono files of the corpus)
+                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
+                    layout = setup
                 for out in resampler.resample(frame):
                     skip, decoded = _keep(samples, out, skip, decoded)
             for out in resampler.resample(None) if resampler else ():
@@ -323,7 +327,7 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
 def _keep(samples: _Samples, frame, skip: int, decoded: int) -> tuple[int, int]:
     """Append a resampled frame, dropping the first `skip` samples of the track; returns the
     samples still to skip and the count decoded so far (skipped ones included)."""
-    chunk = frame.to_ndarray().reshape(-1)
+    chunk = frame.to_ndarray().mean(axis=0, dtype=np.float32)  # (channels, n) planar -> mono, as librosa.to_mono
     decoded += len(chunk)
     if skip:
         dropped = min(skip, len(chunk))
@@ -348,12 +352,13 @@ def audio_window(path: Path, audio: np.ndarray, start: float, cfg: PreprocessCon
 
 
 def compute_mfcc(samples: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """librosa MFCC with the SPEC parameters (Hann, centred, power dB), padded/cropped to mfcc_frames."""
+    """librosa MFCC with the SPEC parameters (Hann, centred, power dB), padded/cropped to mfcc_frames.
+    The centred STFT pads with cfg.stft_pad ("reflect" gives the published librosa 0.8 features)."""
     import librosa
 
     m = librosa.feature.mfcc(y=samples.astype(np.float32), sr=cfg.sample_rate, n_mfcc=cfg.n_mfcc,
                              n_fft=cfg.n_fft, hop_length=cfg.hop_length, n_mels=cfg.n_mels,
-                             window="hann", center=True)
+                             window="hann", center=True, pad_mode=cfg.stft_pad)
     if m.shape[1] < cfg.mfcc_frames:
         m = np.pad(m, ((0, 0), (0, cfg.mfcc_frames - m.shape[1])))
     return np.ascontiguousarray(m[:, :cfg.mfcc_frames], dtype=np.float32)
@@ -473,17 +478,21 @@ def sample_faces(path: Path, cfg: PreprocessConfig, times: np.ndarray, points) -
 
 
 def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Path | None = None) -> ClipArrays:
-    """The whole clip as in training: frames over [0, D], audio from audio_offset."""
+    """The whole clip as in training: frames over [0, D], audio from audio_offset. With
+    cfg.modalities == ("audio",) (an audio-only corpus) no video is decoded, and the file may be any
+    audio file (or a video, whose audio track is used)."""
     path = Path(path)
     info = probe(path)
-    if not info.has_video:
+    video = "video" in cfg.modalities
+    if video and not info.has_video:
         raise InputError(path, "not_video", "no video stream (audio-only file?)")
     if not info.has_audio:
         raise InputError(path, "no_audio", "no audio stream")
     if info.duration < (cfg.min_duration if cfg.short_clip == "error" else MIN_PAD_DURATION):
         raise InputError(path, "too_short", f"clip is {info.duration:.2f} s, needs {cfg.min_duration:.2f} s"
                          + (" (use --pad-short to zero-pad)" if cfg.short_clip == "error" else ""))
-    result = _windows(path, cfg, [(0.0, info.duration)], landmarks)[0]  # probe has classified the file
+    # probe has classified the file
+    result = _windows(path, cfg, [(0.0, info.duration)], landmarks, audio_only=not video)[0]
     if isinstance(result, InputError):
         raise result
     return result

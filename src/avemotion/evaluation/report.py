@@ -27,19 +27,28 @@ OPTIMISTIC_NOTE = (
     "OPTIMISTIC: checkpoints were selected on the test fold (legacy selection: best test accuracy "
     "over epochs, as in the published code). These numbers are not an estimate of accuracy on unseen actors."
 )
+LEGACY_NOTE = (
+    "LEGACY: the published pipeline (--legacy): batch-summed attention, no stem ReLU in the fusion "
+    "models, MSAF double mask, per-frame augmentation, legacy crop and padding; see docs/training.md."
+)
+# The published protocol trained every RAVDESS fold on the 20 non-test actors (SPEC 3 and 5).
+PAPER_TRAIN = {"actors": 20, "clips": 1200}
+REFIT = "-refit"
 
 
 # ------------------------------------------------------------------------------------- collection
 
 
 def stage_dirs(run_dir: Path, run: dict, stage: str) -> dict[int, Path]:
-    """fold index -> folder of `stage` that has a metrics.json."""
+    """fold index -> folder of `stage` that has a metrics.json (its refit in a refit run: the one
+    that scored the test fold)."""
     base = Path(run.get("unimodal_dir") or run_dir) if stage in UNIMODAL else run_dir
     if stage in UNIMODAL and not base.exists():
         base = run_dir
+    folder = stage + REFIT if run.get("refit") else stage
     out = {}
     for k in range(len(run.get("folds", []))):
-        path = base / f"fold_{k}" / stage
+        path = base / f"fold_{k}" / folder
         if (path / "metrics.json").exists():
             out[k] = path
     return out
@@ -75,7 +84,11 @@ def _fold_row(doc: dict) -> dict:
         "confusion": m["confusion"],
         "epoch": doc.get("epoch"),
         "selection": doc.get("selection"),
+        "scored": doc.get("scored"),
         "test_actors": doc.get("test_actors"),
+        # beside the paper's 20 actors / 1200 clips: older stages did not record them (None)
+        "train_actors": len(doc["train_actors"]) if doc.get("train_actors") is not None else None,
+        "train_clips": doc.get("train_clips"),
     }
 
 
@@ -115,7 +128,12 @@ def build_report(run_dir: str | Path, primary: str | None = None) -> dict:
         "primary": primary,
         "selection": run.get("selection"),
         "optimistic": bool(run.get("optimistic")),
-        "note": OPTIMISTIC_NOTE if run.get("optimistic") else "selection on inner validation actors; test fold scored once",
+        "legacy": bool(run.get("legacy")),
+        "refit": bool(run.get("refit")),
+        "label": run.get("label") or "",
+        "scored": "refit on all training actors" if run.get("refit") else "selected checkpoint",
+        "paper_train": PAPER_TRAIN,
+        "note": _note(run),
         "preset": run.get("preset"),
         "preprocess_hash": run.get("preprocess_hash"),
         "models": models,
@@ -123,6 +141,17 @@ def build_report(run_dir: str | Path, primary: str | None = None) -> dict:
     }
     write_outputs(run_dir, report)
     return report
+
+
+def _note(run: dict) -> str:
+    if run.get("optimistic"):
+        return OPTIMISTIC_NOTE
+    if run.get("refit"):
+        return ("epoch count selected on inner validation actors, then retrained on all training actors "
+                "for that many epochs; only the refit scored the test fold, once")
+    if run.get("selection") == "last":
+        return "last epoch, no selection; test fold scored once"
+    return "selection on inner validation actors; test fold scored once"
 
 
 def compare_models(models: dict) -> dict:
@@ -190,12 +219,17 @@ def _num(value, fmt="{:.2f}") -> str:
 
 
 def render_markdown(report: dict) -> str:
-    lines = ["# avemotion run report", ""]
+    lines = ["# avemotion run report" + (f" ({report['label']})" if report.get("label") else ""), ""]
+    if report.get("legacy"):
+        lines += [f"> **{LEGACY_NOTE}**", ""]
     if report["optimistic"]:
         lines += [f"> **{OPTIMISTIC_NOTE}**", ""]
     lines += [
         f"- run: `{report['run_dir']}`",
         f"- preset: {report['preset']}; selection: {report['selection']} ({report['note']})",
+        f"- scored on the test folds: {report.get('scored', 'selected checkpoint')}",
+        f"- training per fold: actors and clips in the fold tables; the paper trained on "
+        f"{PAPER_TRAIN['actors']} actors ({PAPER_TRAIN['clips']} clips) per RAVDESS fold",
         f"- preprocessing hash: `{report['preprocess_hash']}`",
         "- accuracy, UAR and macro-F1 in percent, mean ± sample std over the test folds",
         "",
@@ -265,11 +299,15 @@ def _model_section(name: str, m: dict, primary: bool) -> list[str]:
     lines = ["", f"## {name}" + (" (this run's model)" if primary else ""), ""]
     if m["optimistic"]:
         lines += ["*Selected on the test fold: optimistic.*", ""]
-    lines += ["| fold | test actors | epoch | n | accuracy | UAR | macro-F1 |", "|---|---|---|---|---|---|---|"]
+    paper = f"{PAPER_TRAIN['actors']} / {PAPER_TRAIN['clips']}"
+    lines += [f"| fold | test actors | train actors / clips (paper {paper}) | scored | epoch | n | accuracy | UAR | macro-F1 |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for k, row in m["folds"].items():
         actors = ",".join(map(str, row.get("test_actors") or []))
+        train = f"{_num(row.get('train_actors'), '{}')} / {_num(row.get('train_clips'), '{}')}"
         lines.append(
-            f"| {k} | {actors} | {row['epoch']} | {row['n']} | {_num(row['accuracy'] * 100)} | {_num(row['uar'] * 100)} | {_num(row['macro_f1'] * 100)} |"
+            f"| {k} | {actors} | {train} | {row.get('scored') or '–'} | {row['epoch']} | {row['n']} "
+            f"| {_num(row['accuracy'] * 100)} | {_num(row['uar'] * 100)} | {_num(row['macro_f1'] * 100)} |"
         )
     lines += ["", "Per-class recall (mean ± std over folds, percent):", "", "| class | recall |", "|---|---|"]
     lines += [f"| {c} | {_pm(s)} |" for c, s in m["mean_std"]["per_class_recall"].items()]
@@ -290,6 +328,8 @@ def summary_table(report: dict):
     from rich.table import Table
 
     title = "avemotion: test folds, mean ± std"
+    if report.get("legacy"):
+        title += " [bold yellow](LEGACY pipeline)[/]"
     if report["optimistic"]:
         title += " [bold red](OPTIMISTIC: selected on the test fold)[/]"
     table = Table(title=title)

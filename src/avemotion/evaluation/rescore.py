@@ -37,6 +37,7 @@ def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_
 
 def rescore_stage(run_dir: Path, cache, path: Path, fold: int, batch_size: int, device) -> None:
     from avemotion.models.checkpoint import load_checkpoint
+    from avemotion.models.registry import uses_video
     from avemotion.training.datamodule import eval_loader
     from avemotion.training.module import predict
 
@@ -44,7 +45,7 @@ def rescore_stage(run_dir: Path, cache, path: Path, fold: int, batch_size: int, 
     model, meta = load_checkpoint(path / "best")
     if meta.get("preprocess_hash") != cache.config.hash():
         raise ConfigError(f"{path}/best: trained on preprocessing {meta.get('preprocess_hash')}, cache has {cache.config.hash()}")
-    preds = predict(model, eval_loader(cache, manifest["test"], batch_size), device)
+    preds = predict(model, eval_loader(cache, manifest["test"], batch_size, video=uses_video(model)), device)
     doc = read_json(path / "metrics.json")
     doc.update(metrics=score_predictions(preds), predictions=preds, rescored=True)
     write_json(path / "metrics.json", doc)

@@ -51,9 +51,10 @@ def check_choice(what: str, value, choices) -> None:
 class AVModel(nn.Module):
     """Base of every model: takes (video, audio), returns logits (B, num_classes)."""
 
-    # True where some parameters never reach the loss (kept only for the parameter count or the
-    # two-stage copy); data-parallel training must then look for unused parameters.
-    has_unused_parameters = False
+    # Submodules whose parameters never reach the loss (kept only for the parameter count or the
+    # two-stage copy), by attribute path. tests/models/test_model_forward.py holds every model to it:
+    # a declared parameter gets no gradient, every other one does.
+    unused_modules: tuple[str, ...] = ()
 
     def __init__(self, num_classes: int):
         super().__init__()
@@ -63,6 +64,15 @@ class AVModel(nn.Module):
         # Subclasses replace these with modules; a unimodal model leaves the other one None.
         self.video_encoder: nn.Module | None = None
         self.audio_encoder: nn.Module | None = None
+
+    def unused_parameter_names(self) -> list[str]:
+        """Names (as in `named_parameters()`) of the parameters of `unused_modules`."""
+        return [f"{path}.{name}" for path in self.unused_modules for name, _ in self.get_submodule(path).named_parameters()]
+
+    @property
+    def has_unused_parameters(self) -> bool:
+        """Data-parallel training must then look for unused parameters."""
+        return bool(self.unused_parameter_names())
 
     def add_unimodal_networks(self, scale: str, stem_relu: bool) -> None:
         """Both encoders and both unimodal classifiers, under the unimodal models' attribute names,
@@ -83,10 +93,11 @@ class AVModel(nn.Module):
         logits = self(video, audio)
         return F.cross_entropy(logits, target), logits
 
-    def load_unimodal(self, video_model: nn.Module | None = None, audio_model: nn.Module | None = None):
+    def load_unimodal(self, video_model: nn.Module | None = None, audio_model: nn.Module | None = None, *, strict: bool = False):
+        """Copy trained unimodal networks in; `strict`: ConfigError unless every tensor of them loads."""
         from avemotion.models.weights import load_unimodal
 
-        return load_unimodal(self, video_model, audio_model)
+        return load_unimodal(self, video_model, audio_model, strict=strict)
 
 
 def pool_video(features: torch.Tensor) -> torch.Tensor:

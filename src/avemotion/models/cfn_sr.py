@@ -7,7 +7,8 @@ the audio encoder's last BN (B, 64, 26):
 2. a score per video position: linear(audio, no bias) + linear(video position) -> tanh -> linear 1,
    softmax over the spatial positions of each time step;
 3. residual reinforcement: video * weights + video;
-4. head: pooled reinforced video ++ flattened original audio -> linear.
+4. head: pooled reinforced video ++ flattened original audio after Dropout(0.4) -> linear (the
+   published model applies the audio network's own head dropout there; `audio_dropout=0` disables).
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from avemotion.models.encoders import AudioEncoder, VideoEncoder
 from avemotion.models.registry import register_model
 
 ATTENTION_MODES = ("per_sample", "batch_sum")
+AUDIO_DROPOUT = 0.4  # the published head: flattened audio -> Dropout(0.4), as in the audio network
+
+
+def audio_dropout_layer(p: float) -> nn.Dropout:
+    """Dropout on the flattened audio features before the fusion head (0 disables it)."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ConfigError(f"audio_dropout must be a number in [0, 1), got {p!r}")
+    return nn.Dropout(float(p))
 
 
 class GuidedAttention(nn.Module):
@@ -69,6 +78,7 @@ class CFNSR(AVModel):
         block: bool = True,
         self_attention: bool = True,
         residual: bool = True,
+        audio_dropout: float = AUDIO_DROPOUT,
     ):
         super().__init__(num_classes)
         s = get_scale(scale)
@@ -79,6 +89,7 @@ class CFNSR(AVModel):
         self.residual = residual
         self.self_attention = make_self_attention(s, d, causal) if block and self_attention else None
         self.cross = GuidedAttention(c, d, d, attention=attention, scale=attention_scale) if block else None
+        self.audio_dropout = audio_dropout_layer(audio_dropout)
         self.head = nn.Linear(c + self.audio_encoder.flat_dim, num_classes)
 
     def select_audio(self, audio_features: torch.Tensor) -> torch.Tensor:
@@ -99,7 +110,7 @@ class CFNSR(AVModel):
         a = self.audio_encoder(audio)
         if self.block:
             v = self.reinforce(v, self.select_audio(a))
-        return self.head(torch.cat([pool_video(v), a.flatten(1)], dim=1))
+        return self.head(torch.cat([pool_video(v), self.audio_dropout(a.flatten(1))], dim=1))
 
 
 class CFNSRReversed(AVModel):
@@ -107,10 +118,12 @@ class CFNSRReversed(AVModel):
 
     The 2048-d video positions are first projected to the audio width (64) so the same Transformer
     as CFN-SR applies; the last video token (time-major order) is the selected vector; the weights
-    are a softmax over the 26 audio steps; audio * weights + audio feeds the head.
+    are a softmax over the 26 audio steps; audio * weights + audio feeds the head (after the same
+    audio dropout as CFN-SR's).
     """
 
-    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, attention: str, attention_scale: float, causal: bool):
+    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, attention: str, attention_scale: float, causal: bool,
+                 audio_dropout: float = AUDIO_DROPOUT):
         super().__init__(num_classes)
         s = get_scale(scale)
         self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
@@ -119,6 +132,7 @@ class CFNSRReversed(AVModel):
         self.video_tokens = nn.Linear(c, d)
         self.self_attention = make_self_attention(s, d, causal)
         self.cross = GuidedAttention(d, d, d, attention=attention, scale=attention_scale)
+        self.audio_dropout = audio_dropout_layer(audio_dropout)
         self.head = nn.Linear(c + self.audio_encoder.flat_dim, num_classes)
 
     def forward(self, video, audio):
@@ -128,7 +142,7 @@ class CFNSRReversed(AVModel):
         selected = self.self_attention(tokens)[:, -1]
         weights = self.cross(a.transpose(1, 2)[:, None], selected)  # (B|1, 1, L)
         a_out = a * weights + a
-        return self.head(torch.cat([pool_video(v), a_out.flatten(1)], dim=1))
+        return self.head(torch.cat([pool_video(v), self.audio_dropout(a_out.flatten(1))], dim=1))
 
 
 @register_model("cfn_sr", fusion="intermediate", paper_accuracy=75.76, paper_params=26.30)
@@ -140,16 +154,19 @@ def cfn_sr(
     attention_scale: float = 1.0,
     causal: bool = True,
     stem_relu: bool = True,
+    audio_dropout: float = AUDIO_DROPOUT,
 ) -> CFNSR:
     """CFN-SR: audio self-attention selects, video positions are reinforced with a residual."""
     return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
-                 attention_scale=attention_scale, causal=causal)
+                 attention_scale=attention_scale, causal=causal, audio_dropout=audio_dropout)
 
 
 @register_model("cfn_sr_no_block", fusion="early", paper_accuracy=73.50, paper_params=25.92)
-def cfn_sr_no_block(*, num_classes: int = 8, scale: str = "full", stem_relu: bool = True) -> CFNSR:
+def cfn_sr_no_block(
+    *, num_classes: int = 8, scale: str = "full", stem_relu: bool = True, audio_dropout: float = AUDIO_DROPOUT
+) -> CFNSR:
     """CFN-SR without the cross-modal block: pooled video ++ flattened audio -> linear."""
-    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, block=False)
+    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, block=False, audio_dropout=audio_dropout)
 
 
 @register_model("cfn_sr_no_sa", fusion="intermediate", paper_accuracy=73.86, paper_params=26.05)
@@ -160,10 +177,11 @@ def cfn_sr_no_sa(
     attention: str = "per_sample",
     attention_scale: float = 1.0,
     stem_relu: bool = True,
+    audio_dropout: float = AUDIO_DROPOUT,
 ) -> CFNSR:
     """CFN-SR without audio self-attention: the mean of the audio steps guides the block."""
     return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
-                 attention_scale=attention_scale, self_attention=False)
+                 attention_scale=attention_scale, self_attention=False, audio_dropout=audio_dropout)
 
 
 @register_model("cfn_sr_no_residual", fusion="intermediate", paper_accuracy=75.33, paper_params=26.30)
@@ -175,10 +193,11 @@ def cfn_sr_no_residual(
     attention_scale: float = 1.0,
     causal: bool = True,
     stem_relu: bool = True,
+    audio_dropout: float = AUDIO_DROPOUT,
 ) -> CFNSR:
     """CFN-SR without the residual: video * weights only."""
     return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
-                 attention_scale=attention_scale, causal=causal, residual=False)
+                 attention_scale=attention_scale, causal=causal, residual=False, audio_dropout=audio_dropout)
 
 
 @register_model("cfn_sr_v2a", fusion="intermediate", paper_accuracy=74.15, paper_params=25.67)
@@ -190,6 +209,7 @@ def cfn_sr_v2a(
     attention_scale: float = 1.0,
     causal: bool = True,
     stem_relu: bool = True,
+    audio_dropout: float = AUDIO_DROPOUT,
 ) -> CFNSRReversed:
     """CFN-SR reversed (V->A): video self-attention selects, audio steps are reinforced."""
     return CFNSRReversed(
@@ -199,4 +219,5 @@ def cfn_sr_v2a(
         attention=attention,
         attention_scale=attention_scale,
         causal=causal,
+        audio_dropout=audio_dropout,
     )

@@ -19,7 +19,7 @@ class ConcatFC(AVModel):
     the two-stage recipe, but the prediction comes from the fused branch only.
     """
 
-    has_unused_parameters = True  # the unimodal heads are kept but do not feed the output
+    unused_modules = ("video_head", "audio_head")  # the unimodal heads are kept but do not feed the output
 
     def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, hidden: int = 256):
         super().__init__(num_classes)

@@ -26,9 +26,11 @@ class SplitAttention(nn.Module):
     are added; linear block -> block/reduction, BN, ReLU; one linear back to `block` per block;
     softmax across all blocks per channel; every block is multiplied by its attention.
 
-    `legacy=True` reproduces the published code: the dropout mask is applied twice, so kept blocks
-    are scaled by 1/(1-p)^2 instead of 1/(1-p). Its channel padding pads the wrong axis with the
-    wrong amount, so legacy mode refuses channel counts that do not divide (none of the paper's do).
+    `legacy=True` reproduces the published code: the scaled mask m = keep/drop / (1-p) multiplies
+    the blocks (the summary is computed from x * m) and multiplies the attention again, so the
+    output is x * m * m * attention (kept blocks 1/(1-p)^2) while the summary stays at 1/(1-p).
+    Its channel padding pads the wrong axis with the wrong amount, so legacy mode refuses channel
+    counts that do not divide (none of the paper's do).
     """
 
     def __init__(self, channels: tuple[int, ...], block: int, *, reduction: int = 4, dropout: float = 0.2, legacy: bool = False):
@@ -55,28 +57,33 @@ class SplitAttention(nn.Module):
             x = torch.cat([x, x.new_zeros(x.shape[0], pad, *x.shape[2:])], dim=1)
         return x.view(x.shape[0], blocks, self.block, *x.shape[2:])
 
-    def block_dropout(self, x: torch.Tensor) -> torch.Tensor:
-        """Drop whole blocks per sample: x is (B, blocks, block, *rest)."""
-        if not self.training or self.dropout == 0:
-            return x
+    def draw_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """One keep (1) / drop (0) per sample and block of x (B, blocks, block, *rest), broadcastable."""
         keep = 1 - self.dropout
-        mask = torch.bernoulli(x.new_full((x.shape[0], x.shape[1]) + (1,) * (x.dim() - 2), keep))
-        # The published code multiplies by the scaled mask twice: kept blocks get 1/keep^2.
-        scale = keep**2 if self.legacy else keep
-        return x * mask / scale
+        return torch.bernoulli(x.new_full((x.shape[0], x.shape[1]) + (1,) * (x.dim() - 2), keep))
+
+    def block_masks(self, split: list[torch.Tensor]) -> list[torch.Tensor | None]:
+        """The scaled mask keep/drop / (1 - p) of each modality; None for each outside training."""
+        if not self.training or self.dropout == 0:
+            return [None] * len(split)
+        return [self.draw_mask(x) / (1 - self.dropout) for x in split]
 
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         for x, c in zip(features, self.channels):
             if x.shape[1] != c:
                 raise ValueError(f"MSAF expected {c} channels, got {x.shape[1]}")
-        split = [self.block_dropout(self.split(x, n)) for x, n in zip(features, self.num_blocks)]
+        split = [self.split(x, n) for x, n in zip(features, self.num_blocks)]
+        masks = self.block_masks(split)
+        split = [x if m is None else x * m for x, m in zip(split, masks)]
         summary = sum(x.sum(dim=1).flatten(2).mean(dim=2) for x in split)  # (B, block)
         joint = self.joint(summary)
         attention = torch.softmax(torch.stack([d(joint) for d in self.dense], dim=1), dim=1)  # (B, all blocks, block)
         outputs, start = [], 0
-        for x, n, c in zip(split, self.num_blocks, self.channels):
+        for x, m, n, c in zip(split, masks, self.num_blocks, self.channels):
             a = attention[:, start : start + n].reshape(*attention.shape[:1], n, self.block, *([1] * (x.dim() - 3)))
             start += n
+            if self.legacy and m is not None:
+                a = a * m  # the published code multiplies the attention by the scaled mask again
             out = (x * a).flatten(1, 2)
             outputs.append(out[:, :c])
         return outputs

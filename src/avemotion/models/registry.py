@@ -92,6 +92,27 @@ def model_info(name: str) -> ModelInfo:
         raise ConfigError(f"unknown model {name!r}; known: {', '.join(_REGISTRY)}") from None
 
 
+def missing_modalities(name: str, available) -> tuple[str, ...]:
+    """The modalities model `name` needs that `available` (e.g. a cache's) lacks."""
+    return tuple(m for m in model_info(name).modalities if m not in tuple(available))
+
+
+def check_modalities(names, available, what: str = "the cache") -> None:
+    """ConfigError in one line naming the first model whose inputs `available` does not hold."""
+    for name in names:
+        missing = missing_modalities(name, available)
+        if missing:
+            raise ConfigError(f"model {name!r} needs {' and '.join(missing)}, which {what} does not hold "
+                              f"(it holds {'+'.join(available)}); models it can train: "
+                              f"{', '.join(n for n in list_models() if not missing_modalities(n, available))}")
+
+
+def uses_video(model: nn.Module | str) -> bool:
+    """Whether a registered model (a name, or a module built by create_model) reads the video."""
+    name = model if isinstance(model, str) else getattr(model, "avemotion_name", None)
+    return name is None or "video" in model_info(name).modalities
+
+
 def create_model(name: str, num_classes: int = 8, **config) -> nn.Module:
     info = model_info(name)
     model = info.factory(num_classes=num_classes, **config)

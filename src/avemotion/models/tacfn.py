@@ -10,7 +10,8 @@ the *concatenation* of the projected position and the selected audio vector:
 
 Why the tanh before and the hidden layer after the concatenation: a linear map of [W_v v_p ; a]
 equals W_1 W_v v_p + W_2 a, i.e. CFN-SR's additive form again, and a single linear score of it
-would make the audio term constant over positions (it cancels in the softmax). The head is CFN-SR's.
+would make the audio term constant over positions (it cancels in the softmax). The head is CFN-SR's,
+with its Dropout(0.4) on the flattened audio (`audio_dropout`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import nn
 from avemotion.errors import ConfigError
 from avemotion.models.attention import SelfAttentionEncoder
 from avemotion.models.base import AVModel, get_scale, pool_video
+from avemotion.models.cfn_sr import AUDIO_DROPOUT, audio_dropout_layer
 from avemotion.models.encoders import AudioEncoder, VideoEncoder
 from avemotion.models.registry import register_model
 
@@ -41,7 +43,8 @@ class ConcatGuidedAttention(nn.Module):
 
 
 class TACFN(AVModel):
-    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, causal: bool, attn_layers: int | None):
+    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, causal: bool, attn_layers: int | None,
+                 audio_dropout: float = AUDIO_DROPOUT):
         super().__init__(num_classes)
         s = get_scale(scale)
         layers = s.attn_layers if attn_layers is None else attn_layers
@@ -52,6 +55,7 @@ class TACFN(AVModel):
         c, d = self.video_encoder.out_channels, self.audio_encoder.out_channels
         self.self_attention = SelfAttentionEncoder(d, s.heads, s.ff, layers, causal=causal)
         self.cross = ConcatGuidedAttention(c, d, d)
+        self.audio_dropout = audio_dropout_layer(audio_dropout)
         self.head = nn.Linear(c + self.audio_encoder.flat_dim, num_classes)
 
     def forward(self, video, audio):
@@ -61,7 +65,7 @@ class TACFN(AVModel):
         b, c, t, h, w = v.shape
         weights = self.cross(v.flatten(3).permute(0, 2, 3, 1), selected).view(b, 1, t, h, w)
         v = v * weights + v
-        return self.head(torch.cat([pool_video(v), a.flatten(1)], dim=1))
+        return self.head(torch.cat([pool_video(v), self.audio_dropout(a.flatten(1))], dim=1))
 
 
 @register_model("tacfn", fusion="intermediate", paper_accuracy=76.76)
@@ -72,6 +76,8 @@ def tacfn(
     causal: bool = True,
     attn_layers: int | None = None,
     stem_relu: bool = True,
+    audio_dropout: float = AUDIO_DROPOUT,
 ) -> TACFN:
     """TACFN: CFN-SR's selection, concatenation-based fusion weights, residual reinforcement."""
-    return TACFN(num_classes=num_classes, scale=scale, stem_relu=stem_relu, causal=causal, attn_layers=attn_layers)
+    return TACFN(num_classes=num_classes, scale=scale, stem_relu=stem_relu, causal=causal, attn_layers=attn_layers,
+                 audio_dropout=audio_dropout)

@@ -46,7 +46,8 @@ class SelectBest(L.Callback):
     rule "val": highest validation accuracy, ties to the lower validation loss (the validation
     loader holds inner validation actors). "test-legacy": the validation loader holds the test fold
     and the first epoch with the highest accuracy wins, as in the published code (optimistic).
-    "last": the final epoch.
+    "last": the final epoch, saved at the end of every training epoch, so it needs no validation
+    loader at all (selection "last" and refit stages train without one).
     """
 
     def __init__(self, stem: Path, rule: str, preprocess, meta: dict):
@@ -66,16 +67,26 @@ class SelectBest(L.Callback):
         return (metrics["val_acc"], -metrics["val_loss"])
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or self.rule == "last":
             return
         # only this epoch's validation scores (train_* in callback_metrics are the previous epoch's)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
+        metrics = self._val_metrics(trainer)
         if any(math.isnan(v) for v in metrics.values()):
             return
         key = self._key(metrics)
-        better = self.best_key is None or key > self.best_key or self.rule == "last"
-        if not better:
-            return
+        if self.best_key is None or key > self.best_key:
+            self._keep(trainer, pl_module, key, metrics)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # Runs after this epoch's validation (if any) and before Lightning writes last.ckpt.
+        if self.rule == "last":
+            self._keep(trainer, pl_module, self._key({}), self._val_metrics(trainer))
+
+    @staticmethod
+    def _val_metrics(trainer) -> dict:
+        return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
+
+    def _keep(self, trainer, pl_module, key: tuple, metrics: dict) -> None:
         self.best_key, self.best_epoch, self.best_metrics = key, trainer.current_epoch, metrics
         if trainer.is_global_zero:
             extra = dict(self.meta, epoch=trainer.current_epoch, selection=self.rule, selection_metrics=metrics)

@@ -53,9 +53,11 @@ class FoldDataModule(L.LightningDataModule):
         seed: int = 0,
         crop_on_device: bool = False,
         preload: str = "off",
+        video: bool = True,
     ):
         super().__init__()
         self.cache = cache
+        self.video = video and "video" in cache.modalities  # False: the model needs no video, none is read
         self.train_ids = list(train_ids)
         self.val_ids = list(val_ids)
         self.batch_size = batch_size
@@ -73,7 +75,7 @@ class FoldDataModule(L.LightningDataModule):
             return
         device = self.device()
         ids = list(dict.fromkeys(self.train_ids + self.val_ids))
-        nbytes = store_bytes(self.cache, ids) if ids else 0
+        nbytes = store_bytes(self.cache, ids, self.video) if ids else 0
         self.preloaded = resolve_preload(self.preload, device, nbytes)
         if self.preloaded:
             self._setup_preloaded(ids, device)
@@ -86,11 +88,11 @@ class FoldDataModule(L.LightningDataModule):
 
     def _setup_cached(self) -> None:
         self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed,
-                                     defer_crop=self.crop_on_device)
-        self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed)
+                                     defer_crop=self.crop_on_device and self.video, video=self.video)
+        self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed, video=self.video)
 
     def _setup_preloaded(self, ids: list[str], device: torch.device) -> None:
-        store = load_store(self.cache, ids, device)
+        store = load_store(self.cache, ids, device, self.video)
         self.train_set = PreloadedClips(store, self.train_ids, augment=self.augment, seed=self.seed)
         self.val_set = PreloadedClips(store, self.val_ids, augment="none", seed=self.seed)
 
@@ -143,6 +145,6 @@ def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def eval_loader(cache, clip_ids: list[str], batch_size: int, num_workers: int = 0) -> DataLoader:
-    dataset = ClipDataset(cache, list(clip_ids), augment="none", seed=0)
+def eval_loader(cache, clip_ids: list[str], batch_size: int, num_workers: int = 0, video: bool = True) -> DataLoader:
+    dataset = ClipDataset(cache, list(clip_ids), augment="none", seed=0, video=video)
     return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)

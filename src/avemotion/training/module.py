@@ -11,6 +11,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
 
 from avemotion.data.transforms import crop_batch, normalize_video
+from avemotion.models.registry import uses_video
 
 
 class AVLightningModule(L.LightningModule):
@@ -31,6 +32,17 @@ class AVLightningModule(L.LightningModule):
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_uar = MulticlassRecall(num_classes, average="macro")
+
+    def on_fit_start(self) -> None:
+        # A model that reads no video (the 34k-parameter audio CNN) is made of operations far too
+        # small to split across threads: on 2 CPU cores, 2 intra-op threads made its step 9x
+        # slower than 1 when the other core was busy (bench/bench_audio_train.py).
+        self._threads = torch.get_num_threads()
+        if self.device.type == "cpu" and not uses_video(self.model):
+            torch.set_num_threads(1)
+
+    def on_fit_end(self) -> None:
+        torch.set_num_threads(getattr(self, "_threads", torch.get_num_threads()))
 
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         return self.model(self._video(video), audio)

@@ -55,6 +55,14 @@ class TrainConfig:
     deterministic: bool = False  # torch.use_deterministic_algorithms(True, warn_only=True)
     model_config: dict = field(default_factory=dict)  # extra factory arguments (e.g. legacy flags)
     kinetics: str | None = None  # 3D-ResNets Kinetics checkpoint to initialise the video encoder
+    # after selecting the epoch count on the inner validation actors, retrain on all training
+    # actors (train + val) for that many epochs and score only that refit on the test fold
+    refit: bool = False
+    allow_partial_init: bool = False  # train on when unimodal/Kinetics weights miss encoder tensors
+    # the published pipeline (LEGACY_TRAINING, LEGACY_MODEL_FLAGS, LEGACY_PREPROCESS); set through
+    # get_preset(..., legacy=True), which applies those settings under any explicit override
+    legacy: bool = False
+    batch_sizes: dict = field(default_factory=dict)  # per-model batch size (legacy: MSAF trained with 4)
 
     def __post_init__(self):
         for name, value, choices in (
@@ -74,6 +82,17 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.unimodal_epochs is not None and self.unimodal_epochs < 1:
             raise ConfigError(f"unimodal_epochs must be >= 1; got {self.unimodal_epochs}")
+        if self.n_val < 0:
+            raise ConfigError(f"n_val must be >= 0; got {self.n_val}")
+        if self.uses_validation and self.n_val == 0:
+            raise ConfigError("selection 'val' needs inner validation actors (n_val >= 1); use --selection last or test-legacy for n_val 0")
+        if self.refit and self.selection != "val":
+            raise ConfigError(f"refit selects the epoch count on inner validation actors: it needs selection 'val', got {self.selection!r}")
+
+    @property
+    def uses_validation(self) -> bool:
+        """Only "val" selects on inner validation actors; the other rules give them back to training."""
+        return self.selection == "val"
 
     @property
     def stage_epochs(self) -> int:
@@ -119,15 +138,79 @@ PRESETS = {
 }
 
 
+# --legacy: every published behaviour at once (SPEC 3 and 5; table in docs/training.md). Explicit
+# options still override these (e.g. fewer epochs for a test); run.json records the result.
+LEGACY_TRAINING = dict(
+    selection="test-legacy",  # best test-fold accuracy over epochs, trained on all 20 non-test actors
+    augment="frame",  # crop/flip drawn per frame
+    batch_size=16,
+    batch_sizes={"msaf": 4},
+    lr=1e-3,
+    weight_decay=0.0,  # Adam, constant learning rate
+    epochs=70,
+    unimodal_epochs=None,
+    recipe="two-stage",
+)
+# Model factory arguments of the published code, passed only to the fusion factories that accept
+# them (the unimodal video network keeps its stem ReLU: only the fusion models dropped it).
+LEGACY_MODEL_FLAGS = {"attention": "batch_sum", "stem_relu": False, "legacy_dropout": True}
+# Preprocessing of the published code: `prepare` settings, checked (not changed) by `train --legacy`.
+LEGACY_PREPROCESS = {"crop": "legacy", "stft_pad": "reflect"}
+
+
 def get_preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return PRESETS[name].replace(**overrides)
+    base = PRESETS[name]
+    if overrides.get("legacy"):
+        base = base.replace(legacy=True, **LEGACY_TRAINING)
+    return base.replace(**overrides)
+
+
+def model_config_for(cfg: TrainConfig, model_name: str) -> dict:
+    """Factory arguments of `model_name` in this run: the legacy flags its factory accepts, then --set."""
+    if not cfg.legacy:
+        return dict(cfg.model_config)
+    import inspect
+
+    from avemotion.models import model_info
+
+    info = model_info(model_name)
+    if info.fusion == "unimodal":
+        return dict(cfg.model_config)
+    accepted = inspect.signature(info.factory).parameters
+    flags = {k: v for k, v in LEGACY_MODEL_FLAGS.items() if k in accepted}
+    return {**flags, **cfg.model_config}
+
+
+def batch_size_for(cfg: TrainConfig, model_name: str) -> int:
+    return int(cfg.batch_sizes.get(model_name, cfg.batch_size))
+
+
+def check_legacy_cache(cfg: TrainConfig, pre: PreprocessConfig) -> None:
+    """--legacy compares like for like only on a cache prepared as the published code did."""
+    if not cfg.legacy:
+        return
+    wrong = [f"{k}={getattr(pre, k, None)!r}" for k, v in LEGACY_PREPROCESS.items() if getattr(pre, k, None) != v]
+    if wrong:
+        wanted = ", ".join(f"{k}={v!r}" for k, v in LEGACY_PREPROCESS.items())
+        raise ConfigError(
+            f"--legacy needs a cache prepared with {wanted} (avemotion prepare --legacy); this cache has "
+            f"{', '.join(wrong)}"
+        )
+
+
+def run_label(cfg: TrainConfig) -> str:
+    """What every report prints beside the numbers: LEGACY and/or OPTIMISTIC, or nothing."""
+    return ", ".join(name for name, on in (("LEGACY", cfg.legacy), ("OPTIMISTIC", cfg.optimistic)) if on)
 
 
 def resolve_input(cfg: TrainConfig, pre: PreprocessConfig) -> TrainConfig:
-    """Fix frames/frame_size from the cache, refusing a cache the preset cannot use."""
+    """Fix frames/frame_size from the cache, refusing a cache the preset cannot use; an
+    audio-only cache has no frames (None)."""
+    if "video" not in pre.modalities:
+        return cfg.replace(frames=None, frame_size=None)
     frames = _resolve_dim("frames", cfg.frames, cfg.max_frames, pre.num_frames, cfg.preset)
     size = _resolve_dim("frame size", cfg.frame_size, cfg.max_frame_size, pre.frame_size, cfg.preset)
     return cfg.replace(frames=frames, frame_size=size)

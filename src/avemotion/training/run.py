@@ -5,7 +5,9 @@
 
 A stage is done when its metrics.json exists with the expected settings hash; a stage with a
 last.ckpt resumes from it. Unimodal stages ("video", "audio") are shared by every fusion model of a
-fold, in the run folder or in a separate `unimodal_dir`.
+fold, in the run folder or in a separate `unimodal_dir`. With `refit`, every stage X is followed by
+"X-refit": trained on all training actors (train + val) for the epoch count X selected, and only
+the refit scores the test fold.
 """
 
 from __future__ import annotations
@@ -20,10 +22,21 @@ import torch
 
 from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError
-from avemotion.training.presets import TrainConfig, learning_settings, resolve_input, settings_hash
+from avemotion.models.registry import check_modalities, uses_video
+from avemotion.training.presets import (
+    TrainConfig,
+    batch_size_for,
+    check_legacy_cache,
+    learning_settings,
+    model_config_for,
+    resolve_input,
+    run_label,
+    settings_hash,
+)
 from avemotion.utils.io import read_json, write_json
 
 UNIMODAL = ("video", "audio")
+REFIT = "-refit"  # suffix of a refit stage's folder: fold_K/<stage>-refit
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,9 @@ def open_run(
         log = _silent  # one process speaks under DDP
     cache = open_cache(cache_path)
     pre = cache.config
+    check_modalities(models, pre.modalities)  # an audio-only cache trains audio models only
     cfg = resolve_input(cfg, pre)
+    check_legacy_cache(cfg, pre)
     records = cache.records()  # one read of every per-clip JSON, for the folds and their manifests
     folds = build_folds(records, cfg)
     ctx = RunContext(
@@ -109,8 +124,11 @@ def build_folds(records: list[dict], cfg: TrainConfig) -> list[FoldSplit]:
 
     actors = sorted({int(r["actor"]) for r in records})
     genders = {int(r["actor"]): r["gender"] for r in records if r.get("gender")}
+    # Selection on the test fold or on the last epoch uses no validation actors: they train, as in
+    # the published code (20 training actors per RAVDESS fold, not 16).
+    n_val = cfg.n_val if cfg.uses_validation else 0
     # make_folds checks them (test groups partition the actors, no leak) before returning
-    folds = make_folds(actors, n_folds=cfg.n_folds, n_val=cfg.n_val, seed=cfg.fold_seed, genders=genders)
+    folds = make_folds(actors, n_folds=cfg.n_folds, n_val=n_val, seed=cfg.fold_seed, genders=genders)
     return [_split(f, records) for f in folds]
 
 
@@ -156,6 +174,9 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         "preset": ctx.cfg.preset,
         "selection": ctx.cfg.selection,
         "optimistic": ctx.cfg.optimistic,
+        "legacy": ctx.cfg.legacy,
+        "refit": ctx.cfg.refit,
+        "label": run_label(ctx.cfg),  # "LEGACY, OPTIMISTIC", "OPTIMISTIC" or ""
         "seed": ctx.cfg.seed,
         "launch": launch_settings(ctx.cfg),
         "preprocess": ctx.preprocess.to_dict(),
@@ -229,25 +250,70 @@ def select_folds(ctx: RunContext, which: str | list[int]) -> list[FoldSplit]:
 
 
 def stages_for(model_name: str, cfg: TrainConfig) -> list[str]:
-    """Stages a model needs on one fold, in order."""
+    """Stages a model needs on one fold, in order (refits after every selection stage)."""
     if model_name in UNIMODAL or cfg.recipe == "end-to-end":
-        return [model_name]
-    return ["video", "audio", model_name]
+        stages = [model_name]
+    else:
+        stages = ["video", "audio", model_name]
+    return stages + [s + REFIT for s in stages] if cfg.refit else stages
+
+
+def base_stage(stage: str) -> str:
+    return stage.removesuffix(REFIT)
+
+
+def is_refit(stage: str) -> bool:
+    return stage.endswith(REFIT)
 
 
 def stage_dir(ctx: RunContext, fold: FoldSplit, stage: str) -> Path:
-    base = ctx.unimodal_dir if stage in UNIMODAL else ctx.run_dir
+    base = ctx.unimodal_dir if base_stage(stage) in UNIMODAL else ctx.run_dir
     return base / f"fold_{fold.index}" / stage
 
 
+def stage_ids(ctx: RunContext, fold: FoldSplit, stage: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(training clip ids, validation clip ids) of a stage."""
+    if is_refit(stage):
+        return fold.train_ids + fold.val_ids, ()  # the epoch count is fixed: nothing to validate on
+    if ctx.cfg.selection == "test-legacy":
+        return fold.train_ids, fold.test_ids  # what the published code did; fixed never sees it
+    return fold.train_ids, fold.val_ids  # "last": no validation actors, so no validation clips
+
+
+def train_actors(fold: FoldSplit, stage: str) -> list[int]:
+    return sorted(fold.train_actors + fold.val_actors) if is_refit(stage) else list(fold.train_actors)
+
+
 def stage_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> dict:
+    if is_refit(stage):
+        return refit_settings(ctx, fold, stage, model_name)
+    settings = selection_settings(ctx, fold, stage, model_name)
+    if ctx.cfg.refit:
+        settings["score_test"] = False  # the refit alone scores the test fold
+    return settings
+
+
+def refit_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> dict:
+    """The selection stage's settings on train + val actors, for the epoch count it selected."""
+    base = base_stage(stage)
+    selected = stage_settings(ctx, fold, base, model_name)
+    best = stage_dir(ctx, fold, base) / "best.json"
+    if not best.exists():
+        raise ConfigError(f"{stage}: the selection stage {best.parent} has not finished")
+    epochs = int(read_json(best)["epoch"]) + 1  # epochs are counted from 0
+    fold_actors = {"test": list(fold.test_actors), "val": [], "train": train_actors(fold, stage)}
+    return dict(selected, stage=stage, fold=fold_actors, epochs=epochs, selection="refit",
+                refit_of=settings_hash(selected))
+
+
+def selection_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> dict:
     cfg = ctx.cfg
     common = {
         "stage": stage,
         "preprocess_hash": ctx.preprocess_hash,
         "fold": fold.actors_dict(),
         "scale": cfg.scale,
-        "batch_size": cfg.batch_size,
+        "batch_size": batch_size_for(cfg, stage),
         "lr": cfg.lr,
         "weight_decay": cfg.weight_decay,
         "augment": cfg.augment,
@@ -259,7 +325,8 @@ def stage_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str
         # Only what the unimodal network sees: every fusion model of the fold (and the unimodal
         # model itself, same folder) reuses it, so it always trains for unimodal_epochs.
         return dict(common, epochs=cfg.stage_epochs)
-    return dict(common, model=model_name, model_config=cfg.model_config, recipe=cfg.recipe, epochs=cfg.epochs, unimodal_epochs=cfg.stage_epochs)
+    return dict(common, model=model_name, model_config=model_config_for(cfg, model_name), recipe=cfg.recipe,
+                epochs=cfg.epochs, unimodal_epochs=cfg.stage_epochs)
 
 
 def stage_done(path: Path, expected_hash: str) -> bool:
@@ -307,60 +374,77 @@ def run_stage(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> 
         return path
     check_stage_start(path, settings, digest)
     resume = (path / "last.ckpt").exists()
-    ctx.log(f"fold {fold.index} {stage}: {'resuming' if resume else 'training'} ({len(fold.train_ids)} train clips)")
+    n_train = len(stage_ids(ctx, fold, stage)[0])
+    ctx.log(f"fold {fold.index} {stage}: {'resuming' if resume else 'training'} "
+            f"({n_train} train clips of {len(train_actors(fold, stage))} actors, {settings['epochs']} epochs)")
     # Seed before building: the weight init must not depend on what ran earlier in this process.
     L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
     model, init_report = build_stage_model(ctx, fold, stage)
     meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "init": init_report}
-    trainer = fit_stage(ctx, fold, stage, path, model, meta, settings["epochs"], resume)
+    trainer = fit_stage(ctx, fold, stage, path, model, meta, settings, resume)
     doc = score_stage(ctx, fold, stage, path, meta, trainer)
     m = doc["metrics"]
-    ctx.log(
-        f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({ctx.cfg.selection}); "
-        f"test actors {list(fold.test_actors)}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
-    )
+    rule = "refit: last epoch" if is_refit(stage) else ctx.cfg.selection
+    scored = (f"test actors {list(fold.test_actors)}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}" if m
+              else "test fold not scored (the refit scores it)")
+    ctx.log(f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({rule}); {scored}")
     return path
 
 
 def build_stage_model(ctx: RunContext, fold: FoldSplit, stage: str):
+    """The stage's model and its initialisation record (None: random init), refusing a partial one."""
     from avemotion.models import create_model
+
+    name = base_stage(stage)
+    config = {} if name in UNIMODAL else model_config_for(ctx.cfg, name)
+    model = create_model(name, scale=ctx.cfg.scale, **config)
+    if name in UNIMODAL or ctx.cfg.recipe == "end-to-end":
+        return model, init_kinetics(ctx, model, name)
+    return model, init_unimodal(ctx, fold, model, REFIT if is_refit(stage) else "")
+
+
+def init_unimodal(ctx: RunContext, fold: FoldSplit, model, suffix: str) -> dict:
+    """Two-stage recipe: the fold's video and audio stages (their refits for a refit) -> `model`."""
     from avemotion.models.checkpoint import load_checkpoint
+    from avemotion.models.weights import coverage, unimodal_prefixes
 
-    config = {} if stage in UNIMODAL else dict(ctx.cfg.model_config)
-    model = create_model(stage, scale=ctx.cfg.scale, **config)
-    if stage in UNIMODAL or ctx.cfg.recipe == "end-to-end":
-        return model, init_kinetics(ctx, model, stage)
-    video, _ = load_checkpoint(stage_dir(ctx, fold, "video") / "best")
-    audio, _ = load_checkpoint(stage_dir(ctx, fold, "audio") / "best")
-    report = model.load_unimodal(video, audio)
-    return model, report.summary() if hasattr(report, "summary") else str(report)
+    paths = {role: stage_dir(ctx, fold, role + suffix) for role in UNIMODAL}
+    video, _ = load_checkpoint(paths["video"] / "best")
+    audio, _ = load_checkpoint(paths["audio"] / "best")
+    report = model.load_unimodal(video, audio, strict=not ctx.cfg.allow_partial_init)
+    return {"source": "unimodal", "from": {r: str(p) for r, p in paths.items()}, **report.to_dict(),
+            "coverage": coverage(model, report, unimodal_prefixes(model)),
+            "imported": any(read_json(p / "best.json").get("imported") for p in paths.values())}
 
 
-def init_kinetics(ctx: RunContext, model, stage: str) -> str | None:
+def init_kinetics(ctx: RunContext, model, stage: str) -> dict | None:
     """Optional Kinetics initialisation of the video encoder (stages that build one from scratch)."""
     if not ctx.cfg.kinetics or stage == "audio" or getattr(model, "video_encoder", None) is None:
         return None
-    from avemotion.models.weights import load_kinetics
+    from avemotion.models.weights import coverage, load_kinetics
 
-    return "kinetics: " + load_kinetics(model, ctx.cfg.kinetics).summary()
+    report = load_kinetics(model, ctx.cfg.kinetics, strict=not ctx.cfg.allow_partial_init)
+    return {"source": "kinetics", "from": ctx.cfg.kinetics, **report.to_dict(),
+            "coverage": coverage(model.video_encoder, report, ("",))}
 
 
-def fit_stage(ctx, fold, stage, path, model, meta, epochs, resume):
+def fit_stage(ctx, fold, stage, path, model, meta, settings, resume):
     from avemotion.training.datamodule import FoldDataModule
     from avemotion.training.module import AVLightningModule
 
     cfg = ctx.cfg
     lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
                             channels_last=on_cuda_or(cfg.channels_last), compile=on_cuda_or(cfg.compile))
-    # Legacy selection validates on the test fold (what the published code did); fixed never sees it.
-    val_ids = fold.test_ids if cfg.selection == "test-legacy" else fold.val_ids
+    train_ids, val_ids = stage_ids(ctx, fold, stage)
     data = FoldDataModule(
-        ctx.cache, fold.train_ids, val_ids, batch_size=cfg.batch_size,
+        ctx.cache, train_ids, val_ids, batch_size=settings["batch_size"],
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
-        crop_on_device=on_cuda_or(cfg.crop_on_device), preload=cfg.preload,
+        crop_on_device=on_cuda_or(cfg.crop_on_device), preload=cfg.preload, video=uses_video(model),
     )
+    rule = "last" if is_refit(stage) else cfg.selection
     with _quiet(not ctx.progress):
-        trainer = make_trainer(ctx, path, epochs, meta, strategy=ddp_strategy(model))
+        trainer = make_trainer(ctx, path, settings["epochs"], meta, rule=rule, validate=bool(val_ids),
+                               strategy=ddp_strategy(model))
     ckpt = str(path / "last.ckpt") if resume else None
     with _interrupt_as_keyboard(trainer), _quiet(not ctx.progress):
         trainer.fit(lit, datamodule=data, ckpt_path=ckpt)
@@ -391,7 +475,8 @@ def _quiet(enabled: bool):
         log.setLevel(level)
 
 
-def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict, strategy: str = "auto"):
+def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict, *, rule: str, validate: bool = True,
+                 strategy: str = "auto"):
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -405,7 +490,7 @@ def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict, strategy:
     last = ModelCheckpoint(dirpath=path, filename="last", save_top_k=1, enable_version_counter=False)
     callbacks = [
         EpochSeed(cfg.seed),
-        SelectBest(path / "best", cfg.selection, ctx.preprocess, meta),
+        SelectBest(path / "best", rule, ctx.preprocess, meta),
         last,
         *ctx.extra_callbacks,
     ]
@@ -425,6 +510,7 @@ def make_trainer(ctx: RunContext, path: Path, epochs: int, meta: dict, strategy:
         logger=loggers,
         plugins=[AtomicCheckpointIO()],
         num_sanity_val_steps=0,
+        limit_val_batches=None if validate else 0,  # no validation clips ("last", refit): skip the loop
         log_every_n_steps=1,
         enable_progress_bar=ctx.progress,
         enable_model_summary=False,
@@ -475,25 +561,34 @@ def _interrupt_as_keyboard(trainer):
 
 
 def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
-    """Score the selected checkpoint once on the test fold; write metrics.json; drop last.ckpt."""
+    """Score the selected checkpoint once on the test fold; write metrics.json; drop last.ckpt.
+
+    Under refit only the refit stages score: a selection stage records its selected epoch alone."""
     from avemotion.evaluation.metrics import score_predictions
     from avemotion.models.checkpoint import load_checkpoint
 
     trainer.strategy.barrier()  # rank 0 may still be writing the last best.safetensors
     model, best_meta = load_checkpoint(path / "best")
-    preds = predict_clips(ctx, model, fold.test_ids, trainer.strategy.root_device)
+    scores = is_refit(stage) or not ctx.cfg.refit
+    preds = predict_clips(ctx, model, fold.test_ids, trainer.strategy.root_device, base_stage(stage)) if scores else []
     doc = {
         "fold": fold.index,
         "stage": stage,
         "settings_hash": meta["settings_hash"],
-        "selection": ctx.cfg.selection,
+        "selection": "refit" if is_refit(stage) else ctx.cfg.selection,
+        "scored": ("refit" if is_refit(stage) else "selected checkpoint") if scores else None,
         "optimistic": ctx.cfg.optimistic,
+        "legacy": ctx.cfg.legacy,
+        "label": run_label(ctx.cfg),
         "epoch": best_meta.get("epoch"),
+        "epochs_trained": trainer.current_epoch,
         "selection_metrics": best_meta.get("selection_metrics"),
         "init": meta.get("init"),
         "engine": engine_used(ctx.cfg, trainer),
         "test_actors": list(fold.test_actors),
-        "metrics": score_predictions(preds),
+        "train_actors": train_actors(fold, stage),
+        "train_clips": len(stage_ids(ctx, fold, stage)[0]),
+        "metrics": score_predictions(preds) if scores else None,
         "predictions": preds,
     }
     if trainer.is_global_zero:
@@ -517,9 +612,11 @@ def engine_used(cfg: TrainConfig, trainer) -> dict:
     }
 
 
-def predict_clips(ctx: RunContext, model, clip_ids, device) -> list[dict]:
+def predict_clips(ctx: RunContext, model, clip_ids, device, model_name: str = "") -> list[dict]:
     from avemotion.training.datamodule import eval_loader
     from avemotion.training.module import predict
 
-    loader = eval_loader(ctx.cache, list(clip_ids), ctx.cfg.batch_size, ctx.cfg.num_workers)
+    # the training batch size: a legacy batch-summed attention map depends on it
+    loader = eval_loader(ctx.cache, list(clip_ids), batch_size_for(ctx.cfg, model_name), ctx.cfg.num_workers,
+                         video=uses_video(model))
     return predict(model, loader, device)

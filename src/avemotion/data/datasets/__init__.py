@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avemotion.config import MODALITIES
 from avemotion.errors import ConfigError, InputError
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Scan:
     records: list[ClipRecord] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     dataset: str = ""
+    modalities: tuple[str, ...] = MODALITIES  # what the corpus's clips hold
+    notes: list[str] = field(default_factory=list)  # warnings for the prepare summary
 
 
 _ADAPTERS: dict[str, type] = {}
@@ -83,7 +86,7 @@ def detect_dataset(root: str | Path) -> str:
         raise InputError(root, "unreadable", "dataset folder not found")
     found = [name for name, cls in _ADAPTERS.items() if cls.detect(root)]
     if not found:
-        raise InputError(root, "bad_name", "no known dataset layout (RAVDESS Actor_XX/*.mp4 or CREMA-D 1001_DFA_ANG_XX.flv)")
+        raise InputError(root, "bad_name", "no known dataset layout (RAVDESS Actor_XX/*.mp4 or *.wav/*.flac, or CREMA-D 1001_DFA_ANG_XX.flv)")
     return found[0]
 
 
