@@ -120,9 +120,21 @@ def test_incomplete_checkpoint_is_refused_and_nothing_is_written(train_cache, tm
     result = run_cli("import-unimodal", source, "--run", run, "--data", train_cache.path, *RUN_OPTIONS)
     assert result.exit_code != 0
     message = str(result.exception)
-    assert "fold_2_resnext50_best.pth" in message and "missing video_encoder.layer1.0.bn1.running_var" in message
-    assert "unexpected video_encoder.layer9.0.conv1.weight" in message and "\n" not in message
+    assert "fold_2_resnext50_best.pth" in message and "missing layer1.0.bn1.running_var" in message
+    assert "unexpected layer9.0.conv1.weight" in message and "\n" not in message
     assert not list(run.glob("fold_*/video")) and not list(run.glob("fold_*/audio"))  # all checked before any write
+
+
+def test_a_checkpoint_of_another_shape_is_refused(train_cache, tmp_path):
+    def widen(k, role, state):
+        if (k, role) == (1, "audio"):
+            state["fc1.weight"] = torch.zeros(7, state["fc1.weight"].shape[1])  # 7 classes, not 8
+
+    source = tmp_path / "published"
+    write_published(source, edit=widen)
+    result = run_cli("import-unimodal", source, "--run", tmp_path / "run", "--data", train_cache.path, *RUN_OPTIONS)
+    assert result.exit_code != 0
+    assert "fold_1_mfccNet_best.pth" in str(result.exception) and "shape mismatch fc1.weight" in str(result.exception)
 
 
 def test_folds_must_be_the_published_ones(train_cache, tmp_path):

@@ -84,7 +84,8 @@ def test_clip_audio_window_matches_direct_computation(synth_corpus, tmp_path):
     # noise under a syllable-like envelope plus a chirp: every window start gives other MFCCs
     track = 0.2 * rng.standard_normal(n) * (0.55 + 0.45 * np.sin(2 * np.pi * 2.3 * t)) + 0.1 * np.sin(2 * np.pi * (200 + 300 * t) * t)
     track = np.round(np.clip(track, -1, 1) * 32767) / 32768  # on the 16-bit grid: stored exactly
-    path = write_av(tmp_path / "known_audio.mkv", crema_frames(rec.path), 30, container="matroska",
+    frames = crema_frames(rec.path)  # the synthetic clip's own frames, so its landmark CSV applies
+    path = write_av(tmp_path / "known_audio.mkv", frames, 30, container="matroska",
                     audio=track.astype(np.float32), rate=SR, acodec="pcm_s16le")
     arrays = preprocess_clip(path, SMALL, rec.landmarks)
     window = track[SR // 2 : SR // 2 + SMALL.audio_samples].astype(np.float32)

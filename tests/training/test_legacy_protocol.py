@@ -147,7 +147,7 @@ def test_legacy_model_flags_reach_only_the_factories_that_take_them():
 
 
 def test_legacy_refuses_a_cache_not_prepared_as_published(train_cache, tmp_path):
-    with pytest.raises(ConfigError, match="prepare --legacy"):
+    with pytest.raises(ConfigError, match="crop='legacy', stft_pad='reflect'.*this cache has crop='fixed', stft_pad='constant'"):
         train("audio", train_cache.path, tmp_path / "x", **dict(BASE, legacy=True, epochs=1))
 
 

@@ -119,6 +119,26 @@ def _hms(text: str | None) -> float | None:
     return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3]) if match else None
 
 
+# Raw elementary audio streams (ADTS AAC, MP3 without a header stating it, AC-3) carry no duration:
+# FFmpeg estimates one from the first bitrate, often seconds off; their packets are counted instead.
+RAW_AUDIO_FORMATS = ("aac", "mp3", "ac3", "eac3", "dts")
+
+
+def packet_span(path: str, index: int) -> float:
+    """Seconds covered by the packets of stream `index` (demuxed, not decoded: fast)."""
+    import av
+
+    end = first = None
+    with av.open(path) as c:
+        stream = c.streams[index]
+        for packet in c.demux(stream):
+            if packet.pts is None:
+                continue
+            first = packet.pts if first is None else min(first, packet.pts)
+            end = max(end or 0, packet.pts + (packet.duration or 0))
+    return float((end - first) * stream.time_base) if end is not None else 0.0
+
+
 def stated_span(container, stream) -> float:
     """Seconds from the stream's first timestamp to its end, as the container states them (0 if unknown).
 
@@ -126,6 +146,8 @@ def stated_span(container, stream) -> float:
     DURATION tag or the container's duration, minus the stream's start: Matroska states ends as
     timestamps (a file starting at 1.5 s and lasting 4.5 s says 6.0 s), other containers state a
     duration from the earliest stream. A start within SYNC_TOLERANCE of the container's counts as it."""
+    if container.format.name in RAW_AUDIO_FORMATS and stream.type == "audio":
+        return packet_span(container.name, stream.index)  # its stated duration is a bitrate guess
     duration = _seconds(stream.duration, stream.time_base)
     if duration:
         return duration

@@ -195,20 +195,29 @@ def published_key(role: str, key: str) -> str:
     raise AssertionError("the empty prefix matches every key")  # pragma: no cover
 
 
+def ours_to_published(role: str, key: str) -> str:
+    for theirs, ours in PUBLISHED_PREFIXES[role]:
+        if key.startswith(ours):
+            return theirs + key[len(ours):]
+    return key  # not one of the unimodal networks' tensors: named as it is
+
+
 def load_published(model: nn.Module, role: str, path: str | Path) -> int:
     """Load a published `role` state dict into our unimodal `model`; all or nothing.
 
     Every tensor of ours (BatchNorm counters aside) must receive one of the same shape, and every
-    published tensor must have a place: otherwise one ConfigError line names the file and the keys.
-    Returns the number of tensors loaded.
+    published tensor must have a place: otherwise one ConfigError line names the file and the keys
+    (in the file's names). Returns the number of tensors loaded.
     """
-    source = {published_key(role, k): v for k, v in read_kinetics_state(path).items()}
+    published = read_kinetics_state(path)
+    source = {published_key(role, k): v for k, v in published.items()}
     state = model.state_dict()
-    mismatched = [k for k, v in source.items() if k in state and state[k].shape != v.shape]
+    missing = [ours_to_published(role, k) for k in state if k not in source and not _is_counter(k)]
     refuse_gaps(str(path), {
-        "missing": [k for k in state if k not in source and not _is_counter(k)],
-        "unexpected": [k for k in source if k not in state],
-        "shape mismatch": mismatched,
+        "missing": missing,
+        "unexpected": [k for k in published if published_key(role, k) not in state],
+        "shape mismatch": [k for k, v in published.items() if published_key(role, k) in state
+                           and state[published_key(role, k)].shape != v.shape],
     })
     with torch.no_grad():
         for name, value in source.items():

@@ -196,7 +196,7 @@ def check_legacy_cache(cfg: TrainConfig, pre: PreprocessConfig) -> None:
     if wrong:
         wanted = ", ".join(f"{k}={v!r}" for k, v in LEGACY_PREPROCESS.items())
         raise ConfigError(
-            f"--legacy needs a cache prepared with {wanted} (avemotion prepare --legacy); this cache has "
+            f"--legacy needs a cache prepared with {wanted} (avemotion prepare --crop legacy --stft-pad reflect); this cache has "
             f"{', '.join(wrong)}"
         )
 
