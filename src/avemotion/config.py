@@ -12,6 +12,10 @@ import json
 from dataclasses import dataclass
 
 CROP_MODES = ("fixed", "legacy")
+# Bumped when our own code changes what features a setting produces, so that no cache built before
+# mixes with one built after. 2: multichannel audio is the mean of its channels (was FFmpeg's
+# downmix, which weights stereo by 1/sqrt(2)).
+FEATURE_REVISION = 2
 MODALITIES = ("video", "audio")  # the one definition of the modality names and their order
 SHORT_CLIP_POLICIES = ("error", "pad")
 STFT_PADS = ("constant", "reflect")
@@ -73,8 +77,9 @@ class PreprocessConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def hash(self) -> str:
-        """Settings plus the library behaviour that changes features (librosa's STFT pad mode)."""
-        payload = dict(self.to_dict(), **library_fingerprint())
+        """Settings plus the library behaviour that changes features (librosa's STFT pad mode) and
+        the revision of our own feature code (FEATURE_REVISION)."""
+        payload = dict(self.to_dict(), **library_fingerprint(), feature_revision=FEATURE_REVISION)
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -8,31 +8,21 @@ from avemotion.models import create_model
 from avemotion.models.msaf import SplitAttention
 
 
-def dropped(legacy: bool) -> torch.Tensor:
+def test_block_masks_drop_whole_blocks_at_the_rate_and_scale_the_kept_ones():
     torch.manual_seed(0)
-    module = SplitAttention((64, 32), 16, dropout=0.2, legacy=legacy).train()
-    x = torch.ones(32, 6, 16, 5)  # (B, blocks, block, steps)
-    return module.block_dropout(x)
+    module = SplitAttention((64, 32), 16, dropout=0.2).train()
+    x = torch.ones(256, 6, 16, 5)  # (B, blocks, block, steps)
+    (mask,) = module.block_masks([x])
+    assert mask.shape == (256, 6, 1, 1)  # one draw per sample and block: whole blocks
+    values = torch.unique(mask)
+    assert values.tolist() == [0.0, pytest.approx(1 / 0.8)]
+    rate = float((mask == 0).float().mean())
+    assert abs(rate - 0.2) < 4 * (0.2 * 0.8 / mask.numel()) ** 0.5  # 4 binomial standard deviations
 
 
-@pytest.mark.parametrize("legacy, kept", [(False, 1 / 0.8), (True, 1 / 0.8 / 0.8)])
-def test_block_dropout_scale(legacy, kept):
-    out = dropped(legacy)
-    values = torch.unique(out)
-    assert len(values) == 2
-    assert values[0] == 0
-    assert values[1] == pytest.approx(kept)
-    # whole blocks: every block is all-kept or all-dropped
-    per_block = out.flatten(2)
-    assert ((per_block == per_block[..., :1]).all())
-    rate = float((per_block[..., 0] == 0).float().mean())
-    assert 0.1 < rate < 0.3  # about 0.2 of 192 blocks
-
-
-def test_block_dropout_is_identity_in_eval():
+def test_block_masks_are_none_in_eval():
     module = SplitAttention((64, 32), 16, dropout=0.2).eval()
-    x = torch.randn(2, 6, 16, 5)
-    assert torch.equal(module.block_dropout(x), x)
+    assert module.block_masks([torch.randn(2, 6, 16, 5)]) == [None]
 
 
 def test_model_option_reaches_both_modules():

@@ -7,7 +7,7 @@ import torch
 
 from avemotion.errors import ConfigError
 from avemotion.training import train
-from avemotion.training.datamodule import FoldDataModule, resolve_preload
+from avemotion.training.datamodule import CPU_PRELOAD_BYTES, FoldDataModule, resolve_preload
 from avemotion.training.presets import TrainConfig
 from avemotion.utils.io import read_json
 
@@ -118,7 +118,9 @@ def test_preload_settings_and_auto_resolution(monkeypatch):
     cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
     assert resolve_preload("on", cpu, 10**12) is True
     assert resolve_preload("off", gpu, 1) is False
-    assert resolve_preload("auto", cpu, 1) is False  # never on the CPU
+    # the CPU: small folds only (an MFCC-only fold), never a video fold of RAVDESS size
+    assert resolve_preload("auto", cpu, CPU_PRELOAD_BYTES) is True
+    assert resolve_preload("auto", cpu, CPU_PRELOAD_BYTES + 1) is False
     # CUDA: 10 GB free in the driver's view, plus 2 GB cached by torch but unused
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * 2**30, 80 * 2**30))
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 3 * 2**30)

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from avemotion.data.cache import ClipCache
-from avemotion.data.transforms import augment_video, crop_batch, draw_crop
+from avemotion.data.transforms import AUDIO_AUGMENTS, augment_mfcc, augment_video, crop_batch, draw_crop
 
 AUGMENTS = ("clip", "frame", "none")
 NO_VIDEO = torch.zeros((3, 0, 0, 0), dtype=torch.uint8)  # the "video" of a clip loaded without one
@@ -21,6 +21,15 @@ class _EpochDraws(Dataset):
 
     clip_ids: list[str]
     epoch: int = 0
+    seed: int = 0
+    audio_augment: str = "none"
+
+    def _audio(self, mfcc: torch.Tensor, i: int) -> torch.Tensor:
+        """One clip's MFCC, augmented from its own stream (seed, epoch, index, 1): the video's
+        draws are the same with or without audio augmentation."""
+        if self.audio_augment == "none":
+            return mfcc
+        return augment_mfcc(mfcc, np.random.default_rng([self.seed, self.epoch, i, 1]))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -39,8 +48,9 @@ class ClipDataset(_EpochDraws):
     work to reading arrays (the crop/resize of 30 frames is most of a loader's time)."""
 
     def __init__(self, cache: ClipCache, clip_ids=None, *, augment: str = "clip", seed: int = 0,
-                 defer_crop: bool = False, video: bool = True):
+                 defer_crop: bool = False, video: bool = True, audio_augment: str = "none"):
         _check_augment(augment)
+        self.audio_augment = _checked_audio_augment(audio_augment)
         self.cache = cache
         # No video (an audio-only cache, or a model that needs none): "video" is an empty
         # (3, 0, 0, 0) tensor, which collates and moves like a real one, and nothing is read.
@@ -72,13 +82,19 @@ class ClipDataset(_EpochDraws):
         return {
             **extra,
             "video": video,
-            "audio": torch.from_numpy(np.asarray(mfcc, dtype=np.float32)),
+            "audio": self._audio(torch.from_numpy(np.asarray(mfcc, dtype=np.float32)), i),
             "label": torch.tensor(rec["label"], dtype=torch.int64),
             "clip_id": rec["clip_id"],
             "actor": rec["actor"],
             "gender": rec["gender"],
             "intensity": -1 if rec.get("intensity") is None else rec["intensity"],
         }
+
+
+def _checked_audio_augment(audio_augment: str) -> str:
+    if audio_augment not in AUDIO_AUGMENTS:
+        raise ValueError(f"audio_augment must be one of {AUDIO_AUGMENTS}, got {audio_augment!r}")
+    return audio_augment
 
 
 def _check_augment(augment: str) -> None:
@@ -162,8 +178,9 @@ class PreloadedClips(_EpochDraws):
     `num_workers=0` and `collate_fn=pass_batch`. Augmentation is drawn exactly as ClipDataset
     draws it (rng of (seed, epoch, index), same `draw_crop`) and applied on the store's device."""
 
-    def __init__(self, store: ClipStore, clip_ids, *, augment: str = "clip", seed: int = 0):
+    def __init__(self, store: ClipStore, clip_ids, *, augment: str = "clip", seed: int = 0, audio_augment: str = "none"):
         _check_augment(augment)
+        self.audio_augment = _checked_audio_augment(audio_augment)
         self.store = store
         self.clip_ids = list(clip_ids)
         self.rows = store.rows(self.clip_ids)
@@ -180,13 +197,18 @@ class PreloadedClips(_EpochDraws):
         records = [s.records[self.rows[i]] for i in indices]
         return {
             "video": self._augment(s.video.index_select(0, rows), indices),
-            "audio": s.audio.index_select(0, rows),
+            "audio": self._audio_batch(s.audio.index_select(0, rows), indices),
             "label": s.label.index_select(0, rows),
             "clip_id": [r["clip_id"] for r in records],
             "actor": s.actor.index_select(0, rows),
             "gender": [r["gender"] for r in records],
             "intensity": s.intensity.index_select(0, rows),
         }
+
+    def _audio_batch(self, audio: torch.Tensor, indices: list[int]) -> torch.Tensor:
+        if self.audio_augment == "none":
+            return audio
+        return torch.stack([self._audio(a.cpu(), i) for a, i in zip(audio, indices)]).to(audio.device)
 
     def _augment(self, video: torch.Tensor, indices: list[int]) -> torch.Tensor:
         if self.augment == "none" or video.shape[2] == 0:  # no video stored

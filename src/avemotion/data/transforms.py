@@ -94,3 +94,29 @@ def augment_video(video: torch.Tensor, mode: str, rng: np.random.Generator) -> t
     else:
         raise ValueError(f"augment must be 'clip', 'frame' or 'none', got {mode!r}")
     return out.permute(1, 0, 2, 3).contiguous()
+
+
+# MFCC augmentation ("mask"): a time shift and SpecAugment-style masks, drawn once per clip.
+MFCC_SHIFT = 16  # frames (0.19 s at hop 512 / 44.1 kHz), either way, edges repeated
+MFCC_TIME_MASKS, MFCC_TIME_WIDTH = 2, 16  # masks of up to this many frames
+MFCC_COEFF_MASKS, MFCC_COEFF_WIDTH = 1, 2  # masks of up to this many coefficients (c0 never)
+AUDIO_AUGMENTS = ("none", "mask")
+
+
+def augment_mfcc(mfcc: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """A shifted, masked copy of one clip's MFCC (n_mfcc, F); masks hold the clip's own mean of
+    each coefficient, so they remove information without adding an out-of-range value."""
+    n, frames = mfcc.shape
+    shift = int(rng.integers(-MFCC_SHIFT, MFCC_SHIFT + 1))
+    index = torch.clamp(torch.arange(frames) - shift, 0, frames - 1)
+    out = mfcc[:, index].clone()
+    mean = out.mean(dim=1, keepdim=True)
+    for _ in range(MFCC_TIME_MASKS):
+        width = int(rng.integers(0, MFCC_TIME_WIDTH + 1))
+        start = int(rng.integers(0, frames - width + 1))
+        out[:, start:start + width] = mean
+    for _ in range(MFCC_COEFF_MASKS):
+        width = int(rng.integers(0, MFCC_COEFF_WIDTH + 1))
+        start = int(rng.integers(1, n - width + 1))
+        out[start:start + width] = mean[start:start + width]
+    return out

@@ -60,18 +60,20 @@ def score_predictions(predictions: list[dict], num_classes: int = len(EMOTIONS))
 
 
 def slices(predictions: list[dict], num_classes: int = len(EMOTIONS)) -> dict:
-    """Accuracy and UAR per actor, gender and intensity (intensity -1/None = unknown, left out)."""
+    """Accuracy and UAR per actor, gender, intensity and (where predictions carry it) statement;
+    -1/None = unknown, left out."""
     out = {}
-    for key in ("actor", "gender", "intensity"):
+    for key in ("actor", "gender", "intensity", "statement"):
         groups: dict[str, list[dict]] = {}
         for p in predictions:
             value = p.get(key)
             if value is None or value == -1:
                 continue
             groups.setdefault(str(value), []).append(p)
-        out[key] = {
-            name: _slice_scores(group, num_classes) for name, group in sorted(groups.items(), key=_natural)
-        }
+        if groups or key != "statement":
+            out[key] = {
+                name: _slice_scores(group, num_classes) for name, group in sorted(groups.items(), key=_natural)
+            }
     return out
 
 

@@ -55,6 +55,8 @@ class AVModel(nn.Module):
     # two-stage copy), by attribute path. tests/models/test_model_forward.py holds every model to it:
     # a declared parameter gets no gradient, every other one does.
     unused_modules: tuple[str, ...] = ()
+    # Cross-entropy label smoothing of `loss`: a training setting the engine sets (TrainConfig).
+    label_smoothing: float = 0.0
 
     def __init__(self, num_classes: int):
         super().__init__()
@@ -91,7 +93,7 @@ class AVModel(nn.Module):
 
     def loss(self, video: torch.Tensor, audio: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(video, audio)
-        return F.cross_entropy(logits, target), logits
+        return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing), logits
 
     def load_unimodal(self, video_model: nn.Module | None = None, audio_model: nn.Module | None = None, *, strict: bool = False):
         """Copy trained unimodal networks in; `strict`: ConfigError unless every tensor of them loads."""

@@ -19,6 +19,9 @@ from avemotion.data.dataset import ClipDataset, PreloadedClips, load_store, pass
 # "auto" preloads when the fold takes at most this share of the device's free memory: the rest is
 # for the model, its activations and cuDNN's workspaces.
 PRELOAD_SHARE = 0.4
+# On the CPU "auto" preloads folds up to this size (bench/bench_audio_train.py: reading 960 MFCC
+# files per epoch cost a third of the audio model's epoch).
+CPU_PRELOAD_BYTES = 64 * 2**20
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -54,10 +57,12 @@ class FoldDataModule(L.LightningDataModule):
         crop_on_device: bool = False,
         preload: str = "off",
         video: bool = True,
+        audio_augment: str = "none",
     ):
         super().__init__()
         self.cache = cache
         self.video = video and "video" in cache.modalities  # False: the model needs no video, none is read
+        self.audio_augment = audio_augment  # training clips only
         self.train_ids = list(train_ids)
         self.val_ids = list(val_ids)
         self.batch_size = batch_size
@@ -88,12 +93,14 @@ class FoldDataModule(L.LightningDataModule):
 
     def _setup_cached(self) -> None:
         self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed,
-                                     defer_crop=self.crop_on_device and self.video, video=self.video)
+                                     defer_crop=self.crop_on_device and self.video, video=self.video,
+                                     audio_augment=self.audio_augment)
         self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed, video=self.video)
 
     def _setup_preloaded(self, ids: list[str], device: torch.device) -> None:
         store = load_store(self.cache, ids, device, self.video)
-        self.train_set = PreloadedClips(store, self.train_ids, augment=self.augment, seed=self.seed)
+        self.train_set = PreloadedClips(store, self.train_ids, augment=self.augment, seed=self.seed,
+                                        audio_augment=self.audio_augment)
         self.val_set = PreloadedClips(store, self.val_ids, augment="none", seed=self.seed)
 
     def teardown(self, stage: str | None = None) -> None:
@@ -131,7 +138,9 @@ def resolve_preload(setting: str, device: torch.device, nbytes: int) -> bool:
     if setting != "auto":
         return setting == "on"
     if device.type != "cuda":
-        return False  # on the CPU the cache's page cache already is the preloaded copy
+        # the page cache already holds large folds; a small one (MFCCs only: 16 MB for all of
+        # RAVDESS) is cheaper to gather from one tensor than to read clip by clip from files
+        return nbytes <= CPU_PRELOAD_BYTES
     return nbytes <= PRELOAD_SHARE * free_device_memory(device)
 
 

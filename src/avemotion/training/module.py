@@ -16,8 +16,11 @@ from avemotion.models.registry import uses_video
 
 class AVLightningModule(L.LightningModule):
     def __init__(self, model: torch.nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0, num_classes: int = 8,
-                 channels_last: bool = False, compile: bool = False):
+                 channels_last: bool = False, compile: bool = False, label_smoothing: float = 0.0,
+                 lr_schedule: str = "constant"):
         super().__init__()
+        self.lr_schedule = lr_schedule
+        model.label_smoothing = label_smoothing  # read by AVModel.loss
         # channels_last_3d lets cuDNN pick its fastest 3D-convolution kernels under bf16.
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
         self.model = model.to(memory_format=self.memory_format)
@@ -85,7 +88,12 @@ class AVLightningModule(L.LightningModule):
 
     def configure_optimizers(self):
         # The published recipe: Adam with a constant learning rate.
-        return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.lr_schedule == "constant":
+            return opt
+        # cosine: from lr to 0 over the stage's epochs, stepped once per epoch
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
 
 @torch.no_grad()

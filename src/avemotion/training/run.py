@@ -6,8 +6,8 @@
 A stage is done when its metrics.json exists with the expected settings hash; a stage with a
 last.ckpt resumes from it. Unimodal stages ("video", "audio") are shared by every fusion model of a
 fold, in the run folder or in a separate `unimodal_dir`. With `refit`, every stage X is followed by
-"X-refit": trained on all training actors (train + val) for the epoch count X selected, and only
-the refit scores the test fold.
+"X-refit": trained on all training actors (train + val) for the epoch count X selected; both are
+scored on the test fold, the report of a refit run shows the refit.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from avemotion.training.presets import (
     check_legacy_cache,
     learning_settings,
     model_config_for,
+    recipe_extras,
     resolve_input,
     run_label,
     settings_hash,
@@ -287,10 +288,9 @@ def train_actors(fold: FoldSplit, stage: str) -> list[int]:
 def stage_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> dict:
     if is_refit(stage):
         return refit_settings(ctx, fold, stage, model_name)
-    settings = selection_settings(ctx, fold, stage, model_name)
-    if ctx.cfg.refit:
-        settings["score_test"] = False  # the refit alone scores the test fold
-    return settings
+    # A refit run's selection stage is the plain `val` stage (same settings, same folder name), so
+    # an earlier `val` run's stages are reused through --unimodal-dir or the same --out.
+    return selection_settings(ctx, fold, stage, model_name)
 
 
 def refit_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> dict:
@@ -320,6 +320,7 @@ def selection_settings(ctx: RunContext, fold: FoldSplit, stage: str, model_name:
         "selection": cfg.selection,
         "seed": cfg.seed,
         "kinetics": cfg.kinetics,
+        **recipe_extras(cfg),
     }
     if stage in UNIMODAL:
         # Only what the unimodal network sees: every fusion model of the fold (and the unimodal
@@ -385,8 +386,7 @@ def run_stage(ctx: RunContext, fold: FoldSplit, stage: str, model_name: str) -> 
     doc = score_stage(ctx, fold, stage, path, meta, trainer)
     m = doc["metrics"]
     rule = "refit: last epoch" if is_refit(stage) else ctx.cfg.selection
-    scored = (f"test actors {list(fold.test_actors)}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}" if m
-              else "test fold not scored (the refit scores it)")
+    scored = f"test actors {list(fold.test_actors)}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
     ctx.log(f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({rule}); {scored}")
     return path
 
@@ -397,10 +397,23 @@ def build_stage_model(ctx: RunContext, fold: FoldSplit, stage: str):
 
     name = base_stage(stage)
     config = {} if name in UNIMODAL else model_config_for(ctx.cfg, name)
+    if name == "audio" and ctx.cfg.mfcc_norm != "none":
+        config["mfcc_norm"] = True
     model = create_model(name, scale=ctx.cfg.scale, **config)
+    if getattr(model, "mfcc_norm", None) is not None:
+        fit_mfcc_norm(ctx, model, stage_ids(ctx, fold, stage)[0])
     if name in UNIMODAL or ctx.cfg.recipe == "end-to-end":
         return model, init_kinetics(ctx, model, name)
     return model, init_unimodal(ctx, fold, model, REFIT if is_refit(stage) else "")
+
+
+def fit_mfcc_norm(ctx: RunContext, model, train_ids) -> None:
+    """Per-coefficient statistics of the training clips (never validation or test) into the model,
+    which applies them to every input, so prediction normalises exactly as training did."""
+    import numpy as np
+
+    mfccs = np.stack([ctx.cache.load(c, video=False)[1] for c in train_ids])  # (N, 13, F)
+    model.mfcc_norm.fit(torch.from_numpy(mfccs))
 
 
 def init_unimodal(ctx: RunContext, fold: FoldSplit, model, suffix: str) -> dict:
@@ -433,13 +446,15 @@ def fit_stage(ctx, fold, stage, path, model, meta, settings, resume):
     from avemotion.training.module import AVLightningModule
 
     cfg = ctx.cfg
-    lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
+    lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay, label_smoothing=cfg.label_smoothing,
+                            lr_schedule=cfg.lr_schedule,
                             channels_last=on_cuda_or(cfg.channels_last), compile=on_cuda_or(cfg.compile))
     train_ids, val_ids = stage_ids(ctx, fold, stage)
     data = FoldDataModule(
         ctx.cache, train_ids, val_ids, batch_size=settings["batch_size"],
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
         crop_on_device=on_cuda_or(cfg.crop_on_device), preload=cfg.preload, video=uses_video(model),
+        audio_augment=cfg.audio_augment,
     )
     rule = "last" if is_refit(stage) else cfg.selection
     with _quiet(not ctx.progress):
@@ -563,20 +578,25 @@ def _interrupt_as_keyboard(trainer):
 def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
     """Score the selected checkpoint once on the test fold; write metrics.json; drop last.ckpt.
 
-    Under refit only the refit stages score: a selection stage records its selected epoch alone."""
+    Under refit the selection stage is scored as in a `val` run (both are decided on training
+    actors only, before the test fold is looked at); the report of a refit run shows the refit."""
     from avemotion.evaluation.metrics import score_predictions
     from avemotion.models.checkpoint import load_checkpoint
 
     trainer.strategy.barrier()  # rank 0 may still be writing the last best.safetensors
     model, best_meta = load_checkpoint(path / "best")
-    scores = is_refit(stage) or not ctx.cfg.refit
-    preds = predict_clips(ctx, model, fold.test_ids, trainer.strategy.root_device, base_stage(stage)) if scores else []
+    preds = predict_clips(ctx, model, fold.test_ids, trainer.strategy.root_device, base_stage(stage))
+    # The final epoch's weights too: the rule "last" is fixed before training, so it is an honest
+    # figure of every stage; on 20 actors (test-legacy) it is exactly what a `last` run would
+    # score, since EpochSeed makes training independent of the validation loop.
+    final = trainer.lightning_module.model
+    last_preds = predict_clips(ctx, final, fold.test_ids, trainer.strategy.root_device, base_stage(stage))
     doc = {
         "fold": fold.index,
         "stage": stage,
         "settings_hash": meta["settings_hash"],
         "selection": "refit" if is_refit(stage) else ctx.cfg.selection,
-        "scored": ("refit" if is_refit(stage) else "selected checkpoint") if scores else None,
+        "scored": "refit" if is_refit(stage) else "selected checkpoint",
         "optimistic": ctx.cfg.optimistic,
         "legacy": ctx.cfg.legacy,
         "label": run_label(ctx.cfg),
@@ -588,8 +608,10 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
         "test_actors": list(fold.test_actors),
         "train_actors": train_actors(fold, stage),
         "train_clips": len(stage_ids(ctx, fold, stage)[0]),
-        "metrics": score_predictions(preds) if scores else None,
+        "metrics": score_predictions(preds),
         "predictions": preds,
+        "last_epoch": {"epoch": trainer.current_epoch - 1, "metrics": score_predictions(last_preds),
+                       "predictions": last_preds},
     }
     if trainer.is_global_zero:
         write_json(path / "metrics.json", doc)

@@ -1,0 +1,81 @@
+"""Several runs of one model that differ only by seed: mean +- std over seeds, beside over folds.
+
+    summary = summarize_seeds([run_s0, run_s1, run_s2], model="audio")
+
+Each run's report.json (evaluation.report.build_report) gives its per-fold scores; the spread over
+seeds is the std of the seeds' fold means, the spread over folds the mean of their fold stds. The
+per-fold predictions (metrics.json of each scored stage) are pooled for per-class recall, the
+confusion matrix and the slices, with the corpus's `statement` read from the run's cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from avemotion.errors import ConfigError
+from avemotion.evaluation.metrics import mean_std, score, slices
+from avemotion.utils.io import read_json
+
+METRICS = ("accuracy", "uar", "macro_f1")
+
+
+def summarize_seeds(run_dirs: list[str | Path], model: str) -> dict:
+    runs = [_run(Path(d), model) for d in run_dirs]
+    settings = {r["settings"] for r in runs}
+    if len(settings) != 1:
+        raise ConfigError(f"runs differ in more than the seed ({len(settings)} settings); summarise like with like")
+    folds = sorted({k for r in runs for k in r["folds"]}, key=int)
+    preds = [p for r in runs for p in r["predictions"]]
+    pooled = score([p["label"] for p in preds], [p["pred"] for p in preds])
+    return {
+        "model": model,
+        "runs": [str(r["path"]) for r in runs],
+        "seeds": [r["seed"] for r in runs],
+        "label": runs[0]["label"],
+        "train": runs[0]["train"],
+        "over_seeds": {m: mean_std([r["mean"][m] for r in runs]) for m in METRICS},
+        "over_folds": {m: float(np.mean([r["std"][m] for r in runs])) for m in METRICS},
+        "per_fold": {k: {m: mean_std([r["folds"][k][m] for r in runs if k in r["folds"]]) for m in METRICS}
+                     for k in folds},
+        "per_seed": {r["seed"]: {m: r["mean"][m] for m in METRICS} for r in runs},
+        "epochs": {k: [r["folds"][k].get("epoch") for r in runs if k in r["folds"]] for k in folds},
+        "per_class_recall": pooled["per_class_recall"],
+        "confusion": pooled["confusion"],
+        "slices": slices(preds),
+        "n_predictions": len(preds),
+    }
+
+
+def _run(path: Path, model: str) -> dict:
+    report, run = read_json(path / "report.json"), read_json(path / "run.json")
+    entry = report["models"].get(model)
+    if entry is None:
+        raise ConfigError(f"{path}: no results for model {model!r} in report.json")
+    folds = {str(k): row for k, row in entry["folds"].items()}
+    statements = _statements(run)
+    preds = []
+    for stage in entry["stage_dirs"].values():
+        for p in read_json(Path(stage) / "metrics.json")["predictions"]:
+            preds.append(dict(p, statement=statements.get(p["clip_id"])))
+    training = {k: v for k, v in run["training"].items() if k != "seed"}
+    return {
+        "path": path, "seed": run["seed"], "label": report.get("label"),
+        "settings": repr(sorted(training.items())), "folds": folds,
+        "mean": {m: entry["mean_std"][m]["mean"] for m in METRICS},
+        "std": {m: entry["mean_std"][m]["std"] for m in METRICS},
+        "train": {k: (row.get("train_actors"), row.get("train_clips")) for k, row in folds.items()},
+        "predictions": preds,
+    }
+
+
+def _statements(run: dict) -> dict[str, object]:
+    """clip_id -> statement from the run's cache (None when the cache has moved)."""
+    from avemotion.data.cache import open_cache
+
+    try:
+        cache = open_cache(run["cache"])
+    except ConfigError:
+        return {}
+    return {r["clip_id"]: r.get("statement") for r in cache.records()}
