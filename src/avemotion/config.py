@@ -16,7 +16,9 @@ CROP_MODES = ("fixed", "legacy")
 # mixes with one built after. 2: multichannel audio is the mean of its channels (was FFmpeg's
 # downmix, which weights stereo by 1/sqrt(2)).
 FEATURE_REVISION = 2
-MODALITIES = ("video", "audio")  # the one definition of the modality names and their order
+MODALITIES = ("video", "audio")
+# The published code's preprocessing (`prepare --legacy`; `train --legacy` refuses a cache without it).
+LEGACY_PREPROCESS = {"crop": "legacy", "stft_pad": "reflect"}  # the one definition of the modality names and their order
 SHORT_CLIP_POLICIES = ("error", "pad")
 STFT_PADS = ("constant", "reflect")
 

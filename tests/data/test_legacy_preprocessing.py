@@ -194,6 +194,20 @@ def test_prepare_command_passes_stft_pad(monkeypatch, tmp_path):
     assert [cfg.stft_pad for cfg in seen] == ["constant", "reflect"]
 
 
+def test_prepare_legacy_sets_the_published_preprocessing_and_explicit_options_win(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import avemotion.data.prepare
+    from avemotion.cli.main import app
+
+    seen = []
+    monkeypatch.setattr(avemotion.data.prepare, "prepare", lambda d, o, cfg, **k: seen.append(cfg))
+    for option in (["--legacy"], ["--legacy", "--crop", "fixed"], []):
+        result = CliRunner().invoke(app, ["prepare", str(tmp_path), "--out", str(tmp_path / "c"), *option])
+        assert result.exit_code in (0, 1)  # the fake prepare returns nothing to summarise
+    assert [(c.crop, c.stft_pad) for c in seen] == [("legacy", "reflect"), ("fixed", "reflect"), ("fixed", "constant")]
+
+
 def test_prepare_command_refuses_an_unknown_stft_pad(tmp_path):
     import subprocess
     import sys

@@ -54,20 +54,23 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Cache root; clips go to OUT/<settings hash>/."),
         frames: int = typer.Option(30, min=1, help="Frames per clip, evenly over the clip."),
         size: int = typer.Option(224, min=16, help="Face crop side in pixels."),
-        crop: str = typer.Option("fixed", help="'fixed' (margin, square, full frame) or 'legacy' (published squash/stretch)."),
-        stft_pad: str = typer.Option("constant", "--stft-pad", help="MFCC STFT padding: 'constant' (librosa >= 0.10) or 'reflect' (librosa 0.8, published)."),
+        crop: Optional[str] = typer.Option(None, help="'fixed' (margin, square, full frame; default) or 'legacy' (published squash/stretch)."),
+        stft_pad: Optional[str] = typer.Option(None, "--stft-pad", help="MFCC STFT padding: 'constant' (librosa >= 0.10; default) or 'reflect' (librosa 0.8, published)."),
+        legacy: bool = typer.Option(False, "--legacy", help="The published preprocessing: --crop legacy --stft-pad reflect (explicit options win)."),
         pad_short: bool = typer.Option(False, "--pad-short", help="Zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
         workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),
         report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
         dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d)."),
     ) -> None:
         """Preprocess every clip (faces, 30 frames, MFCC) into the cache; bad files are reported, not fatal."""
-        from avemotion.config import PreprocessConfig
+        from avemotion.config import LEGACY_PREPROCESS, PreprocessConfig
         from avemotion.data.prepare import prepare
 
+        base = LEGACY_PREPROCESS if legacy else {}
+        given = {k: v for k, v in (("crop", crop), ("stft_pad", stft_pad)) if v is not None}
         try:
-            cfg = PreprocessConfig(num_frames=frames, frame_size=size, crop=crop, stft_pad=stft_pad,
-                                   short_clip="pad" if pad_short else "error")
+            cfg = PreprocessConfig(num_frames=frames, frame_size=size, short_clip="pad" if pad_short else "error",
+                                   **{**base, **given})
         except ValueError as err:
             raise ConfigError(str(err)) from None
         result = prepare(data_dir, out, cfg, workers=workers or os.cpu_count(), report_path=report,

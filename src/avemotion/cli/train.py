@@ -15,7 +15,7 @@ from avemotion.errors import ConfigError
 SELECTION_HELP = "val: selection on inner validation actors (default). test-legacy: best test-fold accuracy over epochs, as published (OPTIMISTIC; trains on the validation actors too). last: final epoch (trains on the validation actors too)."
 LEGACY_HELP = ("the published pipeline at once: test-fold selection on all non-test actors, batch-summed attention, "
                "no stem ReLU in fusion models, MSAF double mask, per-frame augmentation, batch 16 (MSAF 4), "
-               "Adam 1e-3, 70 epochs; needs a cache from `prepare --crop legacy --stft-pad reflect`. Explicit options override it.")
+               "Adam 1e-3, 70 epochs; needs a cache from `prepare --legacy`. Explicit options override it.")
 
 
 def _opt(default, *names, help: str = "", **kwargs):

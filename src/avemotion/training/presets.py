@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from avemotion.config import PreprocessConfig
+from avemotion.config import LEGACY_PREPROCESS, PreprocessConfig
 from avemotion.data.dataset import AUGMENTS
 from avemotion.data.transforms import AUDIO_AUGMENTS
 from avemotion.errors import ConfigError
@@ -176,8 +176,6 @@ LEGACY_TRAINING = dict(
 # Model factory arguments of the published code, passed only to the fusion factories that accept
 # them (the unimodal video network keeps its stem ReLU: only the fusion models dropped it).
 LEGACY_MODEL_FLAGS = {"attention": "batch_sum", "stem_relu": False, "legacy_dropout": True}
-# Preprocessing of the published code: `prepare` settings, checked (not changed) by `train --legacy`.
-LEGACY_PREPROCESS = {"crop": "legacy", "stft_pad": "reflect"}
 
 
 def get_preset(name: str, **overrides) -> TrainConfig:
@@ -218,7 +216,7 @@ def check_legacy_cache(cfg: TrainConfig, pre: PreprocessConfig) -> None:
     if wrong:
         wanted = ", ".join(f"{k}={v!r}" for k, v in LEGACY_PREPROCESS.items())
         raise ConfigError(
-            f"--legacy needs a cache prepared with {wanted} (avemotion prepare --crop legacy --stft-pad reflect); this cache has "
+            f"--legacy needs a cache prepared with {wanted} (avemotion prepare --legacy); this cache has "
             f"{', '.join(wrong)}"
         )
 
