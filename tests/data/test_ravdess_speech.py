@@ -106,3 +106,17 @@ def test_audio_only_corpus_naming_is_checked(tmp_path):
     assert any("modality field 01 does not fit an audio file" in r for r in reasons)
     assert any("actor=25 outside 01..24" in r for r in reasons)
     assert PreprocessConfig(modalities=["audio"]).modalities == ("audio",)
+
+
+def test_reproduce_all_on_an_audio_only_cache_runs_the_audio_model_and_names_the_others(speech_subset_prepared, tmp_path):
+    import subprocess
+    import sys
+
+    _, cache = speech_subset_prepared
+    result = subprocess.run([sys.executable, "-m", "avemotion.cli.main", "reproduce", "--models", "all", "--data",
+                             str(cache.path), "--preset", "small", "--folds", "0", "--n-folds", "4", "--epochs", "1",
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and "cfn_sr" in skipped[0] and "video" in skipped[0] and " audio," not in skipped[0]
+    assert [p.name for p in (tmp_path / "run" / "fold_0").iterdir()] == ["audio"]

@@ -32,7 +32,7 @@ TRAIN_OPTIONS = (
     ("folds", str, lambda: _opt("all", "--folds", help="outer folds to run: all or e.g. 0,1")),
     ("legacy", bool, lambda: _opt(False, "--legacy", help=LEGACY_HELP)),
     ("selection", Optional[str], lambda: _opt(None, "--selection", help=SELECTION_HELP)),
-    ("refit", bool, lambda: _opt(False, "--refit", help="after selecting the epoch count on the validation actors, retrain on all training actors for that many epochs; only the refit scores the test fold")),
+    ("refit", bool, lambda: _opt(False, "--refit", help="after selecting the epoch count on the validation actors, retrain on all training actors for that many epochs; the report shows the refit")),
     ("recipe", Optional[str], lambda: _opt(None, "--recipe", help="two-stage (unimodal then fusion, default) or end-to-end")),
     ("epochs", Optional[int], lambda: _opt(None, "--epochs")),
     ("unimodal_epochs", Optional[int], lambda: _opt(None, "--unimodal-epochs")),
@@ -42,6 +42,10 @@ TRAIN_OPTIONS = (
     ("n_folds", Optional[int], lambda: _opt(None, "--n-folds", help="outer folds the actors are split into")),
     ("n_val", Optional[int], lambda: _opt(None, "--n-val", help="inner validation actors per fold (0 with --selection last or test-legacy)")),
     ("augment", Optional[str], lambda: _opt(None, "--augment", help="clip (default), frame (legacy) or none")),
+    ("audio_augment", Optional[str], lambda: _opt(None, "--audio-augment", help="none (default, published) or mask: MFCC time shift and time/coefficient masks per training clip")),
+    ("mfcc_norm", Optional[str], lambda: _opt(None, "--mfcc-norm", help="none (default, published) or train: per-coefficient mean/std of the training actors' clips, stored in the audio model")),
+    ("label_smoothing", Optional[float], lambda: _opt(None, "--label-smoothing", help="cross-entropy label smoothing (default 0, published)")),
+    ("lr_schedule", Optional[str], lambda: _opt(None, "--lr-schedule", help="constant (default, published) or cosine (annealed to 0 over the stage's epochs)")),
     ("workers", Optional[int], lambda: _opt(None, "--workers", help="DataLoader workers")),
     ("precision", Optional[str], lambda: _opt(None, "--precision", help="auto (bf16-mixed on GPU, 32 on CPU), 32, bf16-mixed")),
     ("channels_last", Optional[str], lambda: _opt(None, "--channels-last", help="channels_last_3d memory format: auto (on GPU), on, off")),
@@ -126,6 +130,18 @@ def _print_report(report: dict) -> None:
     console.print(f"report: {Path(report['run_dir']) / 'report.md'}")
 
 
+def models_the_cache_feeds(data: Path, names: list[str]) -> list[str]:
+    """`--models all` on a cache lacking a modality: the models it can feed, the others named in one line."""
+    from avemotion.data.cache import open_cache
+    from avemotion.models.registry import missing_modalities
+
+    available = open_cache(data).modalities
+    skipped = [n for n in names if missing_modalities(n, available)]
+    if skipped:
+        typer.echo(f"skipped (the cache holds {'+'.join(available)} only): {', '.join(skipped)}")
+    return [n for n in names if n not in skipped]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     @with_options(_param("model", str, typer.Option(..., "--model", "-m", help="registered model name (see `avemotion models`)")))
@@ -155,9 +171,12 @@ def register(app: typer.Typer) -> None:
         from avemotion.models import list_models
         from avemotion.training import train_many
 
-        names = list_models() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
         out = options.pop("out") or Path("runs/reproduce")
         data = options.pop("data")
+        if models == "all":
+            names = models_the_cache_feeds(data, list_models())
+        else:
+            names = [m.strip() for m in models.split(",") if m.strip()]
         report = train_many(names, data, out, log=typer.echo, primary="cfn_sr" if "cfn_sr" in names else names[-1],
                             **train_kwargs(options))
         _print_report(report)

@@ -21,8 +21,10 @@ from avemotion.utils.io import read_json
 METRICS = ("accuracy", "uar", "macro_f1")
 
 
-def summarize_seeds(run_dirs: list[str | Path], model: str) -> dict:
-    runs = [_run(Path(d), model) for d in run_dirs]
+def summarize_seeds(run_dirs: list[str | Path], model: str, scored: str = "selected") -> dict:
+    """`scored`: "selected" (each stage's scored checkpoint: the run's selection rule, or its refit)
+    or "last_epoch" (the final epoch's weights, recorded by every stage beside them)."""
+    runs = [_run(Path(d), model, scored) for d in run_dirs]
     settings = {r["settings"] for r in runs}
     if len(settings) != 1:
         raise ConfigError(f"runs differ in more than the seed ({len(settings)} settings); summarise like with like")
@@ -31,6 +33,7 @@ def summarize_seeds(run_dirs: list[str | Path], model: str) -> dict:
     pooled = score([p["label"] for p in preds], [p["pred"] for p in preds])
     return {
         "model": model,
+        "scored": scored,
         "runs": [str(r["path"]) for r in runs],
         "seeds": [r["seed"] for r in runs],
         "label": runs[0]["label"],
@@ -40,7 +43,7 @@ def summarize_seeds(run_dirs: list[str | Path], model: str) -> dict:
         "per_fold": {k: {m: mean_std([r["folds"][k][m] for r in runs if k in r["folds"]]) for m in METRICS}
                      for k in folds},
         "per_seed": {r["seed"]: {m: r["mean"][m] for m in METRICS} for r in runs},
-        "epochs": {k: [r["folds"][k].get("epoch") for r in runs if k in r["folds"]] for k in folds},
+        "epochs": {k: [r["folds"][k]["epoch"] for r in runs if k in r["folds"]] for k in folds},
         "per_class_recall": pooled["per_class_recall"],
         "confusion": pooled["confusion"],
         "slices": slices(preds),
@@ -48,25 +51,28 @@ def summarize_seeds(run_dirs: list[str | Path], model: str) -> dict:
     }
 
 
-def _run(path: Path, model: str) -> dict:
+def _run(path: Path, model: str, scored: str) -> dict:
     report, run = read_json(path / "report.json"), read_json(path / "run.json")
     entry = report["models"].get(model)
     if entry is None:
         raise ConfigError(f"{path}: no results for model {model!r} in report.json")
-    folds = {str(k): row for k, row in entry["folds"].items()}
     statements = _statements(run)
-    preds = []
-    for stage in entry["stage_dirs"].values():
-        for p in read_json(Path(stage) / "metrics.json")["predictions"]:
-            preds.append(dict(p, statement=statements.get(p["clip_id"])))
+    folds, preds, train = {}, [], {}
+    for k, stage in entry["stage_dirs"].items():
+        doc = read_json(Path(stage) / "metrics.json")
+        part = doc if scored == "selected" else doc.get("last_epoch")
+        if part is None:
+            raise ConfigError(f"{stage}: no {scored} scores in metrics.json (trained before they were recorded)")
+        folds[str(k)] = dict(part["metrics"], epoch=part.get("epoch", doc.get("epoch")))
+        train[str(k)] = (len(doc.get("train_actors") or []), doc.get("train_clips"))
+        preds += [dict(p, statement=statements.get(p["clip_id"])) for p in part["predictions"]]
+    stats = {m: mean_std([f[m] for f in folds.values()]) for m in METRICS}
     training = {k: v for k, v in run["training"].items() if k != "seed"}
     return {
         "path": path, "seed": run["seed"], "label": report.get("label"),
         "settings": repr(sorted(training.items())), "folds": folds,
-        "mean": {m: entry["mean_std"][m]["mean"] for m in METRICS},
-        "std": {m: entry["mean_std"][m]["std"] for m in METRICS},
-        "train": {k: (row.get("train_actors"), row.get("train_clips")) for k, row in folds.items()},
-        "predictions": preds,
+        "mean": {m: stats[m]["mean"] for m in METRICS}, "std": {m: stats[m]["std"] for m in METRICS},
+        "train": train, "predictions": preds,
     }
 
 
