@@ -26,8 +26,18 @@ RULES = (  # (name, run prefix, which scores)
 
 
 def runs(out: Path, prefix: str) -> list[Path]:
+    """OUT/<prefix><seed> run folders with at least one finished fold; their report is rebuilt from
+    the finished stages (a run still going shows the folds it has, the tables say how many)."""
+    from avemotion.evaluation.report import build_report
+
     pattern = re.compile(re.escape(prefix) + r"\d+$")
-    return sorted(p for p in out.iterdir() if pattern.match(p.name) and (p / "report.json").exists())
+    found = []
+    for p in sorted(out.iterdir()):
+        # a refit run's stages live in its --unimodal-dir (the val run it refits), hence report.json
+        if pattern.match(p.name) and ((p / "report.json").exists() or list(p.glob("fold_*/audio*/metrics.json"))):
+            build_report(p, primary="audio")
+            found.append(p)
+    return found
 
 
 def pm(stat: dict) -> str:
@@ -35,11 +45,12 @@ def pm(stat: dict) -> str:
 
 
 def main_table(summaries: list[tuple[str, dict]]) -> list[str]:
-    lines = ["| selection rule | train actors / clips per fold | seeds | accuracy % | ± folds | UAR % | macro-F1 % | paper % |",
+    lines = ["| selection rule | train actors / clips per fold | seeds x folds | accuracy % | ± folds | UAR % | macro-F1 % | paper % |",
              "|---|---|---|---|---|---|---|---|"]
     for name, s in summaries:
         actors, clips = next(iter(s["train"].values()))
-        lines.append(f"| {name} | {actors} / {clips} | {len(s['seeds'])} | {pm(s['over_seeds']['accuracy'])} | "
+        folds = s["n_folds_per_seed"]
+        lines.append(f"| {name} | {actors} / {clips} | {len(s['seeds'])} x {'/'.join(map(str, folds))} | {pm(s['over_seeds']['accuracy'])} | "
                      f"{100 * s['over_folds']['accuracy']:.2f} | {pm(s['over_seeds']['uar'])} | "
                      f"{pm(s['over_seeds']['macro_f1'])} | {PAPER} |")
     return lines
@@ -50,7 +61,7 @@ def fold_table(summaries: list[tuple[str, dict]]) -> list[str]:
     lines = ["| rule | " + " | ".join(f"fold {k} (actors {4 * int(k) + 1}-{4 * int(k) + 4})" for k in folds) + " |",
              "|---|" + "---|" * len(folds)]
     for name, s in summaries:
-        cells = [pm(s["per_fold"][k]["accuracy"]) for k in folds]
+        cells = [pm(s["per_fold"][k]["accuracy"]) if k in s["per_fold"] else "not run" for k in folds]
         lines.append(f"| {name.split(':')[0]}: {name.split(':')[1].split(',')[0].strip()} | " + " | ".join(cells) + " |")
     return lines
 

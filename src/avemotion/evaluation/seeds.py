@@ -43,6 +43,7 @@ def summarize_seeds(run_dirs: list[str | Path], model: str, scored: str = "selec
         "per_fold": {k: {m: mean_std([r["folds"][k][m] for r in runs if k in r["folds"]]) for m in METRICS}
                      for k in folds},
         "per_seed": {r["seed"]: {m: r["mean"][m] for m in METRICS} for r in runs},
+        "n_folds_per_seed": [len(r["folds"]) for r in runs],
         "epochs": {k: [r["folds"][k]["epoch"] for r in runs if k in r["folds"]] for k in folds},
         "per_class_recall": pooled["per_class_recall"],
         "confusion": pooled["confusion"],
