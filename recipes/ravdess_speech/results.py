@@ -104,8 +104,8 @@ def main(argv=None) -> None:
     p.add_argument("--png", type=Path, help="confusion matrix of the honest rule, pooled")
     p.add_argument("--ablation", nargs="*", default=[], metavar="NAME=PREFIX")
     args = p.parse_args(argv)
-    summaries = [(name, summarize_seeds(runs(args.out, prefix), "audio", scored))
-                 for name, prefix, scored in RULES if runs(args.out, prefix)]
+    found = {prefix: runs(args.out, prefix) for _, prefix, _ in RULES}  # each run's report rebuilt once
+    summaries = [(name, summarize_seeds(found[prefix], "audio", scored)) for name, prefix, scored in RULES if found[prefix]]
     print("\n".join(["### Selection rules", ""] + main_table(summaries)))
     print("\n".join(["", "### Accuracy per fold (mean ± std over seeds)", ""] + fold_table(summaries)))
     print("\n".join(["", "### Per seed (6-fold means)", ""] + seed_table(summaries)))

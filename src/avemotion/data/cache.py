@@ -75,11 +75,11 @@ class ClipCache:
         mfcc = np.load(self._file(clip_id, "mfcc.npy"))
         return frames, mfcc
 
-    def duplicates(self) -> list[list[str]]:
+    def duplicates(self, records: list[dict] | None = None) -> list[list[str]]:
         """Groups of clips whose audio windows are identical (same MFCC bytes), e.g. one recording
-        filed under two names."""
+        filed under two names; `records` (default: read them) are the cache's records."""
         groups: dict[str, list[str]] = {}
-        for r in self.records():
+        for r in records or self.records():
             digest = (r.get("prep") or {}).get("mfcc_sha1")
             if digest:
                 groups.setdefault(digest, []).append(r["clip_id"])
@@ -96,8 +96,9 @@ class ClipCache:
     def clip_ids(self) -> list[str]:
         return [r["clip_id"] for r in self.records()]
 
-    def write_index(self) -> None:
-        lines = [json.dumps({k: v for k, v in r.items() if k != "prep"}) for r in self.records()]
+    def write_index(self, records: list[dict] | None = None) -> None:
+        """index.jsonl from `records` (default: read them), without the per-clip `prep` details."""
+        lines = [json.dumps({k: v for k, v in r.items() if k != "prep"}) for r in records or self.records()]
         write_text(self.path / "index.jsonl", "".join(line + "\n" for line in lines))
 
     def __len__(self) -> int:

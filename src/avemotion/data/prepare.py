@@ -141,9 +141,10 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = Prepr
         if bar:
             bar[0].stop()
         report.seconds = round(time.perf_counter() - start, 3)
-        report.duplicates = cache.duplicates()
+        records = cache.records()  # one read of every clip's JSON, for both
+        report.duplicates = cache.duplicates(records)
         report.warnings += [duplicate_warning(ids) for ids in report.duplicates]
-        cache.write_index()
+        cache.write_index(records)
         write_json(cache.path / "report.json", report.to_dict())
         if report_path:
             write_json(report_path, report.to_dict())

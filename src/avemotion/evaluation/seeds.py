@@ -10,6 +10,7 @@ confusion matrix and the slices, with the corpus's `statement` read from the run
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ def _run(path: Path, model: str, scored: str) -> dict:
     entry = report["models"].get(model)
     if entry is None:
         raise ConfigError(f"{path}: no results for model {model!r} in report.json")
-    statements = _statements(run)
+    statements = _statements(run["cache"])
     folds, preds, train = {}, [], {}
     for k, stage in entry["stage_dirs"].items():
         doc = read_json(Path(stage) / "metrics.json")
@@ -77,12 +78,14 @@ def _run(path: Path, model: str, scored: str) -> dict:
     }
 
 
-def _statements(run: dict) -> dict[str, object]:
-    """clip_id -> statement from the run's cache (None when the cache has moved)."""
+@functools.lru_cache(maxsize=8)
+def _statements(cache_path: str) -> dict[str, object]:
+    """clip_id -> statement from a run's cache (empty when the cache has moved); read once per
+    cache, not once per run (every seed and rule of a table shares it)."""
     from avemotion.data.cache import open_cache
 
     try:
-        cache = open_cache(run["cache"])
+        cache = open_cache(cache_path)
     except ConfigError:
         return {}
     return {r["clip_id"]: r.get("statement") for r in cache.records()}
