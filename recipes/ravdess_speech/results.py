@@ -98,6 +98,37 @@ def epochs_line(name: str, s: dict) -> str:
     return f"- {name.split(',')[0]}: selected epochs (0-based) {sorted(chosen)}"
 
 
+def ablation_table(out: Path, items: list[str]) -> list[str]:
+    """One row per NAME=PREFIX (the first is the baseline the deltas are taken against): accuracy on
+    the inner validation actors at the selected epochs (what a recipe may be chosen on), then the
+    test figures (what it is reported with)."""
+    rows = []
+    for item in items:
+        name, prefix = item.split("=", 1)
+        found = runs(out, prefix)
+        if found:
+            rows.append((name, summarize_seeds(found, "audio")))
+    if not rows:
+        return ["(no finished runs)"]
+    base = rows[0][1]
+    lines = ["| recipe (paper preset + option) | seeds x folds | inner-val accuracy % | Δ val | test accuracy % | Δ test | UAR % | macro-F1 % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, s in rows:
+        val, bval = s["validation"], base["validation"]
+        acc = s["over_seeds"]["accuracy"]
+        lines.append(
+            f"| {name} | {len(s['seeds'])} x {'/'.join(map(str, s['n_folds_per_seed']))} | "
+            f"{pm(val) if val else 'n/a'} | {_delta(val, bval)} | {pm(acc)} | {_delta(acc, base['over_seeds']['accuracy'])} | "
+            f"{pm(s['over_seeds']['uar'])} | {pm(s['over_seeds']['macro_f1'])} |")
+    return lines
+
+
+def _delta(stat, base) -> str:
+    if not stat or not base:
+        return "n/a"
+    return f"{100 * (stat['mean'] - base['mean']):+.2f}"
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path)
@@ -106,26 +137,24 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     found = {prefix: runs(args.out, prefix) for _, prefix, _ in RULES}  # each run's report rebuilt once
     summaries = [(name, summarize_seeds(found[prefix], "audio", scored)) for name, prefix, scored in RULES if found[prefix]]
-    print("\n".join(["### Selection rules", ""] + main_table(summaries)))
+    if args.ablation:
+        print("\n".join(["### Ablations (honest inner-validation selection)", ""] + ablation_table(args.out, args.ablation)))
+    if summaries:
+        rule_tables(summaries, args.png)
+
+
+def rule_tables(summaries, png) -> None:
+    print("\n".join(["", "### Selection rules", ""] + main_table(summaries)))
     print("\n".join(["", "### Accuracy per fold (mean ± std over seeds)", ""] + fold_table(summaries)))
     print("\n".join(["", "### Per seed (6-fold means)", ""] + seed_table(summaries)))
     print("\n".join(["", "### Per-class recall % (pooled over folds and seeds)", ""] + recall_table(summaries)))
     print("\n".join(["", "### Selected epochs", ""] + [epochs_line(n, s) for n, s in summaries]))
     honest = summaries[0][1]
     print("\n".join(["", "### Slices of the honest rule (inner validation selection)"] + slice_tables(honest)))
-    if args.ablation:
-        rows = []
-        for item in args.ablation:
-            name, prefix = item.split("=", 1)
-            found = runs(args.out, prefix)
-            if found:
-                s = summarize_seeds(found, "audio")
-                rows.append((name, s))
-        print("\n".join(["", "### Ablations (honest inner-validation selection)", ""] + main_table(rows)))
-    if args.png:
+    if png:
         from avemotion.evaluation.plots import plot_confusion
 
-        plot_confusion(honest["confusion"], list(EMOTIONS), args.png,
+        plot_confusion(honest["confusion"], list(EMOTIONS), png,
                        f"audio CNN, real RAVDESS speech, 6 folds x {len(honest['seeds'])} seeds (honest selection)")
 
 

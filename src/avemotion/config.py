@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from avemotion.utils.fields import known_fields
+
 CROP_MODES = ("fixed", "legacy")
 # Bumped when our own code changes what features a setting produces, so that no cache built before
 # mixes with one built after. 2: multichannel audio is the mean of its channels (was FFmpeg's
@@ -75,13 +77,13 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**known_fields(cls, d))
 
-    def hash(self) -> str:
+    def hash(self, fingerprint: dict | None = None) -> str:
         """Settings plus the library behaviour that changes features (librosa's STFT pad mode) and
-        the revision of our own feature code (FEATURE_REVISION)."""
-        payload = dict(self.to_dict(), **library_fingerprint(), feature_revision=FEATURE_REVISION)
+        the revision of our own feature code (FEATURE_REVISION): `fingerprint`, by default the
+        running one (`cache_fingerprint()`; a cache checks its recorded one with it)."""
+        payload = dict(self.to_dict(), **(fingerprint or cache_fingerprint()))
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -95,3 +97,9 @@ def library_fingerprint() -> dict:
     pad_mode = inspect.signature(librosa.stft).parameters["pad_mode"].default
     major_minor = ".".join(librosa.__version__.split(".")[:2])
     return {"librosa": major_minor, "stft_pad_mode": pad_mode}
+
+
+def cache_fingerprint() -> dict:
+    """What besides the settings decides the features: the libraries' behaviour and FEATURE_REVISION
+    (recorded in a cache's config.json and checked when it is opened)."""
+    return dict(library_fingerprint(), feature_revision=FEATURE_REVISION)

@@ -40,4 +40,5 @@ def test_decoder_errors_are_corrupt_and_bugs_surface_with_the_file(job, monkeypa
 
 def test_a_good_clip_is_cached(job):
     record, args = job
-    assert prepare_one(*args) == {"ok": record.clip_id}
+    assert prepare_one(*args) == {"ok": record.clip_id, "face_source": "detector", "warnings": []}
+    assert prepare_one(*args) == {"other": record.clip_id, "detail": "prepared by another process meanwhile"}

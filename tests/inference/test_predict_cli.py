@@ -68,7 +68,7 @@ def test_usage_error_exits_2(monkeypatch, capsys, random_run, crema_clips):
 
 
 def test_landmarks_option_maps_videos_to_csvs(tmp_path):
-    from avemotion.cli.predict import _landmark_map, _per_file
+    from avemotion.cli.predict import _extra_paths, _landmark_map
     from avemotion.errors import ConfigError
 
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
@@ -81,8 +81,8 @@ def test_landmarks_option_maps_videos_to_csvs(tmp_path):
         _landmark_map([a, b], tmp_path / "marks" / "a.csv")
     with pytest.raises(ConfigError, match="no such"):
         _landmark_map([a], tmp_path / "missing.csv")
-    assert _per_file(tmp_path / "out.png", str(b), many=True) == tmp_path / "out_b.png"
-    assert _per_file(tmp_path / "out.png", str(b), many=False) == tmp_path / "out.png"
+    assert _extra_paths([a, b], tmp_path / "out.png", None) == [{"--plot": tmp_path / "out_a.png"}, {"--plot": tmp_path / "out_b.png"}]
+    assert _extra_paths([b], tmp_path / "out.png", tmp_path / "v.mp4") == [{"--plot": tmp_path / "out.png", "--annotate": tmp_path / "v.mp4"}]
 
 
 def test_the_run_can_come_from_the_environment(monkeypatch, capsys, random_run, crema_clips):

@@ -44,7 +44,7 @@ def test_legacy_batch_sum_couples_the_batch(name):
     assert (with_others - with_two).abs().max() > 1e-4  # so do the other clips
 
 
-def test_attention_map_sums_to_one_per_time_step_and_scales():
+def test_attention_map_sums_to_one_per_time_step_and_multiplies():
     torch.manual_seed(0)
     model = create_model("cfn_sr", scale="tiny").eval()
     positions = torch.randn(3, 2, 49, model.video_encoder.out_channels)
@@ -54,7 +54,7 @@ def test_attention_map_sums_to_one_per_time_step_and_scales():
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 2))
     model.cross.attention = "batch_sum"
     torch.testing.assert_close(model.cross(positions, selected), weights.sum(0, keepdim=True))
-    model.cross.attention, model.cross.scale = "per_sample", 49.0
+    model.cross.attention, model.cross.multiplier = "per_sample", 49.0
     torch.testing.assert_close(model.cross(positions, selected), weights * 49)
 
 
@@ -68,6 +68,23 @@ def test_residual_and_no_residual():
     weights = with_res.cross(v.flatten(3).permute(0, 2, 3, 1), a).view(2, 1, 2, 3, 3)
     torch.testing.assert_close(with_res.reinforce(v, a), v * weights + v)
     torch.testing.assert_close(no_res.reinforce(v, a), v * weights)
+
+
+def test_attention_multiplier_reaches_the_map():
+    model = create_model("cfn_sr_v2a", scale="tiny", attention_multiplier=16.0)
+    assert model.cross.multiplier == 16.0
+
+
+@pytest.mark.parametrize(
+    "name, option",
+    [("cfn_sr_no_block", {"attention": "per_sample"}), ("cfn_sr_no_block", {"causal": True}), ("cfn_sr_no_sa", {"causal": True})],
+)
+def test_ablation_refuses_an_option_it_has_no_part_for(name, option):
+    """No block: nothing to attend with; no self-attention: no causal mask. Even the default value
+    is a TypeError, as for any factory, so a --set of it is never silently ignored."""
+    create_model("cfn_sr", scale="tiny", **option)  # the full model takes it
+    with pytest.raises(TypeError, match=next(iter(option))):
+        create_model(name, scale="tiny", **option)
 
 
 def test_ablation_structure():

@@ -7,16 +7,17 @@ import torch
 from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError
 from avemotion.models import create_model, list_models, model_info
+from avemotion.models.registry import InputContract, check_input_contract, fitting_models, input_problems, model_params
 from avemotion.models.summary import count_parameters, model_rows
-from avemotion.training.presets import TrainConfig
 
 NAMES = [
     "video", "audio", "averaging", "multiplication", "multiplicative", "concat_fc", "mcbp", "mmtm", "msaf",
     "cfn_sr", "cfn_sr_no_block", "cfn_sr_no_sa", "cfn_sr_no_residual", "cfn_sr_v2a", "tacfn",
 ]  # fmt: skip
 
-# SPEC section 4 for the first block; our documented constructions (docs/models.md) for the rest.
-FULL_PARAMS = {
+# The published counts (SPEC section 4) for the first block; our documented constructions
+# (docs/models.md) for the rest. Facts from outside the code: the registry must agree with them.
+EXPECTED_PARAMS = {
     "video": 25_882_056,
     "audio": 34_024,
     "averaging": 25_916_080,
@@ -40,10 +41,22 @@ def test_registry_holds_every_model():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_full_size_parameter_count(name):
-    with torch.device("meta"):  # shapes only: no memory, no init cost
-        model = create_model(name)
-    assert count_parameters(model) == FULL_PARAMS[name]
+def test_registry_parameter_count_is_the_expected_one(name):
+    assert model_info(name).params == EXPECTED_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_registry_parameter_count_equals_a_real_cpu_build(name):
+    """The meta-device count is the count of the model training builds (real tensors, initialised)."""
+    torch.manual_seed(0)
+    model = create_model(name)
+    assert next(model.parameters()).device.type == "cpu"
+    assert model_info(name).params == count_parameters(model)
+
+
+def test_parameter_count_follows_the_scale():
+    assert model_params("cfn_sr", "tiny") == count_parameters(create_model("cfn_sr", scale="tiny"))
+    assert model_params("cfn_sr", "tiny") < model_info("cfn_sr").params
 
 
 def test_tacfn_four_layer_variant_is_the_reported_fusion_size():
@@ -61,6 +74,7 @@ def test_entry_declares_its_contract(name):
     assert info.fusion in ("unimodal", "late", "early", "intermediate")
     assert set(info.modalities) <= {"video", "audio"} and info.modalities
     assert (info.fusion == "unimodal") == (len(info.modalities) == 1)
+    assert (info.input.mfcc_shape is not None) == ("audio" in info.modalities)
     assert info.paper_accuracy is not None and 50 < info.paper_accuracy < 80
     assert info.description
 
@@ -69,26 +83,35 @@ def forward(model, video_shape, audio_shape):
     return model(torch.empty(video_shape, device="meta"), torch.empty(audio_shape, device="meta"))
 
 
+def paper_shapes(cfg: PreprocessConfig, batch: int = 2) -> tuple[tuple, tuple]:
+    return (batch, 3, cfg.num_frames, cfg.frame_size, cfg.frame_size), (batch, cfg.n_mfcc, cfg.mfcc_frames)
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_model_accepts_the_input_its_entry_declares(name):
-    """The model runs on the declared input (30 frames of 224 px, MFCC 13 x 212), the
-    paper preset the data pipeline and the paper training preset produce, and refuses an input of
-    a declared modality with the wrong shape; an undeclared modality is not read at all."""
+def test_paper_preprocess_meets_every_contract(name):
+    check_input_contract(name, PreprocessConfig())
+    assert name in fitting_models(PreprocessConfig())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_accepts_the_input_its_contract_admits(name):
+    """The model runs on what the paper preprocess produces (30 frames of 224 px, MFCC 13 x 212),
+    and, where its contract leaves frames free, on another frame count and size; it refuses an input
+    of a declared modality with the wrong shape; an undeclared modality is not read at all."""
     info = model_info(name)
     contract = info.input
-    cfg = PreprocessConfig()
-    assert (contract.frames, contract.frame_size) == (cfg.num_frames, cfg.frame_size)
-    assert (contract.frames, contract.frame_size) == (TrainConfig().frames, TrainConfig().frame_size)
-    assert contract.mfcc_shape == (cfg.n_mfcc, cfg.mfcc_frames)
     with torch.device("meta"):  # shapes only: 224 px frames without the compute
         model = create_model(name, scale="tiny")  # the architecture of the full model, narrow and shallow
     model = model.to("meta").eval()  # buffers some factories build on the CPU on purpose (MCBP's sketch tables)
     for role in ("video", "audio"):
         assert (getattr(model, f"{role}_encoder") is not None) == (role in info.modalities)
-    video = (2, 3, contract.frames, contract.frame_size, contract.frame_size)
-    audio = (2, *contract.mfcc_shape)
+    video, audio = paper_shapes(PreprocessConfig())
     assert forward(model, video, audio).shape == (2, 8)
-    n_mfcc, steps = contract.mfcc_shape
+    if contract.frames is None and contract.frame_size is None:
+        assert forward(model, (2, 3, 8, 64, 64), audio).shape == (2, 8)
+    if contract.mfcc_shape is not None:
+        assert (model.audio_encoder.n_mfcc, model.audio_encoder.mfcc_frames) == contract.mfcc_shape
+    n_mfcc, steps = audio[1:]
     wrong_audio = [(2, n_mfcc, steps - 1), (2, n_mfcc + 1, steps), (2, n_mfcc * steps)]
     wrong_video = [(2, 1, *video[2:]), video[:4]]  # grey frames; no time axis
     for wrong, role in [(w, "audio") for w in wrong_audio] + [(w, "video") for w in wrong_video]:
@@ -101,6 +124,39 @@ def test_model_accepts_the_input_its_entry_declares(name):
                 forward(model, *args)
         else:
             assert forward(model, *args).shape == (2, 8)
+
+
+def test_audio_only_cache_is_refused_for_a_video_model_naming_video():
+    with pytest.raises(ConfigError, match=r"^model 'cfn_sr' needs video, which the cache does not hold") as err:
+        check_input_contract("cfn_sr", PreprocessConfig(modalities=("audio",)))
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.endswith("models that fit it: audio")  # the one audio-only model
+
+
+def test_audio_only_cache_fits_the_audio_model_only():
+    check_input_contract("audio", PreprocessConfig(modalities=("audio",)))
+    assert fitting_models(PreprocessConfig(modalities=("audio",))) == ["audio"]
+
+
+@pytest.mark.parametrize("n_mfcc, mfcc_frames", [(20, 212), (13, 200)])
+def test_wrong_mfcc_shape_is_refused(n_mfcc, mfcc_frames):
+    preprocess = PreprocessConfig(n_mfcc=n_mfcc, mfcc_frames=mfcc_frames)
+    with pytest.raises(ConfigError, match=re.escape(f"needs MFCCs of shape (13, 212), the cache has ({n_mfcc}, {mfcc_frames})")):
+        check_input_contract("cfn_sr", preprocess)
+    check_input_contract("video", preprocess)  # reads no audio: the MFCC shape is not its business
+    assert fitting_models(preprocess) == ["video"]
+
+
+def test_contract_fixing_frames_refuses_other_frames():
+    """A contract that fixes frames and frame size (no registered model does yet) holds a cache to them."""
+    contract = InputContract(frames=30, frame_size=224)
+    assert input_problems(contract, PreprocessConfig()) == []
+    assert input_problems(contract, PreprocessConfig(num_frames=16, frame_size=112), what="the checkpoint") == [
+        "needs 30 frames, the checkpoint has 16",
+        "needs 224 px frames, the checkpoint has 112 px",
+    ]
+    assert input_problems(contract, PreprocessConfig(num_frames=16, modalities=("audio",)))[0].startswith("needs video")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -124,7 +180,7 @@ def test_create_model_records_name_and_config():
         ("nope", {}, "unknown model"),
         ("video", {"scale": "huge"}, "scale must be one of"),
         ("cfn_sr", {"scale": "tiny", "attention": "mean"}, "attention must be one of"),
-        ("cfn_sr", {"scale": "tiny", "attention_scale": 0}, "attention_scale"),
+        ("cfn_sr", {"scale": "tiny", "attention_multiplier": 0}, "attention_multiplier"),
         ("multiplicative", {"scale": "tiny", "beta": 2.0}, "beta"),
         ("tacfn", {"scale": "tiny", "attn_layers": 0}, "attn_layers"),
         ("audio", {"num_classes": 1}, "num_classes"),

@@ -5,7 +5,7 @@ import torch
 from avemotion.models import create_model
 from avemotion.training.datamodule import FoldDataModule
 from avemotion.training.module import AVLightningModule
-from avemotion.training.run import ddp_strategy, on_cuda_or
+from avemotion.training.engine import ddp_strategy, on_cuda_or
 
 
 def test_channels_last_gives_the_same_loss_and_gradients(random_batch):

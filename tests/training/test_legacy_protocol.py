@@ -52,7 +52,7 @@ def test_rules_without_validation_train_on_every_non_test_actor(train_cache, tmp
 
 def test_default_selection_still_holds_out_validation_actors(train_cache, tmp_path):
     from avemotion.training.presets import get_preset
-    from avemotion.training.run import build_folds
+    from avemotion.training.protocol import build_folds
 
     cfg = get_preset("small", n_folds=4, n_val=2)
     fold = build_folds(train_cache.records(), cfg)[0]
@@ -123,7 +123,7 @@ def test_legacy_sets_every_published_training_behaviour():
     from avemotion.training.presets import get_preset
 
     cfg = get_preset("paper", legacy=True)
-    assert (cfg.selection, cfg.augment, cfg.batch_size, cfg.lr, cfg.epochs, cfg.stage_epochs) == ("test-legacy", "frame", 16, 1e-3, 70, 70)
+    assert (cfg.selection, cfg.augment, cfg.batch_size, cfg.lr, cfg.epochs, cfg.unimodal_epoch_count) == ("test-legacy", "frame", 16, 1e-3, 70, 70)
     assert cfg.batch_sizes == {"msaf": 4} and cfg.recipe == "two-stage" and cfg.weight_decay == 0
     assert get_preset("small", legacy=True, epochs=2).epochs == 2  # an explicit option wins
     plain = get_preset("paper")

@@ -56,8 +56,88 @@ def test_audio_augmentation_changes_training_audio_only_and_leaves_video_draws_a
     for i in range(len(ids)):
         assert torch.equal(plain[i]["video"], masked[i]["video"])
         assert not torch.equal(plain[i]["audio"], masked[i]["audio"])
-    with pytest.raises(ValueError, match="audio_augment must be one of"):
-        ClipDataset(prepared_cache, ids, audio_augment="noise")
+    with pytest.raises(ValueError, match="audio augmentation must be none or"):
+        ClipDataset(prepared_cache, ids, audio_augment="reverb")
+    with pytest.raises(ValueError, match="audio augmentation must be none or"):
+        ClipDataset(prepared_cache, ids, audio_augment="mask+mask")
+
+
+def test_mask_draws_the_same_with_or_without_the_other_parts_switched_off():
+    """"mask" alone is what it always was: the new parts draw from the generator only when on."""
+    mfcc = ramp()
+    for seed in range(5):
+        alone = augment_mfcc(mfcc, np.random.default_rng(seed), ("mask",))
+        assert explains(alone, mfcc)
+        assert torch.equal(alone, augment_mfcc(mfcc, np.random.default_rng(seed)))  # the default parts
+
+
+def test_tempo_resamples_the_time_axis_around_the_centre_within_the_drawn_factor():
+    from avemotion.data.transforms import MFCC_TEMPO
+
+    mfcc = ramp()  # row r is r * 212 + t: linear in time, so resampling keeps it linear
+    for seed in range(10):
+        out = augment_mfcc(mfcc, np.random.default_rng(seed), ("tempo",))
+        slope = (out[:, 120] - out[:, 90]) / 30  # inside the frames no edge is repeated at
+        assert torch.allclose(slope, slope[0].expand(13))
+        assert 1 - MFCC_TEMPO - 1e-4 <= float(slope[0]) <= 1 + MFCC_TEMPO + 1e-4 and float(slope[0]) != 1
+        assert torch.allclose(out[:, 105:107].mean(dim=1), mfcc[:, 105:107].mean(dim=1), atol=0.2)  # centre stays
+        assert out.min() >= mfcc.min() and out.max() <= mfcc.max()
+
+
+def test_noise_is_scaled_to_each_coefficients_own_spread_in_the_clip():
+    from avemotion.data.transforms import MFCC_NOISE
+
+    mfcc = torch.randn(13, 212) * torch.logspace(0, 2, 13)[:, None]  # coefficients of very different scales
+    for seed in range(5):
+        out = augment_mfcc(mfcc, np.random.default_rng(seed), ("noise",))
+        ratio = (out - mfcc).std(dim=1) / mfcc.std(dim=1)
+        assert float(ratio.max()) <= MFCC_NOISE * 1.25 and float(ratio.max() - ratio.min()) < 0.06
+
+
+def test_parts_are_applied_in_one_order_however_they_are_spelled():
+    from avemotion.data.transforms import audio_augment_parts
+
+    assert audio_augment_parts("tempo+noise+mask") == audio_augment_parts("mask+tempo+noise") == ("mask", "noise", "tempo")
+    assert audio_augment_parts("none") == ()
+
+
+def test_speaker_norm_standardises_every_speaker_by_its_own_clips(speech_subset_prepared):
+    from avemotion.data.dataset import ClipDataset, speaker_mfcc_stats
+
+    _, cache = speech_subset_prepared
+    stats = speaker_mfcc_stats(cache)
+    records = cache.records()
+    assert set(stats) == {r["actor"] for r in records}
+    for actor in (1, 6):
+        ids = [r["clip_id"] for r in records if r["actor"] == actor]
+        normed = torch.stack([item["audio"] for item in ClipDataset(cache, ids, augment="none", speaker_norm=stats)])
+        torch.testing.assert_close(normed.mean(dim=(0, 2)), torch.zeros(13), atol=1e-4, rtol=0)
+        torch.testing.assert_close(normed.std(dim=(0, 2), correction=0), torch.ones(13), atol=1e-3, rtol=0)
+    assert not torch.allclose(stats[1][0], stats[6][0])  # speakers differ
+
+
+def test_a_speaker_normalised_run_scores_with_the_test_speakers_own_statistics_and_predict_refuses_it(speech_subset_prepared, tmp_path):
+    from avemotion.data.dataset import speaker_mfcc_stats
+    from avemotion.errors import ConfigError
+    from avemotion.evaluation.scoring import cached_clip_loader, predict_cached
+    from avemotion.inference import Recognizer
+    from avemotion.models.checkpoint import load_checkpoint
+    from avemotion.training import train
+
+    _, cache = speech_subset_prepared
+    out = tmp_path / "run"
+    train("audio", cache.path, out, preset="small", folds=[0], n_folds=4, n_val=1, epochs=2, mfcc_norm="speaker",
+          log=lambda *a, **k: None)
+    manifest = read_json(out / "folds" / "fold_0.json")
+    model, _ = load_checkpoint(out / "fold_0" / "audio" / "best")
+    assert model.mfcc_norm is None  # the statistics belong to the speakers, not to the model
+    doc = read_json(out / "fold_0" / "audio" / "metrics.json")
+    again = predict_cached(model, cached_clip_loader(cache, manifest["test"], 16, speaker_norm=speaker_mfcc_stats(cache)))
+    assert [p["probs"] for p in again] == [p["probs"] for p in doc["predictions"]]
+    raw = predict_cached(model, cached_clip_loader(cache, manifest["test"], 16))
+    assert [p["probs"] for p in raw] != [p["probs"] for p in doc["predictions"]]
+    with pytest.raises(ConfigError, match="per-speaker MFCC normalisation"):
+        Recognizer.from_run(out)
 
 
 def test_label_smoothing_reaches_the_loss():

@@ -136,7 +136,10 @@ def test_run_folder_layout_and_report(run_dir, train_cache):
     out, report = run_dir
     run = read_json(out / "run.json")
     assert run["preprocess_hash"] == train_cache.config.hash()
-    assert run["training"]["frames"] == 8 and run["training"]["frame_size"] == 48
+    # frames and frame size have one owner, the cache's preprocessing; the small preset requires none
+    assert run["preprocess"]["num_frames"] == 8 and run["preprocess"]["frame_size"] == 48
+    assert run["training"]["required_frames"] is None and "frames" not in run["training"]
+    assert run["unimodal_dir"] == "."  # relative to the run folder: a copied run stays whole
     assert run["optimistic"] is False and not report["optimistic"]
     for name in ("report.md", "report.json", "confusion.png", "confusion.json", "curves.png"):
         assert (out / name).stat().st_size > 0

@@ -10,6 +10,11 @@ import typer
 
 from avemotion.errors import ConfigError
 
+# `prepare` exit codes besides 0 (all done) and 2 (usage, settings or an unusable folder: one line):
+# 3 = finished, but some files failed (listed in the summary and report.json); 130 = Ctrl-C.
+EXIT_FILES_FAILED = 3
+EXIT_INTERRUPTED = 130
+
 
 def _parse_size(size: str) -> tuple[int, int]:
     try:
@@ -62,9 +67,9 @@ def register(app: typer.Typer) -> None:
         report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
         dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d)."),
     ) -> None:
-        """Preprocess every clip (faces, 30 frames, MFCC) into the cache; bad files are reported, not fatal."""
+        """Preprocess every clip (faces, 30 frames, MFCC) into the cache; bad files are reported, not fatal
+        (exit 3 when some failed, after the others)."""
         from avemotion.config import LEGACY_PREPROCESS, PreprocessConfig
-        from avemotion.data.prepare import prepare
 
         base = LEGACY_PREPROCESS if legacy else {}
         given = {k: v for k, v in (("crop", crop), ("stft_pad", stft_pad)) if v is not None}
@@ -73,24 +78,47 @@ def register(app: typer.Typer) -> None:
                                    **{**base, **given})
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        result = prepare(data_dir, out, cfg, workers=workers or os.cpu_count(), report_path=report,
-                         dataset=dataset, progress=True)
+        result = _prepare(data_dir, out, cfg, workers=workers or os.cpu_count(), report_path=report,
+                          dataset=dataset, progress=True)
         _print_summary(result)
+        if result.failed:
+            raise typer.Exit(EXIT_FILES_FAILED)
+
+
+def _prepare(data_dir: Path, out: Path, cfg, **options):
+    """prepare(), with Ctrl-C and permission problems as one line each (exit 130 / 2)."""
+    from avemotion.data.prepare import PrepareInterrupted, prepare
+
+    try:
+        return prepare(data_dir, out, cfg, **options)
+    except PrepareInterrupted as stop:
+        r = stop.report
+        typer.echo(f"interrupted: {r.cached} complete clips are kept in {r.cache} ({r.prepared} prepared by this "
+                   "run); run the same command again to resume", err=True)
+    except KeyboardInterrupt:
+        typer.echo("interrupted before any clip was prepared; run the same command again to start", err=True)
+    except PermissionError as err:
+        raise ConfigError(f"{err.filename or data_dir}: permission denied ({err.strerror})") from None
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def _print_summary(result) -> None:
+    """A headline, then one line per failed file (`name: reason: detail`) and per warning; file names
+    and details are printed as they are (no markup, no wrapping), so every line stands alone."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{result.dataset}[/] ({'+'.join(result.modalities)}): {result.found} files, {result.prepared} prepared, "
-                  f"{result.cached_before} already cached, {len(result.failed)} failed "
-                  f"({result.seconds:.1f} s) -> {result.cache}")
-    if result.failed:
-        table = Table("file", "reason", "detail")
-        for f in result.failed:
-            table.add_row(Path(f["file"]).name, f["reason"], f["detail"])
-        console.print(table)
+
+    def line(text: str, style: str | None = None) -> None:
+        console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    line(f"{result.dataset} ({'+'.join(result.modalities)}): {result.found} files, {result.prepared} prepared, "
+         f"{result.cached_before} already cached, {len(result.failed)} failed ({result.seconds:.1f} s) -> {result.cache}",
+         "bold")
+    if "video" in result.modalities:
+        line("faces: " + ", ".join(f"{n} from {source}" for source, n in sorted(result.face_sources.items())))
+    for f in result.failed:
+        line(f"failed: {Path(f['file']).name}: {f['reason']}: {f['detail']}", "red")
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
-    console.print(f"report: {Path(result.cache) / 'report.json'}")
+        line(f"warning: {warning}", "yellow")
+    line(f"report: {Path(result.cache) / 'report.json'}")

@@ -7,13 +7,18 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models_cmd(
         scale: str = typer.Option("full", help="Count parameters at this scale: full (the paper) or tiny."),
+        markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table (the one in docs/models.md)."),
     ) -> None:
         """List the registered models: fusion stage, our parameter count, the paper's count and accuracy."""
         # Heavy imports here so that `avemotion --help` stays fast.
         from rich.console import Console
         from rich.table import Table
 
-        from avemotion.models.summary import model_rows
+        from avemotion.models.summary import model_rows, models_markdown
+
+        if markdown:
+            typer.echo(models_markdown(scale), nl=False)
+            return
 
         console = Console()
         if not console.is_terminal:  # piped: rich assumes 80 columns, too few for the numbers

@@ -1,7 +1,8 @@
 """`avemotion predict VIDEO... --run RUN`: a thin layer over `avemotion.inference.Recognizer`.
 
-Exit status: 0 every file predicted, 1 some files failed (each reported on one line), 2 usage or
-configuration error (printed by the entry point).
+Exit status: 0 every file predicted, 1 some files failed (each reported on one line, the others
+predicted), 2 usage or configuration error, an output that would replace an input or an existing
+file without --overwrite included (one line printed by the entry point, nothing predicted).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def predict(
-    videos: List[Path] = typer.Argument(..., help="Video files (mp4, mov, avi, mkv, webm, flv, ...).", show_default=False),
+    # readable=False: an unreadable file is one failed input (exit 1), not a usage error for the call
+    videos: List[Path] = typer.Argument(..., help="Video files (mp4, mov, avi, mkv, webm, flv, ...).", show_default=False, readable=False),
     run: Path = typer.Option(..., "--run", envvar="AVEMOTION_RUN", help="Run folder written by `avemotion train` (default: $AVEMOTION_RUN)."),
     model: Optional[str] = typer.Option(None, help="Model of the run to use when it holds several."),
     fold: Optional[int] = typer.Option(None, help="Use this fold's checkpoint (default: the best-validated fold)."),
@@ -36,9 +38,10 @@ def predict(
     hop: float = typer.Option(1.0, help="Seconds between window starts."),
     smooth: int = typer.Option(1, min=1, help="Moving average of probabilities over N windows (1: none)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="Output format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output here instead of stdout."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Timeline / probability plot (PNG); one per video, suffixed by its name when several."),
-    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Annotated copy of the video (mp4); suffixed by the video name when several."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output here instead of stdout.", readable=False),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Timeline / probability plot (PNG); one per video, suffixed by its name when several.", readable=False),
+    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Annotated copy of the video (mp4); suffixed by the video name when several.", readable=False),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that already exist (never an input)."),
     landmarks: Optional[Path] = typer.Option(None, "--landmarks", help="OpenFace landmark CSV (one video) or a folder of <video stem>.csv; otherwise the face detector is used."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Without audio or face, predict from the remaining modality (the run's unimodal checkpoints)."),
     pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="Zero-pad clips shorter than the audio window instead of refusing them (default: the run's policy)."),
@@ -49,15 +52,18 @@ def predict(
     """Recognise emotions in videos: one prediction per short clip, a timeline for long videos."""
     from avemotion.inference import Recognizer
 
+    settings = _parse_settings(preprocess)
+    landmark_map = _landmark_map(videos, landmarks)
+    extras = _extra_paths(videos, plot, annotate)
+    _check_outputs(videos, output, extras, [Path(p) for p in landmark_map.values()], run, overwrite)
     recognizer = Recognizer.from_run(
         run, model=model, fold=fold, ensemble=ensemble, device=device, allow_missing=allow_missing, pad_short=pad_short,
-        preprocess=_parse_settings(preprocess), window=window, hop=hop, smooth=smooth,
+        preprocess=settings, window=window, hop=hop, smooth=smooth,
     )
-    landmark_map = _landmark_map(videos, landmarks)
     results = []
-    for result in recognizer.predict_many(videos, progress=progress and sys.stderr.isatty(), landmarks=landmark_map):
+    for result, paths in zip(recognizer.predict_many(videos, progress=progress and sys.stderr.isatty(), landmarks=landmark_map), extras):
         _report(result, allow_missing)
-        _write_extras(result, plot, annotate, many=len(videos) > 1)
+        _write_extras(result, paths)
         results.append(result)
     _write_output(results, fmt, output, recognizer.describe())
     if any(_failed(r) for r in results):
@@ -116,21 +122,45 @@ def _report(result, allow_missing: bool) -> None:
         typer.echo(f"{result.file}: {note}", err=True)
 
 
-def _per_file(template: Path, video: str, many: bool) -> Path:
-    return template.with_name(f"{template.stem}_{Path(video).stem}{template.suffix}") if many else template
+def _extra_paths(videos: list[Path], plot: Path | None, annotate: Path | None) -> list[dict[str, Path]]:
+    """Per input, {"--plot": png, "--annotate": mp4} as asked; with several inputs each template
+    takes the input's distinct label (outputs.file_labels): `talk.png` -> `talk_<label>.png`."""
+    from avemotion.inference.outputs import file_labels, per_file
+
+    templates = {option: path for option, path in (("--plot", plot), ("--annotate", annotate)) if path is not None}
+    if len(videos) == 1:
+        return [templates]
+    return [{option: per_file(t, label) for option, t in templates.items()} for label in file_labels(videos)]
 
 
-def _write_extras(result, plot: Path | None, annotate: Path | None, many: bool) -> None:
+def _check_outputs(videos, output, extras, landmark_files, run, overwrite) -> None:
+    """Before any work: no output over an input, none over an existing file without --overwrite."""
+    from avemotion.inference.outputs import check_targets
+
+    targets = [("--output", output)] if output is not None else []
+    targets += [(option, path) for paths in extras for option, path in paths.items()]
+    check_targets(targets, [*videos, *landmark_files], overwrite, run)
+
+
+def _write_extras(result, paths: dict[str, Path]) -> None:
     if _failed(result):
         return
-    if plot is not None:
+    if "--plot" in paths:
         from avemotion.inference.plot import plot_result
 
-        plot_result(result, _per_file(plot, result.file, many))
-    if annotate is not None:
+        _writing(paths["--plot"], plot_result, result, paths["--plot"])
+    if "--annotate" in paths:
         from avemotion.inference.annotate import annotate_video
 
-        annotate_video(result.file, result, _per_file(annotate, result.file, many))
+        _writing(paths["--annotate"], annotate_video, result.file, result, paths["--annotate"])
+
+
+def _writing(path: Path, write, *args) -> None:
+    """Run an (atomic) writer; an OS error becomes one line (exit 2), not a traceback."""
+    try:
+        write(*args)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot write ({err.strerror or err})") from None
 
 
 def _write_output(results: list, fmt: OutputFormat, output: Path | None, meta: dict) -> None:
@@ -146,7 +176,7 @@ def _write_output(results: list, fmt: OutputFormat, output: Path | None, meta: d
     if output is None:
         sys.stdout.write(text)
     else:
-        write_text(output, text)
+        _writing(output, write_text, output, text)
 
 
 def _table_text(results, outputs, width) -> str:

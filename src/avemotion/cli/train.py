@@ -42,8 +42,8 @@ TRAIN_OPTIONS = (
     ("n_folds", Optional[int], lambda: _opt(None, "--n-folds", help="outer folds the actors are split into")),
     ("n_val", Optional[int], lambda: _opt(None, "--n-val", help="inner validation actors per fold (0 with --selection last or test-legacy)")),
     ("augment", Optional[str], lambda: _opt(None, "--augment", help="clip (default), frame (legacy) or none")),
-    ("audio_augment", Optional[str], lambda: _opt(None, "--audio-augment", help="none (default, published) or mask: MFCC time shift and time/coefficient masks per training clip")),
-    ("mfcc_norm", Optional[str], lambda: _opt(None, "--mfcc-norm", help="none (default, published) or train: per-coefficient mean/std of the training actors' clips, stored in the audio model")),
+    ("audio_augment", Optional[str], lambda: _opt(None, "--audio-augment", help="none (default, published), or +-joined parts of mask (MFCC time shift, time/coefficient masks), noise, tempo; drawn per training clip")),
+    ("mfcc_norm", Optional[str], lambda: _opt(None, "--mfcc-norm", help="none (default, published); train: per-coefficient mean/std of the training actors' clips, stored in the audio model; speaker: each speaker's own statistics (transductive for test actors)")),
     ("label_smoothing", Optional[float], lambda: _opt(None, "--label-smoothing", help="cross-entropy label smoothing (default 0, published)")),
     ("lr_schedule", Optional[str], lambda: _opt(None, "--lr-schedule", help="constant (default, published) or cosine (annealed to 0 over the stage's epochs)")),
     ("workers", Optional[int], lambda: _opt(None, "--workers", help="DataLoader workers")),
@@ -110,6 +110,10 @@ def _print_report(report: dict) -> None:
     from rich.console import Console
 
     from avemotion.evaluation.report import summary_table
+    from avemotion.training.engine import is_global_zero
+
+    if not is_global_zero():  # under DDP every rank builds the report; one prints it
+        return
 
     console = Console(file=sys.stdout)
     console.print(summary_table(report))

@@ -1,26 +1,38 @@
 """Preprocessed clips on disk, keyed by the preprocessing settings' hash.
 
 Layout (docs/data.md): ROOT/<cfg.hash()>/
-    config.json                settings, hash, library fingerprint
+    config.json                settings, hash, fingerprint (libraries, feature revision): checked on open
     clips/<clip_id>.video.npy  uint8 (T, S, S, 3) RGB, uncompressed: np.load(mmap_mode="r") is a page-in
                                (absent in an audio-only cache: config.preprocess.modalities says which)
     clips/<clip_id>.mfcc.npy   float32 (n_mfcc, mfcc_frames)
     clips/<clip_id>.json       the ClipRecord dict + crop boxes/times; written last = "clip is cached"
     index.jsonl                one record per cached clip (rebuilt by `prepare`, for tools and people)
     report.json                the last prepare report
+    clips/<clip_id>.lock       only while a prepare process works on the clip (its pid and host)
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import socket
+import time
 from pathlib import Path
 
 import numpy as np
 
-from avemotion.config import PreprocessConfig, library_fingerprint
+from avemotion.config import PreprocessConfig, cache_fingerprint
 from avemotion.errors import ConfigError
 from avemotion.utils.io import atomic_path, read_json, write_json, write_text
+
+# `open_cache(..., check_fingerprint=None)` reads this variable: "1" accepts a cache whose recorded
+# libraries or feature revision differ from the running ones (the CLI's escape).
+ACCEPT_FINGERPRINT_ENV = "AVEMOTION_ACCEPT_FINGERPRINT"
+# A lock file without a readable owner (its writer was killed between creating and filling it) is
+# stale after this many seconds.
+LOCK_GRACE = 10.0
 
 
 class ClipCache:
@@ -35,8 +47,11 @@ class ClipCache:
         path = Path(root) / cfg.hash()
         if (path / "config.json").is_file():
             return open_cache(path)
-        write_json(path / "config.json", {"hash": cfg.hash(), "preprocess": cfg.to_dict(), **library_fingerprint()})
-        (path / "clips").mkdir(parents=True, exist_ok=True)
+        try:
+            write_json(path / "config.json", {"hash": cfg.hash(), "preprocess": cfg.to_dict(), **cache_fingerprint()})
+            (path / "clips").mkdir(parents=True, exist_ok=True)
+        except PermissionError as err:
+            raise ConfigError(f"{err.filename or path}: cannot write the cache ({err.strerror})") from None
         return cls(path, cfg)
 
     def _file(self, clip_id: str, kind: str) -> Path:
@@ -44,6 +59,20 @@ class ClipCache:
 
     def has(self, clip_id: str) -> bool:
         return self._file(clip_id, "json").is_file()
+
+    @contextlib.contextmanager
+    def lock(self, clip_id: str):
+        """Yield None when this process holds clip_id's lock (clips/<clip_id>.lock, created with
+        O_EXCL, removed after), else a one-line note naming the other prepare that holds it. A lock
+        whose process is dead (same host) is stale and taken over."""
+        path = self._file(clip_id, "lock")
+        holder = _take_lock(path)
+        try:
+            yield holder
+        finally:
+            if holder is None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     def write(self, record, arrays) -> None:
         """Arrays first, then the per-clip JSON, each atomically: a crash never leaves a half clip."""
@@ -105,9 +134,91 @@ class ClipCache:
         return sum(1 for _ in self.clips.glob("*.json"))
 
 
-def open_cache(path: str | Path, cfg: PreprocessConfig | None = None) -> ClipCache:
-    """Open a cache folder: the hash folder itself, or a root holding one (or `cfg`'s) hash folder."""
-    path = Path(path)
+def _take_lock(path: Path) -> str | None:
+    """None once `path` is created by this process (pid and host written in it), else who holds it."""
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            holder = _live_holder(path)
+            if holder:
+                return f"being prepared by {holder} (lock {path}; delete it if no prepare runs)"
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname()}, f)
+        return None
+    return f"lock {path} is taken over and over by other processes"
+
+
+def _live_holder(path: Path) -> str | None:
+    """'process PID on HOST' while the lock's owner may still run; None when it is stale."""
+    try:
+        owner = json.loads(path.read_text())
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):  # being written, or its writer died meanwhile
+        try:
+            age = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        return None if age > LOCK_GRACE else "another process"
+    if host == socket.gethostname() and not _alive(pid):
+        return None
+    return f"process {pid} on {host}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _check_recorded(path: Path, meta: dict, check_fingerprint: bool) -> PreprocessConfig:
+    """The settings config.json holds, after checking its stored hash against them and its recorded
+    fingerprint against the running one; ConfigError naming the file and what differs."""
+    where = path / "config.json"
+    try:
+        cfg = PreprocessConfig.from_dict(meta["preprocess"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: settings not understood ({type(err).__name__}: {err})") from None
+    running = cache_fingerprint()
+    # feature_revision is recorded since it exists; older caches are checked against the current one
+    recorded = {k: meta.get(k, running[k] if k == "feature_revision" else None) for k in running}
+    if meta.get("hash") != cfg.hash(recorded):
+        raise ConfigError(f"{where}: stored hash {meta.get('hash')} does not match the settings and fingerprint it "
+                          f"holds ({cfg.hash(recorded)}): edited or damaged; prepare the corpus again")
+    differs = [f"{k} {recorded[k]} (running {running[k]})" for k in running if recorded[k] != running[k]]
+    if check_fingerprint and differs:
+        raise ConfigError(f"{path}: prepared with {', '.join(differs)}, so its features may differ from what this "
+                          f"installation computes; prepare again, or accept it with {ACCEPT_FINGERPRINT_ENV}=1 "
+                          "(open_cache(..., check_fingerprint=False))")
+    return cfg
+
+
+def open_cache(path: str | Path, cfg: PreprocessConfig | None = None, *,
+               check_fingerprint: bool | None = None) -> ClipCache:
+    """Open a cache folder: the hash folder itself, or a root holding one (or `cfg`'s) hash folder.
+
+    config.json must be consistent (its hash is that of the settings and fingerprint it records) and,
+    unless `check_fingerprint` is False, recorded with the running libraries and feature revision
+    (None: checked unless the environment sets AVEMOTION_ACCEPT_FINGERPRINT=1)."""
+    if check_fingerprint is None:
+        check_fingerprint = os.environ.get(ACCEPT_FINGERPRINT_ENV, "") != "1"
+    try:
+        path, cfg_found = _locate(Path(path), cfg, check_fingerprint)
+    except PermissionError as err:
+        raise ConfigError(f"{err.filename or path}: cannot read the cache ({err.strerror})") from None
+    return ClipCache(path, cfg_found)
+
+
+def _locate(path: Path, cfg: PreprocessConfig | None, check_fingerprint: bool) -> tuple[Path, PreprocessConfig]:
     if cfg is not None and not (path / "config.json").is_file():
         path = path / cfg.hash()
     if not (path / "config.json").is_file():
@@ -117,7 +228,9 @@ def open_cache(path: str | Path, cfg: PreprocessConfig | None = None) -> ClipCac
             raise ConfigError(f"{path}: {what}")
         path = subs[0].parent
     meta = read_json(path / "config.json")
-    cfg_found = PreprocessConfig.from_dict(meta["preprocess"])
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{path / 'config.json'}: not a cache configuration")
+    cfg_found = _check_recorded(path, meta, check_fingerprint)
     if cfg is not None and cfg_found.hash() != cfg.hash():
         raise ConfigError(f"{path}: cache was prepared with other settings (hash {cfg_found.hash()}, wanted {cfg.hash()})")
-    return ClipCache(path, cfg_found)
+    return path, cfg_found

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from avemotion.data.cache import ClipCache
-from avemotion.data.transforms import AUDIO_AUGMENTS, augment_mfcc, augment_video, crop_batch, draw_crop
+from avemotion.data.transforms import audio_augment_parts, augment_mfcc, augment_video, crop_batch, draw_crop
 
 AUGMENTS = ("clip", "frame", "none")
 NO_VIDEO = torch.zeros((3, 0, 0, 0), dtype=torch.uint8)  # the "video" of a clip loaded without one
@@ -29,7 +29,8 @@ class _EpochDraws(Dataset):
         draws are the same with or without audio augmentation."""
         if self.audio_augment == "none":
             return mfcc
-        return augment_mfcc(mfcc, np.random.default_rng([self.seed, self.epoch, i, 1]))
+        rng = np.random.default_rng([self.seed, self.epoch, i, 1])
+        return augment_mfcc(mfcc, rng, audio_augment_parts(self.audio_augment))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -48,8 +49,10 @@ class ClipDataset(_EpochDraws):
     work to reading arrays (the crop/resize of 30 frames is most of a loader's time)."""
 
     def __init__(self, cache: ClipCache, clip_ids=None, *, augment: str = "clip", seed: int = 0,
-                 defer_crop: bool = False, video: bool = True, audio_augment: str = "none"):
+                 defer_crop: bool = False, video: bool = True, audio_augment: str = "none",
+                 speaker_norm: dict | None = None):
         _check_augment(augment)
+        self.speaker_norm = speaker_norm  # actor -> (mean, std) of shape (13, 1): see speaker_mfcc_stats
         self.audio_augment = _checked_audio_augment(audio_augment)
         self.cache = cache
         # No video (an audio-only cache, or a model that needs none): "video" is an empty
@@ -79,10 +82,14 @@ class ClipDataset(_EpochDraws):
                 extra["crop"] = torch.tensor(draw_crop(video.shape[-1], rng), dtype=torch.int64)
             else:
                 video = augment_video(video, self.augment, rng).contiguous()
+        audio = torch.from_numpy(np.asarray(mfcc, dtype=np.float32))
+        if self.speaker_norm is not None:
+            mean, std = self.speaker_norm[int(rec["actor"])]
+            audio = (audio - mean) / std
         return {
             **extra,
             "video": video,
-            "audio": self._audio(torch.from_numpy(np.asarray(mfcc, dtype=np.float32)), i),
+            "audio": self._audio(audio, i),
             "label": torch.tensor(rec["label"], dtype=torch.int64),
             "clip_id": rec["clip_id"],
             "actor": rec["actor"],
@@ -92,8 +99,7 @@ class ClipDataset(_EpochDraws):
 
 
 def _checked_audio_augment(audio_augment: str) -> str:
-    if audio_augment not in AUDIO_AUGMENTS:
-        raise ValueError(f"audio_augment must be one of {AUDIO_AUGMENTS}, got {audio_augment!r}")
+    audio_augment_parts(audio_augment)  # ValueError naming an unknown part
     return audio_augment
 
 
@@ -217,6 +223,33 @@ class PreloadedClips(_EpochDraws):
         if self.augment == "clip":
             return crop_batch(video, [draw_crop(video.shape[-1], rng) for rng in rngs])
         return torch.stack([augment_video(v, "frame", rng) for v, rng in zip(video, rngs)])
+
+
+def speaker_mfcc_stats(cache: ClipCache) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-speaker normalisation statistics: for every actor of the cache, the per-coefficient mean
+    and std over all frames of all its clips, labels unused. For a test actor these come from the
+    test clips themselves (unlabelled): transductive, reported apart from inductive figures."""
+    sums: dict[int, list] = {}
+    for rec in cache.records():
+        mfcc = np.asarray(cache.load(rec["clip_id"], video=False)[1], dtype=np.float64)
+        acc = sums.setdefault(int(rec["actor"]), [0, 0.0, 0.0])
+        acc[0] += mfcc.shape[1]
+        acc[1] = acc[1] + mfcc.sum(axis=1)
+        acc[2] = acc[2] + (mfcc ** 2).sum(axis=1)
+    stats = {}
+    for actor, (n, s1, s2) in sums.items():
+        mean = s1 / n
+        std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0.0)).clip(min=1e-6)
+        stats[actor] = (torch.tensor(mean, dtype=torch.float32)[:, None], torch.tensor(std, dtype=torch.float32)[:, None])
+    return stats
+
+
+def normalise_store_audio(store: ClipStore, stats: dict) -> None:
+    """Apply `speaker_mfcc_stats` to a preloaded store in place (each row by its actor's)."""
+    actors = store.actor.tolist()
+    mean = torch.stack([stats[a][0] for a in actors]).to(store.audio.device)
+    std = torch.stack([stats[a][1] for a in actors]).to(store.audio.device)
+    store.audio = (store.audio - mean) / std
 
 
 def pass_batch(batch: dict) -> dict:

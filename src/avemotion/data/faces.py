@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,44 +21,97 @@ MAX_FACES = 3
 # A candidate continues a face track when its centre is within this many box sides of the track's
 # last box and its size is within a factor of 2.
 TRACK_DISTANCE = 0.75
+# A landmark CSV fits its video when its row count is within max(ROW_SLACK, ROW_SLACK_FRACTION x
+# frames) of the frame count (OpenFace may miss the last frame or two; a stated frame count may be
+# an estimate), and each face row's box lies within the frame extended by FRAME_SLACK of its size
+# (faces at the edge) and spans at least MIN_FACE_FRACTION of the frame's shorter side.
+ROW_SLACK = 5
+ROW_SLACK_FRACTION = 0.02
+FRAME_SLACK = 0.25
+MIN_FACE_FRACTION = 0.15
 
 
 def read_landmarks(path: str | Path) -> np.ndarray:
     """(n_frames, 68, 2) pixel landmarks from an OpenFace CSV, columns found by header name.
 
-    Rows where OpenFace reports success = 0 become NaN (their points are not a face).
+    Rows where OpenFace reports success = 0 become NaN (their points are not a face); a row it
+    counts as a face must hold finite numbers. Anything else wrong is bad_landmarks, in one line.
     """
     path = Path(path)
-    try:
-        with open(path) as f:
-            header = [h.strip() for h in f.readline().split(",")]
-    except OSError as err:
-        raise InputError(path, "bad_landmarks", f"cannot read landmark CSV ({err.strerror})") from None
+    header = _header(path)
     wanted = [f"x_{i}" for i in range(N_POINTS)] + [f"y_{i}" for i in range(N_POINTS)]
     missing = [w for w in wanted if w not in header]
     if missing:
         raise InputError(path, "bad_landmarks", f"landmark CSV lacks {len(missing)} of the x_0..x_67/y_0..y_67 columns (first: {missing[0]})")
-    cols = [header.index(w) for w in wanted]
-    if "success" in header:
-        cols.append(header.index("success"))
+    cols = [header.index(w) for w in wanted] + ([header.index("success")] if "success" in header else [])
     try:
-        data = np.loadtxt(path, delimiter=",", skiprows=1, usecols=cols, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns about a CSV without rows: reported below
+            data = np.loadtxt(path, delimiter=",", skiprows=1, usecols=cols, ndmin=2, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise _not_utf8(path, err) from None
     except ValueError as err:
-        raise InputError(path, "bad_landmarks", f"landmark CSV has non-numeric values ({err})") from None
+        raise InputError(path, "bad_landmarks", f"landmark CSV has non-numeric values ({_first_line(err)})") from None
     if len(data) == 0:
         raise InputError(path, "bad_landmarks", "landmark CSV has no rows")
     pts = np.stack([data[:, :N_POINTS], data[:, N_POINTS:2 * N_POINTS]], axis=-1)
-    if data.shape[1] > 2 * N_POINTS:
-        pts[data[:, -1] < 0.5] = np.nan
+    face = data[:, -1] >= 0.5 if data.shape[1] > 2 * N_POINTS else np.ones(len(data), bool)
+    broken = np.flatnonzero(face & ~np.isfinite(pts).all(axis=(1, 2)))
+    if len(broken):
+        value = pts[broken[0]][~np.isfinite(pts[broken[0]])][0]
+        raise InputError(path, "bad_landmarks", f"line {broken[0] + 2}: coordinate {value} in a row marked as a face")
+    pts[~face] = np.nan
     return pts
 
 
-def usable_landmarks(path: str | Path | None) -> np.ndarray | None:
-    """Landmark points of a CSV with at least one usable row; None without a CSV or when no row is
-    usable (the detector is used instead). A broken CSV raises bad_landmarks."""
+def _header(path: Path) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [h.strip() for h in f.readline().split(",")]
+    except OSError as err:
+        raise InputError(path, "bad_landmarks", f"cannot read landmark CSV ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise _not_utf8(path, err) from None
+
+
+def _not_utf8(path: Path, err: UnicodeDecodeError) -> InputError:
+    return InputError(path, "bad_landmarks", f"landmark CSV is not UTF-8 text (byte {err.object[err.start]:#04x})")
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def check_landmarks(path: str | Path, points: np.ndarray, width: int, height: int, frames: int) -> None:
+    """bad_landmarks unless the CSV fits the video: about one row per frame (ROW_SLACK), and every
+    row marked as a face has its box in the width x height frame (FRAME_SLACK of the frame beyond
+    each edge) and at least MIN_FACE_FRACTION of its shorter side: coordinates measured on a
+    resized copy of the video (x8, x0.25) give black or background crops."""
+    slack = max(ROW_SLACK, round(ROW_SLACK_FRACTION * frames))
+    if frames and abs(len(points) - frames) > slack:
+        raise InputError(path, "bad_landmarks", f"{len(points)} rows for a video of {frames} frames (at most {slack} "
+                         "apart): landmarks of another clip or frame rate?")
+    good = good_rows(points)
+    lo, hi = points[good].min(axis=1), points[good].max(axis=1)  # (n, 2) box corners per row
+    size = np.array([width, height])
+    outside = ((lo < -FRAME_SLACK * size) | (hi > (1 + FRAME_SLACK) * size)).any(axis=1)
+    side = (hi - lo).max(axis=1)
+    small = side < MIN_FACE_FRACTION * min(width, height)
+    for k in np.flatnonzero(outside | small)[:1]:
+        where = f"line {good[k] + 2}: landmarks span ({lo[k][0]:.0f}, {lo[k][1]:.0f})-({hi[k][0]:.0f}, {hi[k][1]:.0f})"
+        why = (f"outside the {width}x{height} frame" if outside[k] else
+               f"a face of {side[k]:.0f} px, under {MIN_FACE_FRACTION:.0%} of the {width}x{height} frame's shorter side")
+        raise InputError(path, "bad_landmarks", f"{where}, {why} (landmarks of another video, or of a resized copy?)")
+
+
+def usable_landmarks(path: str | Path | None, width: int, height: int, frames: int) -> np.ndarray | None:
+    """Landmark points of a CSV that fits the video (check_landmarks) with at least one usable row;
+    None without a CSV or when no row is usable (the detector is used instead). A broken CSV or one
+    that does not fit raises bad_landmarks."""
     if path is None:
         return None
     points = read_landmarks(path)
+    check_landmarks(path, points, width, height, frames)
     return points if len(good_rows(points)) else None
 
 

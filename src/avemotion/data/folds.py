@@ -4,22 +4,34 @@ refuses fold sets that do not partition the actors or leak a test actor."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from avemotion.data.datasets.ravdess import gender_of
 from avemotion.errors import ConfigError
 from avemotion.utils.io import read_json, write_json
 
 
 @dataclass(frozen=True)
 class Fold:
+    """One outer fold: its actors per split and, once `with_clips` has read a cache's records, the
+    clip ids of each split (sorted). Two folds are equal when their actors are: the ids follow."""
+
     index: int
     test_actors: tuple[int, ...]
     val_actors: tuple[int, ...]
     train_actors: tuple[int, ...]
+    test_ids: tuple[str, ...] = field(default=(), compare=False)
+    val_ids: tuple[str, ...] = field(default=(), compare=False)
+    train_ids: tuple[str, ...] = field(default=(), compare=False)
+
+    def with_clips(self, records) -> "Fold":
+        ids = self.split(records)
+        return replace(self, **{f"{name}_ids": tuple(sorted(ids[name])) for name in ("test", "val", "train")})
+
+    def actors_dict(self) -> dict:
+        return {"test": list(self.test_actors), "val": list(self.val_actors), "train": list(self.train_actors)}
 
     def split(self, records) -> dict[str, list[str]]:
         """Clip ids per split ("train", "val", "test") for ClipRecords or record dicts."""
@@ -32,14 +44,14 @@ class Fold:
         return out
 
 
-def make_folds(actors, n_folds: int = 6, n_val: int = 4, seed: int = 0, genders: dict[int, str] | None = None) -> list[Fold]:
+def make_folds(actors, *, genders: dict[int, str], n_folds: int = 6, n_val: int = 4, seed: int = 0) -> list[Fold]:
     """`n_folds` groups of consecutive actors (sorted ids; sizes differ by at most one) as test folds;
     `n_val` validation actors per fold from its training actors, half of each gender where possible.
-    `genders` maps actor -> gender (default: RAVDESS rule, odd = male)."""
+    `genders` maps actor -> gender as the corpus records it (an actor it lacks counts as "unknown")."""
     actors = sorted(set(int(a) for a in actors))
     if not 2 <= n_folds <= len(actors):
         raise ConfigError(f"n_folds={n_folds} needs 2..{len(actors)} for {len(actors)} actors")
-    gender = genders or {a: gender_of(a) for a in actors}
+    gender = genders
     folds = []
     for k, group in enumerate(np.array_split(np.array(actors), n_folds)):
         test = tuple(int(a) for a in group)
@@ -95,8 +107,10 @@ def write_fold_manifests(folds: list[Fold], records, out_dir: str | Path) -> lis
     """out_dir/fold_K.json: actors and clip ids per split, so every model sees identical splits."""
     paths = []
     for f in folds:
-        d = asdict(f)
-        d.update({k: sorted(v) for k, v in f.split(records).items()})
+        f = f.with_clips(records)
+        d = {"index": f.index, "test_actors": list(f.test_actors), "val_actors": list(f.val_actors),
+             "train_actors": list(f.train_actors), "train": list(f.train_ids), "val": list(f.val_ids),
+             "test": list(f.test_ids)}
         path = Path(out_dir) / f"fold_{f.index}.json"
         write_json(path, d)
         paths.append(path)
@@ -111,6 +125,7 @@ def read_fold_manifests(out_dir: str | Path) -> list[Fold]:
     folds = []
     for p in paths:
         d = read_json(p)
-        folds.append(Fold(d["index"], tuple(d["test_actors"]), tuple(d["val_actors"]), tuple(d["train_actors"])))
+        folds.append(Fold(d["index"], tuple(d["test_actors"]), tuple(d["val_actors"]), tuple(d["train_actors"]),
+                          tuple(d.get("test", ())), tuple(d.get("val", ())), tuple(d.get("train", ()))))
     check_folds(folds, {a for f in folds for a in f.test_actors})
     return folds

@@ -1,14 +1,19 @@
 """`avemotion prepare`: scan a corpus, preprocess every clip in parallel into the cache, report failures.
 
-Resumable: clips already in the cache are skipped, each clip is written atomically, and the report
-(report.json in the cache folder) is rewritten at the end, also after an interruption.
+Resumable: clips already in the cache are skipped (unless their face source would change: their
+landmark CSV appeared or went away), each clip is written atomically under a per-clip lock (so two
+prepare processes on one cache share the work), and the report (report.json in the cache folder)
+is rewritten at the end, also after an interruption.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +21,7 @@ from pathlib import Path
 from avemotion.config import PreprocessConfig
 from avemotion.data.cache import ClipCache
 from avemotion.data.datasets import ClipRecord, scan_dataset
-from avemotion.errors import InputError
+from avemotion.errors import ConfigError, InputError
 from avemotion.utils.io import write_json
 
 
@@ -34,13 +39,26 @@ class PrepareReport:
     modalities: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)  # shown by the summary, kept in report.json
     duplicates: list[list[str]] = field(default_factory=list)  # clips with identical audio windows
+    cached: int = 0  # clips in the cache at the end
+    redone: list[str] = field(default_factory=list)  # cached clips prepared again: face source changed
+    others: int = 0  # clips left to another prepare process working on the same cache
+    face_sources: dict[str, int] = field(default_factory=dict)  # cached clips by face source
+    no_landmarks: list[str] = field(default_factory=list)  # clips without the landmark CSV others have
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["reasons"] = dict(Counter(f["reason"] for f in self.failed))
         d["clips_per_s"] = round(self.prepared / self.seconds, 3) if self.seconds else None
-        d["complete"] = not self.interrupted and not self.failed
+        d["complete"] = not self.interrupted and not self.failed and not self.others
         return d
+
+
+class PrepareInterrupted(KeyboardInterrupt):
+    """Ctrl-C during prepare, after the report was written; `report` says what was kept."""
+
+    def __init__(self, report: PrepareReport):
+        super().__init__("prepare interrupted")
+        self.report = report
 
 
 def _worker_init() -> None:
@@ -57,24 +75,59 @@ def _worker_init() -> None:
         pass
 
 
+def _pool_init() -> None:
+    # Ctrl-C reaches the whole process group: workers finish their clip, the main process stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _worker_init()
+
+
 class PrepareBug(RuntimeError):
     """An unexpected error while preprocessing a file: a bug to report, not a bad input; it stops
     the run (what is cached stays) and names the file."""
 
 
+def needs_work(cache: ClipCache, record: ClipRecord) -> bool:
+    """Not cached yet, or cached with a face source that would now change: its landmark CSV
+    appeared (it was cropped by the detector) or went away."""
+    if not cache.has(record.clip_id):
+        return True
+    if "video" not in cache.modalities:
+        return False
+    return (cache.record(record.clip_id).get("landmarks") is None) != (record.landmarks is None)
+
+
 def prepare_one(record_dict: dict, cache_path: str, cfg_dict: dict) -> dict:
-    """Preprocess one clip into the cache; returns {"ok": clip_id} or an InputError dict. Never raises
-    for a bad input, so one file cannot stop the run: InputErrors keep their reason, a decoder or
-    container error (av.error.*) the data layer did not classify is `corrupt`. Anything else is a
-    bug, raised as PrepareBug naming the file (with the original error chained)."""
+    """Preprocess one clip into the cache under its lock; returns {"ok": clip_id, "face_source"},
+    {"other": clip_id, "detail"} (another prepare holds it or did it meanwhile) or an InputError
+    dict, each with the warnings raised meanwhile (kept out of the terminal). Never raises for a bad
+    input, so one file cannot stop the run: InputErrors keep their reason, a decoder or container
+    error (av.error.*) the data layer did not classify is `corrupt`. A cache that cannot be written
+    stops the run (ConfigError); anything else is a bug, raised as PrepareBug naming the file (with
+    the original error chained)."""
+    record = ClipRecord.from_dict(record_dict)
+    cache = ClipCache(Path(cache_path), PreprocessConfig.from_dict(cfg_dict))
+    with cache.lock(record.clip_id) as holder:
+        if holder or not needs_work(cache, record):
+            return {"other": record.clip_id, "detail": holder or "prepared by another process meanwhile"}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = _preprocess(record, cache.config)
+        if not isinstance(result, dict):
+            _write(cache, record, result)
+            result = {"ok": record.clip_id, "face_source": result.face_source}
+    result["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    return result
+
+
+def _preprocess(record: ClipRecord, cfg: PreprocessConfig):
+    """ClipArrays, or {"error": InputError dict} for a bad input."""
     import av
 
     from avemotion.data.preprocess import preprocess_clip
 
-    record = ClipRecord.from_dict(record_dict)
-    cfg = PreprocessConfig.from_dict(cfg_dict)
     try:
-        arrays = preprocess_clip(record.path, cfg, record.landmarks)
+        return preprocess_clip(record.path, cfg, record.landmarks)
     except InputError as err:
         return {"error": err.to_dict()}
     except av.error.FFmpegError as err:
@@ -82,8 +135,13 @@ def prepare_one(record_dict: dict, cache_path: str, cfg_dict: dict) -> dict:
     except Exception as err:
         raise PrepareBug(f"{record.path}: unexpected {type(err).__name__} while preprocessing (a bug, not a bad "
                          f"file; please report it): {err}") from err
-    ClipCache(Path(cache_path), cfg).write(record, arrays)
-    return {"ok": record.clip_id}
+
+
+def _write(cache: ClipCache, record: ClipRecord, arrays) -> None:
+    try:
+        cache.write(record, arrays)
+    except OSError as err:  # permission, a full disk: every other clip would fail the same way
+        raise ConfigError(f"{err.filename or cache.clips}: cannot write the cache ({err.strerror or err})") from None
 
 
 def _run(todo: list[ClipRecord], cache: ClipCache, workers: int, on_result) -> None:
@@ -96,9 +154,10 @@ def _run(todo: list[ClipRecord], cache: ClipCache, workers: int, on_result) -> N
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_pool_init)
     try:
-        futures = [pool.submit(prepare_one, *a) for a in args]
+        with _sigint_held():  # the workers start (on submit) with Ctrl-C held, then ignore it
+            futures = [pool.submit(prepare_one, *a) for a in args]
         for fut in as_completed(futures):
             on_result(fut.result())
     finally:
@@ -106,27 +165,45 @@ def _run(todo: list[ClipRecord], cache: ClipCache, workers: int, on_result) -> N
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@contextlib.contextmanager
+def _sigint_held():
+    """Block SIGINT in this thread meanwhile: processes started here inherit the mask, so a worker
+    is never interrupted while it imports (a traceback); a Ctrl-C then reaches this process."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = PreprocessConfig(), *,
             workers: int | None = None, report_path: str | Path | None = None, dataset: str | None = None,
             progress: bool = False, on_clip=None) -> PrepareReport:
-    """Prepare `data_dir` into OUT/<cfg.hash()>/; `on_clip(result)` is called after every clip."""
+    """Prepare `data_dir` into OUT/<cfg.hash()>/; `on_clip(result)` is called after every clip.
+    Ctrl-C raises PrepareInterrupted once the report is written."""
     start = time.perf_counter()
     scan = scan_dataset(data_dir, dataset)
     cfg = dataclasses.replace(cfg, modalities=scan.modalities)  # an audio-only corpus: no video work
     cache = ClipCache.create(out, cfg)
-    todo = [r for r in scan.records if not cache.has(r.clip_id)]
+    todo = [r for r in scan.records if needs_work(cache, r)]
     report = PrepareReport(cache=str(cache.path), dataset=scan.dataset, config_hash=cfg.hash(),
                            found=len(scan.records) + len(scan.errors), cached_before=len(scan.records) - len(todo),
                            failed=[e.to_dict() for e in scan.errors], modalities=cfg.modalities,
-                           warnings=list(scan.notes))
+                           warnings=list(scan.notes), redone=[r.clip_id for r in todo if cache.has(r.clip_id)],
+                           no_landmarks=missing_landmarks(scan))
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     bar = _progress(progress, len(todo))
+    caught: dict[str, list[str]] = {}  # warning -> files
 
     def on_result(result: dict) -> None:
         if "ok" in result:
             report.prepared += 1
+        elif "other" in result:
+            report.others += 1
         else:
             report.failed.append(result["error"])
+        for w in result.get("warnings", ()):
+            caught.setdefault(w, []).append(result.get("ok") or result.get("other") or result["error"]["file"])
         if bar:
             bar[0].advance(bar[1])
         if on_clip:
@@ -136,19 +213,54 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = Prepr
         _run(todo, cache, workers, on_result)
     except KeyboardInterrupt:
         report.interrupted = True
-        raise
+        raise PrepareInterrupted(report) from None
     finally:
         if bar:
             bar[0].stop()
         report.seconds = round(time.perf_counter() - start, 3)
-        records = cache.records()  # one read of every clip's JSON, for both
-        report.duplicates = cache.duplicates(records)
-        report.warnings += [duplicate_warning(ids) for ids in report.duplicates]
-        cache.write_index(records)
+        _finish(report, cache, caught)
         write_json(cache.path / "report.json", report.to_dict())
         if report_path:
             write_json(report_path, report.to_dict())
     return report
+
+
+def _finish(report: PrepareReport, cache: ClipCache, caught: dict[str, list[str]]) -> None:
+    """Counts and warnings from the cache's records (one read of every clip's JSON) and the run."""
+    records = cache.records()
+    report.cached = len(records)
+    report.duplicates = cache.duplicates(records)
+    cache.write_index(records)
+    prep = [r.get("prep") or {} for r in records]
+    report.face_sources = dict(Counter(p.get("face_source", "unknown") for p in prep))
+    unusable = [r["clip_id"] for r, p in zip(records, prep) if r.get("landmarks") and p.get("face_source") == "detector"]
+    report.warnings += [duplicate_warning(ids) for ids in report.duplicates]
+    if report.no_landmarks:
+        report.warnings.append(f"{len(report.no_landmarks)} clips have no landmark CSV, so their faces come from the "
+                               f"detector: {_names(report.no_landmarks)} (report.json no_landmarks lists them)")
+    if unusable:
+        report.warnings.append(f"{len(unusable)} clips have a landmark CSV without a row marked as a face (success = 1), "
+                               f"so their faces come from the detector: {_names(unusable)}")
+    if report.redone:
+        report.warnings.append(f"{len(report.redone)} cached clips prepared again, their landmark CSV appeared or went "
+                               f"away: {_names(report.redone)}")
+    if report.others:
+        report.warnings.append(f"{report.others} clips left to another prepare working on this cache")
+    report.warnings += [f"{w} while preprocessing {len(files)} file(s), e.g. {Path(files[0]).name}"
+                        for w, files in caught.items()]
+
+
+def missing_landmarks(scan) -> list[str]:
+    """Video clips without a landmark CSV, when the adapter expects one for every clip or the corpus
+    has one for others (a partial landmark set: the rest silently fell back to the detector)."""
+    if "video" not in scan.modalities:
+        return []
+    missing = [r.clip_id for r in scan.records if r.landmarks is None]
+    return missing if scan.expects_landmarks or len(missing) < len(scan.records) else []
+
+
+def _names(ids: list[str], shown: int = 10) -> str:
+    return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def duplicate_warning(ids: list[str]) -> str:

@@ -7,6 +7,7 @@ detector), crop (fixed or legacy) to uint8 RGB S x S. Audio: the clip's own trac
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -182,6 +183,25 @@ def probe(path: str | Path) -> MediaInfo:
             width=vs.codec_context.width if vs else 0, height=vs.codec_context.height if vs else 0,
             fps=float(vs.average_rate) if vs is not None and vs.average_rate else 0.0,
         )
+
+
+def video_geometry(path: Path) -> tuple[int, int, int]:
+    """(width, height) of the upright frame (as landmarks measure it) and the frame count: the
+    container's, else estimated from the duration and frame rate. Decodes the first frame only."""
+    import av
+
+    with _open(path) as c:
+        if not c.streams.video:
+            raise InputError(path, "not_video", "no video stream")
+        stream = c.streams.video[0]
+        try:
+            frame = next(c.decode(stream))
+        except (StopIteration, av.error.FFmpegError) as err:
+            raise InputError(path, "corrupt", f"video does not decode ({err or 'no frame'})") from None
+        height, width = upright_rgb(frame, stream).shape[:2]
+        rate = float(stream.average_rate) if stream.average_rate else 0.0
+        frames = stream.frames or round(_duration(c) * rate)
+    return width, height, int(frames)
 
 
 def rotation(frame, stream) -> int:
@@ -367,10 +387,23 @@ def audio_window(path: Path, audio: np.ndarray, start: float, cfg: PreprocessCon
     if len(piece) < need:
         have = len(audio) / sr
         if cfg.short_clip != "pad" or have < MIN_PAD_DURATION:
-            raise InputError(path, "too_short", f"audio is {have:.2f} s, the window needs {start + cfg.min_duration:.2f} s"
-                             + ("" if cfg.short_clip == "pad" else " (use --pad-short to zero-pad)"))
+            raise InputError(path, "too_short", f"audio is {have:.2f} s, " + short_rule(cfg, start + cfg.min_duration))
         piece = np.pad(piece, (0, need - len(piece)))
     return piece
+
+
+def short_rule(cfg: PreprocessConfig, needed: float) -> str:
+    """The rule a too-short clip broke, as the end of its message."""
+    if cfg.short_clip == "pad":
+        return f"under the {MIN_PAD_DURATION:.2f} s that --pad-short needs to zero-pad a clip to {needed:.2f} s"
+    return f"the window needs {needed:.2f} s (use --pad-short to zero-pad clips of at least {MIN_PAD_DURATION:.2f} s)"
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)  # librosa's defaults (Slaney)
 
 
 def compute_mfcc(samples: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
@@ -378,9 +411,14 @@ def compute_mfcc(samples: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     The centred STFT pads with cfg.stft_pad ("reflect" gives the published librosa 0.8 features)."""
     import librosa
 
-    m = librosa.feature.mfcc(y=samples.astype(np.float32), sr=cfg.sample_rate, n_mfcc=cfg.n_mfcc,
-                             n_fft=cfg.n_fft, hop_length=cfg.hop_length, n_mels=cfg.n_mels,
-                             window="hann", center=True, pad_mode=cfg.stft_pad)
+    # librosa.feature.mfcc(y=...) step by step, with one change: the mel projection is a matrix
+    # product. librosa's np.einsum(optimize=True) takes 98 ms per clip under numpy 2.4 against
+    # 0.3 ms for the same float32 product (bench/bench_cache.py); it was most of `prepare`'s time.
+    # tests/data/test_preprocess.py checks the result against librosa.feature.mfcc(y=...).
+    spec = np.abs(librosa.stft(samples.astype(np.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                               window="hann", center=True, pad_mode=cfg.stft_pad)) ** 2
+    mel = _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels) @ spec
+    m = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=cfg.n_mfcc)
     if m.shape[1] < cfg.mfcc_frames:
         m = np.pad(m, ((0, 0), (0, cfg.mfcc_frames - m.shape[1])))
     return np.ascontiguousarray(m[:, :cfg.mfcc_frames], dtype=np.float32)
@@ -434,7 +472,7 @@ def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks) -> tupl
     nearest box of its window."""
     from avemotion.data import faces
 
-    points = faces.usable_landmarks(landmarks)
+    points = None if landmarks is None else faces.usable_landmarks(landmarks, *video_geometry(path))
     n = cfg.num_frames
     times = np.concatenate([sample_times(s, e, n) for s, e in windows])
     index, candidates, crops, kept = sample_faces(path, cfg, times, points)
@@ -511,8 +549,7 @@ def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Pa
     if not info.has_audio:
         raise InputError(path, "no_audio", "no audio stream")
     if info.duration < (cfg.min_duration if cfg.short_clip == "error" else MIN_PAD_DURATION):
-        raise InputError(path, "too_short", f"clip is {info.duration:.2f} s, needs {cfg.min_duration:.2f} s"
-                         + (" (use --pad-short to zero-pad)" if cfg.short_clip == "error" else ""))
+        raise InputError(path, "too_short", f"clip is {info.duration:.2f} s, " + short_rule(cfg, cfg.min_duration))
     # probe has classified the file
     result = _windows(path, cfg, [(0.0, info.duration)], landmarks, audio_only=not video)[0]
     if isinstance(result, InputError):

@@ -96,16 +96,61 @@ def augment_video(video: torch.Tensor, mode: str, rng: np.random.Generator) -> t
     return out.permute(1, 0, 2, 3).contiguous()
 
 
-# MFCC augmentation ("mask"): a time shift and SpecAugment-style masks, drawn once per clip.
+# MFCC augmentation, drawn once per clip: "+"-joined parts of AUDIO_AUGMENT_PARTS ("mask+tempo").
+# The cache holds MFCCs, not waveforms, so every part acts on the MFCC matrix (docs/results.md):
+# "tempo" resamples its time axis (a tempo change without the pitch change of a waveform speed-up),
+# "noise" adds Gaussian noise per coefficient (not acoustic noise mixed into the signal).
 MFCC_SHIFT = 16  # frames (0.19 s at hop 512 / 44.1 kHz), either way, edges repeated
 MFCC_TIME_MASKS, MFCC_TIME_WIDTH = 2, 16  # masks of up to this many frames
 MFCC_COEFF_MASKS, MFCC_COEFF_WIDTH = 1, 2  # masks of up to this many coefficients (c0 never)
-AUDIO_AUGMENTS = ("none", "mask")
+MFCC_TEMPO = 0.1  # tempo factor drawn uniformly in [1 - MFCC_TEMPO, 1 + MFCC_TEMPO]
+MFCC_NOISE = 0.2  # noise std drawn uniformly in [0, MFCC_NOISE] x the clip's std of each coefficient
+AUDIO_AUGMENT_PARTS = ("mask", "noise", "tempo")
+AUDIO_AUGMENTS = ("none", *AUDIO_AUGMENT_PARTS)  # the single parts; any "+" combination is valid too
 
 
-def augment_mfcc(mfcc: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """A shifted, masked copy of one clip's MFCC (n_mfcc, F); masks hold the clip's own mean of
-    each coefficient, so they remove information without adding an out-of-range value."""
+def audio_augment_parts(spec: str) -> tuple[str, ...]:
+    """"none" -> (); "tempo+mask" -> ("mask", "tempo") (a fixed order: the draws do not depend on
+    how the user spelled it). ValueError names an unknown part."""
+    if spec == "none":
+        return ()
+    parts = spec.split("+")
+    bad = [p for p in parts if p not in AUDIO_AUGMENT_PARTS]
+    if bad or len(set(parts)) != len(parts):
+        raise ValueError(f"audio augmentation must be none or '+'-joined parts of {', '.join(AUDIO_AUGMENT_PARTS)}; got {spec!r}")
+    return tuple(p for p in AUDIO_AUGMENT_PARTS if p in parts)
+
+
+def augment_mfcc(mfcc: torch.Tensor, rng: np.random.Generator, parts=("mask",)) -> torch.Tensor:
+    """An augmented copy of one clip's MFCC (n_mfcc, F): tempo, then shift and masks, then noise.
+    Each part draws from `rng` only when it is on, so "mask" alone draws what it always drew."""
+    out = mfcc.clone()
+    if "tempo" in parts:
+        out = _tempo(out, 1 + float(rng.uniform(-MFCC_TEMPO, MFCC_TEMPO)))
+    if "mask" in parts:
+        out = _shift_and_mask(out, rng)
+    if "noise" in parts:
+        level = float(rng.uniform(0, MFCC_NOISE))
+        noise = torch.from_numpy(rng.standard_normal(out.shape).astype(np.float32))
+        out = out + noise * level * out.std(dim=1, keepdim=True)
+    return out
+
+
+def _tempo(mfcc: torch.Tensor, factor: float) -> torch.Tensor:
+    """Frame t of the result is frame c + (t - c) * factor of the input (c the centre), linearly
+    interpolated, edges repeated: factor > 1 plays faster (more content in the window)."""
+    frames = mfcc.shape[1]
+    centre = (frames - 1) / 2
+    pos = torch.clamp(centre + (torch.arange(frames, dtype=torch.float32) - centre) * factor, 0, frames - 1)
+    lo = pos.floor().long()
+    hi = torch.clamp(lo + 1, max=frames - 1)
+    w = (pos - lo.float())[None, :]
+    return mfcc[:, lo] * (1 - w) + mfcc[:, hi] * w
+
+
+def _shift_and_mask(mfcc: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """A time shift and SpecAugment-style masks; masks hold the clip's own mean of each
+    coefficient, so they remove information without adding an out-of-range value."""
     n, frames = mfcc.shape
     shift = int(rng.integers(-MFCC_SHIFT, MFCC_SHIFT + 1))
     index = torch.clamp(torch.arange(frames) - shift, 0, frames - 1)

@@ -17,9 +17,9 @@ from avemotion.evaluation.metrics import (
     pooled_confusion,
     slices,
 )
+from avemotion.run_layout import UNIMODAL, RunLayout, scored_stage
 from avemotion.utils.io import read_json, write_json, write_text
 
-UNIMODAL = ("video", "audio")
 TABLE1 = ("video", "audio", "averaging", "multiplicative", "multiplication", "concat_fc", "mcbp", "mmtm", "msaf", "cfn_sr", "tacfn")
 TABLE2 = ("cfn_sr", "cfn_sr_no_block", "cfn_sr_v2a", "cfn_sr_no_sa", "cfn_sr_no_residual")
 REFERENCE = "cfn_sr"
@@ -33,7 +33,6 @@ LEGACY_NOTE = (
 )
 # The published protocol trained every RAVDESS fold on the 20 non-test actors (SPEC 3 and 5).
 PAPER_TRAIN = {"actors": 20, "clips": 1200}
-REFIT = "-refit"
 
 
 # ------------------------------------------------------------------------------------- collection
@@ -42,16 +41,10 @@ REFIT = "-refit"
 def stage_dirs(run_dir: Path, run: dict, stage: str) -> dict[int, Path]:
     """fold index -> folder of `stage` that has a metrics.json (its refit in a refit run: the one
     that scored the test fold)."""
-    base = Path(run.get("unimodal_dir") or run_dir) if stage in UNIMODAL else run_dir
-    if stage in UNIMODAL and not base.exists():
-        base = run_dir
-    folder = stage + REFIT if run.get("refit") else stage
-    out = {}
-    for k in range(len(run.get("folds", []))):
-        path = base / f"fold_{k}" / folder
-        if (path / "metrics.json").exists():
-            out[k] = path
-    return out
+    layout = RunLayout.read(run_dir, run)
+    folder = scored_stage(stage, bool(run.get("refit")))
+    folds = range(len(run.get("folds", [])))
+    return {k: layout.stage_dir(k, folder) for k in folds if layout.metrics(k, folder).exists()}
 
 
 def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:

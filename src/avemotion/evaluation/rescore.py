@@ -8,7 +8,8 @@ import torch
 
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import score_predictions
-from avemotion.evaluation.report import UNIMODAL, build_report, stage_dirs
+from avemotion.evaluation.report import build_report, stage_dirs
+from avemotion.run_layout import UNIMODAL, RunLayout
 from avemotion.utils.io import read_json, write_json
 
 
@@ -26,26 +27,37 @@ def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_
             f"cache {cache or run['cache']} has preprocessing hash {clip_cache.config.hash()}, "
             f"the run was trained on {run['preprocess_hash']}"
         )
+    from avemotion.models.registry import check_input_contract
+
+    for name in run.get("models", []):
+        check_input_contract(name, clip_cache.config)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from avemotion.data.dataset import speaker_mfcc_stats
+
+    speaker_norm = speaker_mfcc_stats(clip_cache) if run.get("training", {}).get("mfcc_norm") == "speaker" else None
     names = list(run.get("models", [])) + [u for u in UNIMODAL if u not in run.get("models", [])]
+    layout = RunLayout.read(run_dir, run)
     for name in names:
         for k, path in stage_dirs(run_dir, run, name).items():
-            rescore_stage(run_dir, clip_cache, path, k, batch_size, device)
+            if not layout.inside(path):  # a shared unimodal folder: evaluate writes only into its run
+                log(f"fold {k} {name}: in {path}, outside the run folder: kept as scored there")
+                continue
+            rescore_stage(layout, clip_cache, path, k, batch_size, device, speaker_norm)
             log(f"fold {k} {name}: re-scored")
     return build_report(run_dir, primary=(run.get("models") or [None])[-1])
 
 
-def rescore_stage(run_dir: Path, cache, path: Path, fold: int, batch_size: int, device) -> None:
+def rescore_stage(layout: RunLayout, cache, path: Path, fold: int, batch_size: int, device, speaker_norm=None) -> None:
+    from avemotion.evaluation.scoring import cached_clip_loader, predict_cached
     from avemotion.models.checkpoint import load_checkpoint
     from avemotion.models.registry import uses_video
-    from avemotion.training.datamodule import eval_loader
-    from avemotion.training.module import predict
 
-    manifest = read_json(run_dir / "folds" / f"fold_{fold}.json")
+    manifest = read_json(layout.manifest(fold))
     model, meta = load_checkpoint(path / "best")
     if meta.get("preprocess_hash") != cache.config.hash():
         raise ConfigError(f"{path}/best: trained on preprocessing {meta.get('preprocess_hash')}, cache has {cache.config.hash()}")
-    preds = predict(model, eval_loader(cache, manifest["test"], batch_size, video=uses_video(model)), device)
+    loader = cached_clip_loader(cache, manifest["test"], batch_size, video=uses_video(model), speaker_norm=speaker_norm)
+    preds = predict_cached(model, loader, device)
     doc = read_json(path / "metrics.json")
     doc.update(metrics=score_predictions(preds), predictions=preds, rescored=True)
     write_json(path / "metrics.json", doc)

@@ -50,6 +50,9 @@ def summarize_seeds(run_dirs: list[str | Path], model: str, scored: str = "selec
         "confusion": pooled["confusion"],
         "slices": slices(preds),
         "n_predictions": len(preds),
+        # accuracy on the inner validation actors at the selected epochs (None unless every fold
+        # was selected on them): what choices between recipes may be made on, never the test figures
+        "validation": mean_std([r["validation"] for r in runs]) if all(r["validation"] is not None for r in runs) else None,
     }
 
 
@@ -59,9 +62,10 @@ def _run(path: Path, model: str, scored: str) -> dict:
     if entry is None:
         raise ConfigError(f"{path}: no results for model {model!r} in report.json")
     statements = _statements(run["cache"])
-    folds, preds, train = {}, [], {}
+    folds, preds, train, val = {}, [], {}, []
     for k, stage in entry["stage_dirs"].items():
         doc = read_json(Path(stage) / "metrics.json")
+        val.append((doc.get("selection_metrics") or {}).get("val_acc") if doc.get("selection") == "val" else None)
         part = doc if scored == "selected" else doc.get("last_epoch")
         if part is None:
             raise ConfigError(f"{stage}: no {scored} scores in metrics.json (trained before they were recorded)")
@@ -75,6 +79,7 @@ def _run(path: Path, model: str, scored: str) -> dict:
         "settings": repr(sorted(training.items())), "folds": folds,
         "mean": {m: stats[m]["mean"] for m in METRICS}, "std": {m: stats[m]["std"] for m in METRICS},
         "train": train, "predictions": preds,
+        "validation": float(np.mean(val)) if val and None not in val and scored == "selected" else None,
     }
 
 

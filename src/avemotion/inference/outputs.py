@@ -1,14 +1,18 @@
-"""Writers for prediction results: rich table, JSON document, CSV rows."""
+"""Writers for prediction results: rich table, JSON document, CSV rows; the names of the output
+files and the checks that keep them off the inputs and off existing files."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+from pathlib import Path
 
 from rich.markup import escape  # file names like "take[1].mp4" are not markup
 
 from avemotion import EMOTIONS
+from avemotion.errors import ConfigError
 from avemotion.inference.results import FileError, Prediction, Result, Timeline
 
 CSV_COLUMNS = ("file", "kind", "start", "end", "label", "emotion", "probability", "modalities", *EMOTIONS, "error_reason", "error_detail")
@@ -97,3 +101,114 @@ def _timeline_table(timeline: Timeline):
     for p in timeline.final:
         table.add_row(f"{p.start:.2f}", f"{p.end:.2f}", p.emotion, f"{p.probability:.2f}")
     return table
+
+
+# --- output files: one name per input, and never over an input or an existing file ---------------
+
+
+def file_labels(videos: list[str | Path]) -> list[str]:
+    """A distinct name per input for its per-file outputs (`talk.png` -> `talk_<label>.png`).
+
+    The stem; where stems collide, the fewest trailing folder names that tell the folders apart
+    (`a/clip.mp4`, `b/clip.mp4` -> `a_clip`, `b_clip`) and, within one folder, the extension
+    (`clip.mp4`, `clip.mov` -> `clip_mp4`, `clip_mov`); what is still equal (the same file twice)
+    gets `_2`, `_3` ... in input order."""
+    paths = [Path(os.path.abspath(v)) for v in videos]
+    stems = [p.stem for p in paths]
+    labels = list(stems)
+    for stem in {s for s in stems if stems.count(s) > 1}:
+        group = [p for p in paths if p.stem == stem]
+        folders = _folder_names([p.parent for p in group])
+        for i in (i for i, s in enumerate(stems) if s == stem):
+            labels[i] = _label(paths[i], group, folders)
+    return _numbered(labels)
+
+
+def _folder_names(folders: list[Path]) -> dict[Path, str]:
+    """The fewest trailing folder names (joined by `_`) that tell these folders apart."""
+    parts = {f: f.parts[1:] for f in folders}
+    for k in range(1, max(len(p) for p in parts.values()) + 1):
+        names = {f: "_".join(p[-k:]) for f, p in parts.items()}
+        if len(set(names.values())) == len(names):
+            return names
+    return {f: "_".join(p) for f, p in parts.items()}
+
+
+def _label(path: Path, group: list[Path], folders: dict[Path, str]) -> str:
+    label = path.stem
+    if path.suffix and any(p.parent == path.parent and p.name != path.name for p in group):
+        label = f"{label}_{path.suffix[1:]}"
+    if len(folders) > 1 and folders[path.parent]:
+        label = f"{folders[path.parent]}_{label}"
+    return label
+
+
+def _numbered(labels: list[str]) -> list[str]:
+    taken, out = set(labels), []
+    for label in labels:
+        name, n = label, 1
+        while name in out or (name != label and name in taken):
+            n += 1
+            name = f"{label}_{n}"
+        out.append(name)
+    return out
+
+
+def per_file(template: Path, label: str) -> Path:
+    return template.with_name(f"{template.stem}_{label}{template.suffix}")
+
+
+def check_targets(targets: list[tuple[str, Path]], inputs: list[Path], overwrite: bool, run: Path | None = None) -> None:
+    """ConfigError (one line) unless every (option, path) output is distinct, none is an input
+    (nor a file of the run folder), each can be written, and none exists unless `overwrite`."""
+    _check_distinct(targets)
+    for option, path in targets:
+        if _is_input(path, inputs, run):
+            raise ConfigError(f"{option} {path} is an input file; predict never writes over its inputs")
+        _check_writable(option, path)
+    existing = [str(path) for _, path in targets if os.path.lexists(path)]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 1} more outputs already exist" if len(existing) > 1 else " already exists"
+        raise ConfigError(f"{existing[0]}{more} (--overwrite replaces {'them' if len(existing) > 1 else 'it'})")
+
+
+def _check_distinct(targets: list[tuple[str, Path]]) -> None:
+    seen: dict[Path, str] = {}
+    for option, path in targets:
+        key = Path(path).resolve()
+        if key in seen:
+            raise ConfigError(f"{seen[key]} and {option} {path} would write the same file")
+        seen[key] = f"{option} {path}"
+
+
+def _is_input(path: Path, inputs: list[Path], run: Path | None) -> bool:
+    path = Path(path)
+    if run is not None and _in_run(path, Path(run)):
+        return True
+    for source in inputs:
+        if path.resolve() == Path(source).resolve():
+            return True
+        if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):  # a hard link
+            return True
+    return False
+
+
+def _in_run(path: Path, run: Path) -> bool:
+    """Whether `path` is a file the run is read from: run.json or anything under fold_K/."""
+    if not os.path.exists(path) or not path.resolve().is_relative_to(run.resolve()):
+        return False
+    rel = path.resolve().relative_to(run.resolve())
+    return rel == Path("run.json") or rel.parts[0].startswith("fold_")
+
+
+def _check_writable(option: str, path: Path) -> None:
+    path = Path(path)
+    # the atomic rename would replace a link itself (/dev/stdout!), and cannot replace a folder or a device
+    # (os.path's tests, unlike Path's, answer False instead of raising where a folder denies access)
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+        hint = " (omit -o to write to stdout)" if option == "--output" else ""
+        kind = "a symbolic link" if os.path.islink(path) else "not a regular file"
+        raise ConfigError(f"{option} {path}: exists and is {kind}; predict only replaces regular files{hint}")
+    folder = next(p for p in Path(os.path.abspath(path)).parents if os.path.exists(p))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: cannot create files in {folder}")

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
@@ -21,6 +23,7 @@ from avemotion.inference.results import FileError, Prediction, Result, Timeline
 from avemotion.inference.runs import UNIMODAL_STAGES, RunInfo, choose_folds, read_run, resolve_preprocess
 from avemotion.inference.windows import check_window, is_long, plan_windows, smooth_probs
 from avemotion.models.checkpoint import checkpoint_exists, load_checkpoint
+from avemotion.models.registry import check_input_contract
 
 MISSING_DETAIL = {"audio": "no audio stream", "video": "no face found"}
 NO_VIDEO = "no video stream (audio-only file?)"
@@ -30,6 +33,23 @@ def fallback_possible(reason: str, detail: str) -> bool:
     """Whether a file refused for this reason would have been predicted from its other modality
     with `allow_missing` (the hint the CLI gives)."""
     return reason in ("no_audio", "no_face") or detail == NO_VIDEO
+
+
+def check_readable(path: Path) -> None:
+    """InputError(unreadable) for a path the decoder must not open: missing, a folder, a pipe or a
+    device (opening a FIFO waits for a writer forever), or a file this user may not read."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(path, "unreadable", "file not found") from None
+    except OSError as err:
+        raise InputError(path, "unreadable", f"cannot read file ({err.strerror or err})") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(path, "unreadable", "cannot read file (Is a directory)")
+    if not stat.S_ISREG(mode):
+        raise InputError(path, "unreadable", "cannot read file (not a regular file: a pipe, socket or device)")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "unreadable", "cannot read file (Permission denied)")
 
 
 class Recognizer:
@@ -55,6 +75,9 @@ class Recognizer:
         policy (None keeps it); any other difference between `preprocess` (settings you expect,
         whole or partial) and the run's preprocessing is a ConfigError."""
         run = read_run(path, model)
+        if run.meta.get("training", {}).get("mfcc_norm") == "speaker":
+            raise ConfigError(f"{path}: trained with per-speaker MFCC normalisation (--mfcc-norm speaker), which needs "
+                              f"the statistics of the speaker's other clips; predict supports runs without it")
         folds = choose_folds(run, fold, ensemble)
         short_clip = None if pad_short is None else ("pad" if pad_short else "error")
         cfg = resolve_preprocess(run.checkpoint_metas(), preprocess, short_clip)
@@ -67,7 +90,9 @@ class Recognizer:
         if stage not in self._models:
             models = []
             for k in self.folds:
-                model, _ = load_checkpoint(self.run.stem(k, stage), map_location=self.device)
+                model, meta = load_checkpoint(self.run.stem(k, stage), map_location=self.device)
+                check_input_contract(meta["model"], PreprocessConfig.from_dict(meta["preprocess"]),
+                                     what=f"the preprocessing of {self.run.stem(k, stage)}")
                 models.append(model.to(self.device).eval())  # the factory builds on CPU; load_state_dict keeps it there
             self._models[stage] = models
         return self._models[stage]
@@ -100,6 +125,7 @@ class Recognizer:
         """A short video gives one Prediction, a long one a Timeline; a bad file raises InputError.
         `on_windows(done, total)` is called as a timeline's windows are predicted (progress)."""
         path = Path(path)
+        check_readable(path)
         info = features.probe(path)
         modalities, notes = self._available(path, info)
         if not is_long(info.duration, self.window):

@@ -1,7 +1,8 @@
 """Reading a run folder for prediction: which folds, which checkpoints, which preprocessing.
 
 A run is `RUN/run.json` plus `RUN/fold_K/<stage>/best.{safetensors,json}` where stage is the run's
-model name, or "video"/"audio" for the per-fold unimodal checkpoints (the fallback models).
+model name, or "video"/"audio" for the per-fold unimodal checkpoints (the fallback models); where
+each lives is `avemotion.run_layout.RunLayout`'s to say.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Mapping
 from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError
 from avemotion.models.checkpoint import checkpoint_exists, read_checkpoint_meta
+from avemotion.run_layout import UNIMODAL, RunLayout
 from avemotion.utils.io import read_json
 
-UNIMODAL_STAGES = ("video", "audio")
+UNIMODAL_STAGES = UNIMODAL
 # the preprocessing setting that may differ at prediction time (see docs/inference.md)
 PREDICT_OVERRIDABLE = ("short_clip",)
 
@@ -27,18 +29,18 @@ class RunInfo:
     path: Path
     model: str  # the stage predictions come from (a registered model name)
     folds: tuple[int, ...]  # folds that have a finished checkpoint of that stage
-    unimodal_dir: Path  # where fold_K/video and fold_K/audio live (the run folder unless trained apart)
+    layout: RunLayout
     meta: dict  # run.json, {} when absent
 
     def stem(self, fold: int, stage: str) -> Path:
-        base = self.unimodal_dir if stage in UNIMODAL_STAGES else self.path
-        return base / f"fold_{fold}" / stage / "best"
+        return self.layout.best(fold, stage)
 
     def checkpoint_metas(self) -> dict[str, dict]:
         """Metadata of every checkpoint of the run (all folds and stages, fallbacks included)."""
         found = sorted(self.path.glob("fold_*/*/best.json"))
-        if self.unimodal_dir != self.path:
-            found += sorted(p for s in UNIMODAL_STAGES for p in self.unimodal_dir.glob(f"fold_*/{s}/best.json"))
+        unimodal_dir = self.layout.unimodal_root
+        if unimodal_dir != self.path:
+            found += sorted(p for s in UNIMODAL_STAGES for p in unimodal_dir.glob(f"fold_*/{s}/best.json"))
         return {str(p.with_suffix("")): read_checkpoint_meta(p) for p in found}
 
 
@@ -47,21 +49,13 @@ def read_run(path: str | Path, model: str | None = None) -> RunInfo:
     if not path.is_dir():
         raise ConfigError(f"{path}: not a run folder")
     meta = read_json(path / "run.json") if (path / "run.json").exists() else {}
-    unimodal_dir = _unimodal_dir(path, meta)
+    layout = RunLayout.read(path, meta)
     model = model or _default_model(path, meta)
-    run = RunInfo(path=path, model=model, folds=(), unimodal_dir=unimodal_dir, meta=meta)
-    folds = tuple(sorted(k for k in _fold_indices(path, unimodal_dir) if checkpoint_exists(run.stem(k, model))))
+    run = RunInfo(path=path, model=model, folds=(), layout=layout, meta=meta)
+    folds = tuple(sorted(k for k in _fold_indices(path, layout.unimodal_root) if checkpoint_exists(run.stem(k, model))))
     if not folds:
         raise ConfigError(f"{path}: no fold has a finished {model!r} checkpoint (fold_K/{model}/best.json)")
     return dataclasses.replace(run, folds=folds)
-
-
-def _unimodal_dir(path: Path, meta: dict) -> Path:
-    """run.json records an absolute unimodal_dir, stale once the run folder is moved or copied:
-    the run's own unimodal stages win, the recorded folder serves when they were trained apart."""
-    if any(path.glob(f"fold_*/{stage}/best.json") for stage in UNIMODAL_STAGES):
-        return path
-    return Path(meta.get("unimodal_dir") or path)
 
 
 def _fold_indices(*dirs: Path) -> set[int]:

@@ -7,40 +7,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from avemotion.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Scale:
-    """Sizes of one model scale. `full` is the paper; `tiny` keeps the architecture, narrow and shallow."""
-
-    stem: int  # video stem channels
-    widths: tuple[int, int, int, int]  # bottleneck width per ResNeXt layer (block output = 2 * width)
-    blocks: tuple[int, int, int, int]  # blocks per ResNeXt layer
-    cardinality: int  # groups of the 3x3x3 convolution
-    audio_channels: tuple[int, int, int]  # the three 1D convolutions
-    heads: int  # self-attention heads
-    ff: int  # transformer feed-forward width
-    attn_layers: int  # transformer layers
-
-
-SCALES = {
-    "full": Scale(64, (128, 256, 512, 1024), (3, 4, 6, 3), 32, (32, 32, 64), 8, 256, 5),
-    # ~0.7M parameters: the whole pipeline runs on 2 CPU cores at ~8 frames of 48-64 px.
-    "tiny": Scale(16, (16, 32, 64, 128), (1, 1, 1, 1), 8, (16, 16, 32), 4, 64, 2),
-}
-
-
-def get_scale(name: str) -> Scale:
-    if name not in SCALES:
-        raise ConfigError(f"scale must be one of {tuple(SCALES)}, got {name!r}")
-    return SCALES[name]
+from avemotion.models import weights
+from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.heads import AudioHead, VideoHead
+from avemotion.models.sizes import get_scale
 
 
 def check_choice(what: str, value, choices) -> None:
@@ -79,9 +54,6 @@ class AVModel(nn.Module):
     def add_unimodal_networks(self, scale: str, stem_relu: bool) -> None:
         """Both encoders and both unimodal classifiers, under the unimodal models' attribute names,
         so the two-stage recipe copies them by state-dict key."""
-        from avemotion.models.encoders import AudioEncoder, VideoEncoder
-        from avemotion.models.unimodal import AudioHead, VideoHead
-
         s = get_scale(scale)
         self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
         self.audio_encoder = AudioEncoder(s)
@@ -97,11 +69,5 @@ class AVModel(nn.Module):
 
     def load_unimodal(self, video_model: nn.Module | None = None, audio_model: nn.Module | None = None, *, strict: bool = False):
         """Copy trained unimodal networks in; `strict`: ConfigError unless every tensor of them loads."""
-        from avemotion.models.weights import load_unimodal
+        return weights.load_unimodal(self, video_model, audio_model, strict=strict)
 
-        return load_unimodal(self, video_model, audio_model, strict=strict)
-
-
-def pool_video(features: torch.Tensor) -> torch.Tensor:
-    """Global average over time and space: (B, C, T, H, W) -> (B, C)."""
-    return features.mean(dim=(2, 3, 4))

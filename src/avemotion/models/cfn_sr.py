@@ -13,14 +13,19 @@ the audio encoder's last BN (B, 64, 26):
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass, field
+
 import torch
 from torch import nn
 
 from avemotion.errors import ConfigError
 from avemotion.models.attention import SelfAttentionEncoder
-from avemotion.models.base import AVModel, Scale, check_choice, get_scale, pool_video
+from avemotion.models.base import AVModel, check_choice
 from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.heads import pool_video
 from avemotion.models.registry import register_model
+from avemotion.models.sizes import Scale, get_scale
 
 ATTENTION_MODES = ("per_sample", "batch_sum")
 AUDIO_DROPOUT = 0.4  # the published head: flattened audio -> Dropout(0.4), as in the audio network
@@ -38,19 +43,20 @@ class GuidedAttention(nn.Module):
 
     score(p) = w . tanh(W_g guide + W_f feature_p + b) + c, softmax over the N positions of each
     group. `batch_sum` is the published behaviour: the maps are summed over the batch and the one
-    summed map is applied to every sample (a prediction then depends on its batch).
+    summed map is applied to every sample (a prediction then depends on its batch). `multiplier`
+    multiplies the finished map (after the softmax and any batch sum), not the scores.
     """
 
-    def __init__(self, feature_dim: int, guide_dim: int, hidden: int, *, attention: str, scale: float):
+    def __init__(self, feature_dim: int, guide_dim: int, hidden: int, *, attention: str, multiplier: float):
         super().__init__()
         check_choice("attention", attention, ATTENTION_MODES)
-        if not scale > 0:
-            raise ConfigError(f"attention_scale must be > 0, got {scale!r}")
+        if not multiplier > 0:
+            raise ConfigError(f"attention_multiplier must be > 0, got {multiplier!r}")
         self.guide_proj = nn.Linear(guide_dim, hidden, bias=False)
         self.feature_proj = nn.Linear(feature_dim, hidden)
         self.score = nn.Linear(hidden, 1)
         self.attention = attention
-        self.scale = scale
+        self.multiplier = multiplier
 
     def forward(self, features: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         """features (B, G, N, C), guide (B, D) -> weights (B, G, N), or (1, G, N) in batch_sum mode."""
@@ -58,7 +64,7 @@ class GuidedAttention(nn.Module):
         weights = torch.softmax(self.score(h).squeeze(-1), dim=-1)
         if self.attention == "batch_sum":
             weights = weights.sum(dim=0, keepdim=True)
-        return weights * self.scale
+        return weights * self.multiplier
 
 
 def make_self_attention(scale: Scale, dim: int, causal: bool) -> SelfAttentionEncoder:
@@ -66,19 +72,21 @@ def make_self_attention(scale: Scale, dim: int, causal: bool) -> SelfAttentionEn
 
 
 class CFNSR(AVModel):
+    """CFN-SR; `block`, `self_attention` and `residual` switch off the parts Table 2 ablates."""
+
     def __init__(
         self,
         *,
         num_classes: int,
         scale: str,
         stem_relu: bool,
-        attention: str = "per_sample",
-        attention_scale: float = 1.0,
-        causal: bool = True,
+        attention: str,
+        attention_multiplier: float,
+        causal: bool,
+        audio_dropout: float,
         block: bool = True,
         self_attention: bool = True,
         residual: bool = True,
-        audio_dropout: float = AUDIO_DROPOUT,
     ):
         super().__init__(num_classes)
         s = get_scale(scale)
@@ -88,7 +96,7 @@ class CFNSR(AVModel):
         self.block = block
         self.residual = residual
         self.self_attention = make_self_attention(s, d, causal) if block and self_attention else None
-        self.cross = GuidedAttention(c, d, d, attention=attention, scale=attention_scale) if block else None
+        self.cross = GuidedAttention(c, d, d, attention=attention, multiplier=attention_multiplier) if block else None
         self.audio_dropout = audio_dropout_layer(audio_dropout)
         self.head = nn.Linear(c + self.audio_encoder.flat_dim, num_classes)
 
@@ -122,8 +130,8 @@ class CFNSRReversed(AVModel):
     audio dropout as CFN-SR's).
     """
 
-    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, attention: str, attention_scale: float, causal: bool,
-                 audio_dropout: float = AUDIO_DROPOUT):
+    def __init__(self, *, num_classes: int, scale: str, stem_relu: bool, attention: str, attention_multiplier: float,
+                 causal: bool, audio_dropout: float):
         super().__init__(num_classes)
         s = get_scale(scale)
         self.video_encoder = VideoEncoder(s, stem_relu=stem_relu)
@@ -131,7 +139,7 @@ class CFNSRReversed(AVModel):
         c, d = self.video_encoder.out_channels, self.audio_encoder.out_channels
         self.video_tokens = nn.Linear(c, d)
         self.self_attention = make_self_attention(s, d, causal)
-        self.cross = GuidedAttention(d, d, d, attention=attention, scale=attention_scale)
+        self.cross = GuidedAttention(d, d, d, attention=attention, multiplier=attention_multiplier)
         self.audio_dropout = audio_dropout_layer(audio_dropout)
         self.head = nn.Linear(c + self.audio_encoder.flat_dim, num_classes)
 
@@ -145,79 +153,80 @@ class CFNSRReversed(AVModel):
         return self.head(torch.cat([pool_video(v), self.audio_dropout(a_out.flatten(1))], dim=1))
 
 
-@register_model("cfn_sr", fusion="intermediate", paper_accuracy=75.76, paper_params=26.30)
-def cfn_sr(
-    *,
-    num_classes: int = 8,
-    scale: str = "full",
-    attention: str = "per_sample",
-    attention_scale: float = 1.0,
-    causal: bool = True,
-    stem_relu: bool = True,
-    audio_dropout: float = AUDIO_DROPOUT,
-) -> CFNSR:
-    """CFN-SR: audio self-attention selects, video positions are reinforced with a residual."""
-    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
-                 attention_scale=attention_scale, causal=causal, audio_dropout=audio_dropout)
+# The factory keywords of the family, with their defaults, in signature order. Every variant takes
+# num_classes, scale, its own options and the last two; a keyword it does not take still reaches the
+# model with its default (e.g. `attention` of cfn_sr_no_block, whose model has no block to use it).
+KEYWORDS = {
+    "num_classes": (int, 8),
+    "scale": (str, "full"),
+    "attention": (str, "per_sample"),
+    "attention_multiplier": (float, 1.0),
+    "causal": (bool, True),
+    "stem_relu": (bool, True),
+    "audio_dropout": (float, AUDIO_DROPOUT),
+}
+BLOCK_OPTIONS = ("attention", "attention_multiplier", "causal")
 
 
-@register_model("cfn_sr_no_block", fusion="early", paper_accuracy=73.50, paper_params=25.92)
-def cfn_sr_no_block(
-    *, num_classes: int = 8, scale: str = "full", stem_relu: bool = True, audio_dropout: float = AUDIO_DROPOUT
-) -> CFNSR:
-    """CFN-SR without the cross-modal block: pooled video ++ flattened audio -> linear."""
-    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, block=False, audio_dropout=audio_dropout)
+@dataclass(frozen=True)
+class Variant:
+    """One model of paper Table 2: its registry entry, the options it takes and what it switches off."""
+
+    name: str
+    fusion: str
+    paper_accuracy: float
+    paper_params: float
+    description: str
+    options: tuple[str, ...] = BLOCK_OPTIONS
+    switches: dict = field(default_factory=dict)  # CFNSR's block / self_attention / residual
+    model: type = CFNSR
 
 
-@register_model("cfn_sr_no_sa", fusion="intermediate", paper_accuracy=73.86, paper_params=26.05)
-def cfn_sr_no_sa(
-    *,
-    num_classes: int = 8,
-    scale: str = "full",
-    attention: str = "per_sample",
-    attention_scale: float = 1.0,
-    stem_relu: bool = True,
-    audio_dropout: float = AUDIO_DROPOUT,
-) -> CFNSR:
-    """CFN-SR without audio self-attention: the mean of the audio steps guides the block."""
-    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
-                 attention_scale=attention_scale, self_attention=False, audio_dropout=audio_dropout)
+VARIANTS = (
+    Variant("cfn_sr", "intermediate", 75.76, 26.30,
+            "CFN-SR: audio self-attention selects, video positions are reinforced with a residual."),
+    # What is left without the block is feature concatenation, hence "early".
+    Variant("cfn_sr_no_block", "early", 73.50, 25.92,
+            "CFN-SR without the cross-modal block: pooled video ++ flattened audio -> linear.",
+            options=(), switches={"block": False}),
+    # No transformer, so no causal mask to choose.
+    Variant("cfn_sr_no_sa", "intermediate", 73.86, 26.05,
+            "CFN-SR without audio self-attention: the mean of the audio steps guides the block.",
+            options=("attention", "attention_multiplier"), switches={"self_attention": False}),
+    Variant("cfn_sr_no_residual", "intermediate", 75.33, 26.30,
+            "CFN-SR without the residual: video * weights only.", switches={"residual": False}),
+    Variant("cfn_sr_v2a", "intermediate", 74.15, 25.67,
+            "CFN-SR reversed (V->A): video self-attention selects, audio steps are reinforced.",
+            model=CFNSRReversed),
+)
 
 
-@register_model("cfn_sr_no_residual", fusion="intermediate", paper_accuracy=75.33, paper_params=26.30)
-def cfn_sr_no_residual(
-    *,
-    num_classes: int = 8,
-    scale: str = "full",
-    attention: str = "per_sample",
-    attention_scale: float = 1.0,
-    causal: bool = True,
-    stem_relu: bool = True,
-    audio_dropout: float = AUDIO_DROPOUT,
-) -> CFNSR:
-    """CFN-SR without the residual: video * weights only."""
-    return CFNSR(num_classes=num_classes, scale=scale, stem_relu=stem_relu, attention=attention,
-                 attention_scale=attention_scale, causal=causal, residual=False, audio_dropout=audio_dropout)
+def factory_signature(variant: Variant) -> inspect.Signature:
+    names = ("num_classes", "scale", *variant.options, "stem_relu", "audio_dropout")
+    params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=KEYWORDS[n][1], annotation=KEYWORDS[n][0])
+              for n in names]
+    return inspect.Signature(params, return_annotation=variant.model)
 
 
-@register_model("cfn_sr_v2a", fusion="intermediate", paper_accuracy=74.15, paper_params=25.67)
-def cfn_sr_v2a(
-    *,
-    num_classes: int = 8,
-    scale: str = "full",
-    attention: str = "per_sample",
-    attention_scale: float = 1.0,
-    causal: bool = True,
-    stem_relu: bool = True,
-    audio_dropout: float = AUDIO_DROPOUT,
-) -> CFNSRReversed:
-    """CFN-SR reversed (V->A): video self-attention selects, audio steps are reinforced."""
-    return CFNSRReversed(
-        num_classes=num_classes,
-        scale=scale,
-        stem_relu=stem_relu,
-        attention=attention,
-        attention_scale=attention_scale,
-        causal=causal,
-        audio_dropout=audio_dropout,
+def make_factory(variant: Variant):
+    """A keyword-only factory with a real signature: training reads it to pass only the keywords a
+    model takes, and a keyword outside it is a TypeError, as for a hand-written factory."""
+    signature = factory_signature(variant)
+
+    def factory(**config):
+        given = signature.bind(**config).arguments
+        arguments = {name: default for name, (_, default) in KEYWORDS.items()} | given
+        return variant.model(**arguments, **variant.switches)
+
+    factory.__name__ = factory.__qualname__ = variant.name
+    factory.__doc__ = variant.description
+    factory.__signature__ = signature
+    return factory
+
+
+FACTORIES = {
+    v.name: register_model(v.name, fusion=v.fusion, paper_accuracy=v.paper_accuracy, paper_params=v.paper_params)(
+        make_factory(v)
     )
+    for v in VARIANTS
+}

@@ -7,9 +7,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from avemotion.errors import ConfigError
-from avemotion.models.base import AVModel, get_scale, pool_video
+from avemotion.models.base import AVModel
 from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.heads import pool_video
 from avemotion.models.registry import register_model
+from avemotion.models.sizes import get_scale
 
 
 class ConcatFC(AVModel):

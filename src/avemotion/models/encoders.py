@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avemotion.models.base import Scale
+from avemotion.models.sizes import MFCC_SHAPE, Scale
 
 
 class Bottleneck(nn.Module):
@@ -88,7 +88,7 @@ class AudioEncoder(nn.Module):
     Split in `front` (up to the second conv's ReLU, where MSAF/MMTM fuse first) and `back`.
     """
 
-    def __init__(self, scale: Scale, *, n_mfcc: int = 13, mfcc_frames: int = 212):
+    def __init__(self, scale: Scale, *, n_mfcc: int = MFCC_SHAPE[0], mfcc_frames: int = MFCC_SHAPE[1]):
         super().__init__()
         c1, c2, c3 = scale.audio_channels
         self.conv1 = nn.Conv1d(n_mfcc, c1, 7, padding=2)

@@ -4,26 +4,42 @@
     def cfn_sr(*, num_classes: int = 8, **config) -> AVModel: ...
 
 `create_model(name, num_classes=8, **config)` builds it and records name and config on the module,
-so a checkpoint can rebuild exactly the same model.
+so a checkpoint can rebuild exactly the same model. Each entry owns the facts others print or check:
+its input contract (`check_input_contract`) and its real parameter count (`ModelInfo.params`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
+import torch
 from torch import nn
 
+from avemotion.config import MODALITIES, PreprocessConfig
 from avemotion.errors import ConfigError
+from avemotion.models.sizes import MFCC_SHAPE
 
 
 @dataclass(frozen=True)
 class InputContract:
-    """What the model expects; the paper preset. Encoders pool adaptively, so smaller inputs run."""
+    """What a model needs from a cache: its modalities and the input shapes it really fixes.
 
-    frames: int = 30
-    frame_size: int = 224
-    mfcc_shape: tuple[int, int] = (13, 212)
+    `frames` / `frame_size` None: any. The video encoder pools adaptively, so no registered model
+    fixes them. `mfcc_shape` None: the model reads no audio.
+    """
+
+    modalities: tuple[str, ...] = MODALITIES
+    frames: int | None = None
+    frame_size: int | None = None
+    mfcc_shape: tuple[int, int] | None = MFCC_SHAPE
+
+    @classmethod
+    def for_modalities(cls, modalities) -> InputContract:
+        """The contract of a model that reads `modalities`: an audio reader needs MFCC_SHAPE."""
+        modalities = tuple(modalities)
+        return cls(modalities=modalities, mfcc_shape=MFCC_SHAPE if "audio" in modalities else None)
 
 
 @dataclass(frozen=True)
@@ -31,11 +47,19 @@ class ModelInfo:
     name: str
     factory: Callable[..., nn.Module]
     fusion: str  # "unimodal", "late", "early", "intermediate"
-    modalities: tuple[str, ...] = ("video", "audio")
+    input: InputContract
     paper_accuracy: float | None = None  # RAVDESS 6-fold, published (legacy) selection, percent
     paper_params: float | None = None  # millions, as printed in the paper
     description: str = ""
-    input: InputContract = field(default_factory=InputContract)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return self.input.modalities
+
+    @property
+    def params(self) -> int:
+        """The real parameter count at full scale and default config (computed once, on first use)."""
+        return model_params(self.name)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -45,12 +69,17 @@ def register_model(
     name: str,
     *,
     fusion: str,
-    modalities: tuple[str, ...] = ("video", "audio"),
+    modalities: tuple[str, ...] = MODALITIES,
     paper_accuracy: float | None = None,
     paper_params: float | None = None,
     description: str = "",
     input: InputContract | None = None,
 ):
+    """`input` is for a model that fixes more than what its `modalities` imply (frames, frame size)."""
+    contract = input or InputContract.for_modalities(modalities)
+    if contract.modalities != tuple(modalities):
+        raise ValueError(f"model {name!r}: input contract modalities {contract.modalities} != {tuple(modalities)}")
+
     def decorator(factory):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
@@ -58,11 +87,10 @@ def register_model(
             name=name,
             factory=factory,
             fusion=fusion,
-            modalities=tuple(modalities),
+            input=contract,
             paper_accuracy=paper_accuracy,
             paper_params=paper_params,
             description=description or _first_line(factory.__doc__),
-            input=input or InputContract(),
         )
         return factory
 
@@ -92,19 +120,58 @@ def model_info(name: str) -> ModelInfo:
         raise ConfigError(f"unknown model {name!r}; known: {', '.join(_REGISTRY)}") from None
 
 
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@lru_cache(maxsize=None)
+def model_params(name: str, scale: str = "full") -> int:
+    """Parameters of model `name` with its default config. Built on the meta device (shapes only:
+    no memory, no initialisation) and only when asked, so importing the registry stays cheap."""
+    with torch.device("meta"):
+        return count_parameters(create_model(name, scale=scale))
+
+
 def missing_modalities(name: str, available) -> tuple[str, ...]:
     """The modalities model `name` needs that `available` (e.g. a cache's) lacks."""
-    return tuple(m for m in model_info(name).modalities if m not in tuple(available))
+    return _missing(model_info(name).input, available)
 
 
-def check_modalities(names, available, what: str = "the cache") -> None:
-    """ConfigError in one line naming the first model whose inputs `available` does not hold."""
-    for name in names:
-        missing = missing_modalities(name, available)
-        if missing:
-            raise ConfigError(f"model {name!r} needs {' and '.join(missing)}, which {what} does not hold "
-                              f"(it holds {'+'.join(available)}); models it can train: "
-                              f"{', '.join(n for n in list_models() if not missing_modalities(n, available))}")
+def _missing(contract: InputContract, available) -> tuple[str, ...]:
+    return tuple(m for m in contract.modalities if m not in tuple(available))
+
+
+def input_problems(contract: InputContract, preprocess: PreprocessConfig, what: str = "the cache") -> list[str]:
+    """What `preprocess` lacks or gets wrong for `contract`, one phrase each; empty when it fits."""
+    problems = []
+    missing = _missing(contract, preprocess.modalities)
+    if missing:
+        problems.append(f"needs {' and '.join(missing)}, which {what} does not hold "
+                        f"(it holds {'+'.join(preprocess.modalities)})")
+    if "video" in contract.modalities and "video" in preprocess.modalities:
+        if contract.frames is not None and contract.frames != preprocess.num_frames:
+            problems.append(f"needs {contract.frames} frames, {what} has {preprocess.num_frames}")
+        if contract.frame_size is not None and contract.frame_size != preprocess.frame_size:
+            problems.append(f"needs {contract.frame_size} px frames, {what} has {preprocess.frame_size} px")
+    if contract.mfcc_shape is not None and "audio" in preprocess.modalities:
+        shape = (preprocess.n_mfcc, preprocess.mfcc_frames)
+        if shape != tuple(contract.mfcc_shape):
+            problems.append(f"needs MFCCs of shape {tuple(contract.mfcc_shape)}, {what} has {shape}")
+    return problems
+
+
+def fitting_models(preprocess: PreprocessConfig) -> list[str]:
+    """The registered models whose input contract `preprocess` meets."""
+    return [n for n in list_models() if not input_problems(model_info(n).input, preprocess)]
+
+
+def check_input_contract(name: str, preprocess: PreprocessConfig, *, what: str = "the cache") -> None:
+    """ConfigError in one line unless `preprocess` (a cache's, or prediction's) gives model `name`
+    every modality it reads, in the shapes it fixes. `what` names the source in the message."""
+    problems = input_problems(model_info(name).input, preprocess, what)
+    if problems:
+        fitting = ", ".join(fitting_models(preprocess)) or "none"
+        raise ConfigError(f"model {name!r} {'; '.join(problems)}; models that fit it: {fitting}")
 
 
 def uses_video(model: nn.Module | str) -> bool:

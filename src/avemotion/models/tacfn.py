@@ -21,10 +21,12 @@ from torch import nn
 
 from avemotion.errors import ConfigError
 from avemotion.models.attention import SelfAttentionEncoder
-from avemotion.models.base import AVModel, get_scale, pool_video
+from avemotion.models.base import AVModel
 from avemotion.models.cfn_sr import AUDIO_DROPOUT, audio_dropout_layer
 from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.heads import pool_video
 from avemotion.models.registry import register_model
+from avemotion.models.sizes import get_scale
 
 
 class ConcatGuidedAttention(nn.Module):

@@ -10,28 +10,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avemotion.models.base import AVModel, get_scale, pool_video
+from avemotion.models.base import AVModel
 from avemotion.models.encoders import AudioEncoder, VideoEncoder
+from avemotion.models.heads import AudioHead, VideoHead
 from avemotion.models.registry import register_model
-
-
-class AudioHead(nn.Module):
-    """Flatten, dropout 0.4, linear: the audio network's classifier."""
-
-    def __init__(self, flat_dim: int, num_classes: int):
-        super().__init__()
-        self.dropout = nn.Dropout(0.4)
-        self.fc = nn.Linear(flat_dim, num_classes)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(features.flatten(1)))
-
-
-class VideoHead(nn.Linear):
-    """Global average pool then linear (3D-ResNets' `fc`)."""
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return super().forward(pool_video(features))
+from avemotion.models.sizes import MFCC_SHAPE, get_scale
 
 
 class VideoModel(AVModel):
@@ -48,7 +31,7 @@ class MfccNorm(nn.Module):
     """Per-coefficient standardisation with statistics fitted on training clips (buffers, so they
     travel with the checkpoint and prediction applies exactly what training used)."""
 
-    def __init__(self, n_mfcc: int = 13):
+    def __init__(self, n_mfcc: int = MFCC_SHAPE[0]):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_mfcc, 1))
         self.register_buffer("std", torch.ones(n_mfcc, 1))

@@ -14,7 +14,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from avemotion.data.dataset import ClipDataset, PreloadedClips, load_store, pass_batch, store_bytes
+from avemotion.data.dataset import ClipDataset, PreloadedClips, load_store, normalise_store_audio, pass_batch, store_bytes
 
 # "auto" preloads when the fold takes at most this share of the device's free memory: the rest is
 # for the model, its activations and cuDNN's workspaces.
@@ -58,8 +58,10 @@ class FoldDataModule(L.LightningDataModule):
         preload: str = "off",
         video: bool = True,
         audio_augment: str = "none",
+        speaker_norm: dict | None = None,
     ):
         super().__init__()
+        self.speaker_norm = speaker_norm  # per-speaker MFCC statistics (dataset.speaker_mfcc_stats)
         self.cache = cache
         self.video = video and "video" in cache.modalities  # False: the model needs no video, none is read
         self.audio_augment = audio_augment  # training clips only
@@ -94,11 +96,14 @@ class FoldDataModule(L.LightningDataModule):
     def _setup_cached(self) -> None:
         self.train_set = ClipDataset(self.cache, self.train_ids, augment=self.augment, seed=self.seed,
                                      defer_crop=self.crop_on_device and self.video, video=self.video,
-                                     audio_augment=self.audio_augment)
-        self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed, video=self.video)
+                                     audio_augment=self.audio_augment, speaker_norm=self.speaker_norm)
+        self.val_set = ClipDataset(self.cache, self.val_ids, augment="none", seed=self.seed, video=self.video,
+                                   speaker_norm=self.speaker_norm)
 
     def _setup_preloaded(self, ids: list[str], device: torch.device) -> None:
         store = load_store(self.cache, ids, device, self.video)
+        if self.speaker_norm is not None:
+            normalise_store_audio(store, self.speaker_norm)
         self.train_set = PreloadedClips(store, self.train_ids, augment=self.augment, seed=self.seed,
                                         audio_augment=self.audio_augment)
         self.val_set = PreloadedClips(store, self.val_ids, augment="none", seed=self.seed)
@@ -152,8 +157,3 @@ def free_device_memory(device: torch.device) -> int:
 
 def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-
-def eval_loader(cache, clip_ids: list[str], batch_size: int, num_workers: int = 0, video: bool = True) -> DataLoader:
-    dataset = ClipDataset(cache, list(clip_ids), augment="none", seed=0, video=video)
-    return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)

@@ -94,31 +94,3 @@ class AVLightningModule(L.LightningModule):
         # cosine: from lr to 0 over the stage's epochs, stepped once per epoch
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, loader, device: torch.device | str = "cpu") -> list[dict]:
-    """Per-clip predictions of `model` (eval mode) over a loader of ClipDataset batches."""
-    model = model.to(device).eval()
-    rows = []
-    for batch in loader:
-        video = normalize_video(batch["video"].to(device))
-        logits = model(video, batch["audio"].to(device)).float()
-        probs = logits.softmax(1).cpu()
-        for i in range(len(batch["clip_id"])):
-            rows.append(
-                {
-                    "clip_id": batch["clip_id"][i],
-                    "label": int(batch["label"][i]),
-                    "pred": int(probs[i].argmax()),
-                    "actor": _plain(batch["actor"][i]),
-                    "gender": batch["gender"][i],
-                    "intensity": _plain(batch["intensity"][i]),
-                    "probs": [round(float(p), 6) for p in probs[i]],
-                }
-            )
-    return rows
-
-
-def _plain(value):
-    return int(value) if isinstance(value, torch.Tensor) else value

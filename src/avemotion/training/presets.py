@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 
 from avemotion.config import LEGACY_PREPROCESS, PreprocessConfig
 from avemotion.data.dataset import AUGMENTS
-from avemotion.data.transforms import AUDIO_AUGMENTS
+from avemotion.data.transforms import audio_augment_parts
 from avemotion.errors import ConfigError
+from avemotion.utils.fields import known_fields
 
 SELECTIONS = ("val", "test-legacy", "last")
 RECIPES = ("two-stage", "end-to-end")
 PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
 LR_SCHEDULES = ("constant", "cosine")
-MFCC_NORMS = ("none", "train")
+MFCC_NORMS = ("none", "train", "speaker")
 # Recipe options beyond the published one: a stage's settings name them only when they differ from
 # the default, so stages trained before they existed keep their hashes.
 RECIPE_EXTRAS = {"label_smoothing": 0.0, "lr_schedule": "constant", "mfcc_norm": "none", "audio_augment": "none"}
@@ -30,10 +31,11 @@ RECIPE_EXTRAS = {"label_smoothing": 0.0, "lr_schedule": "constant", "mfcc_norm":
 class TrainConfig:
     preset: str = "paper"
     scale: str = "full"  # model scale passed to every factory
-    # input the preset expects from the cache: an int must match, None takes the cache's value
-    frames: int | None = 30
-    frame_size: int | None = 224
-    max_frames: int | None = None  # limits for presets that take the cache's size
+    # what the preset requires of the cache's frames (the cache owns the values): an int must
+    # match, None takes any, up to the max_ limits
+    required_frames: int | None = 30
+    required_frame_size: int | None = 224
+    max_frames: int | None = None
     max_frame_size: int | None = None
     # recipe (SPEC 5)
     epochs: int = 70
@@ -73,8 +75,12 @@ class TrainConfig:
     # are the published behaviour and leave the stage hashes of earlier runs unchanged
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     lr_schedule: str = "constant"  # "cosine": annealed to 0 over the stage's epochs
-    mfcc_norm: str = "none"  # "train": per-coefficient mean/std of the training actors' clips, in the model
-    audio_augment: str = "none"  # "mask": MFCC time shift + time and coefficient masks, per clip
+    # "train": per-coefficient mean/std of the training actors' clips, in the model (inductive);
+    # "speaker": each speaker's own statistics, its clips unlabelled (transductive for test actors)
+    mfcc_norm: str = "none"
+    # "+"-joined parts of transforms.AUDIO_AUGMENT_PARTS: "mask" (time shift + time and coefficient
+    # masks), "noise", "tempo"; drawn per training clip
+    audio_augment: str = "none"
 
     def __post_init__(self):
         for name, value, choices in (
@@ -88,10 +94,13 @@ class TrainConfig:
             ("compile", self.compile, ("off", "on", "auto")),
             ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
             ("mfcc_norm", self.mfcc_norm, MFCC_NORMS),
-            ("audio_augment", self.audio_augment, AUDIO_AUGMENTS),
         ):
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        try:
+            audio_augment_parts(self.audio_augment)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         for name in ("epochs", "batch_size", "n_folds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
@@ -112,7 +121,8 @@ class TrainConfig:
         return self.selection == "val"
 
     @property
-    def stage_epochs(self) -> int:
+    def unimodal_epoch_count(self) -> int:
+        """Epochs of the unimodal stages: `unimodal_epochs`, or `epochs` when that is None."""
         return self.unimodal_epochs or self.epochs
 
     @property
@@ -124,8 +134,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**known_fields(cls, d))
 
     def replace(self, **changes) -> "TrainConfig":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -146,8 +155,8 @@ PRESETS = {
     "small": TrainConfig(
         preset="small",
         scale="tiny",
-        frames=None,
-        frame_size=None,
+        required_frames=None,
+        required_frame_size=None,
         max_frames=16,
         max_frame_size=64,
         epochs=3,  # fusion starts from trained unimodal networks: a few epochs suffice
@@ -226,17 +235,16 @@ def run_label(cfg: TrainConfig) -> str:
     return ", ".join(name for name, on in (("LEGACY", cfg.legacy), ("OPTIMISTIC", cfg.optimistic)) if on)
 
 
-def resolve_input(cfg: TrainConfig, pre: PreprocessConfig) -> TrainConfig:
-    """Fix frames/frame_size from the cache, refusing a cache the preset cannot use; an
-    audio-only cache has no frames (None)."""
+def check_input(cfg: TrainConfig, pre: PreprocessConfig) -> None:
+    """Refuse a cache whose frames the preset cannot use. The cache's preprocessing settings are
+    the one owner of frames and frame size; the preset only states what it requires of them."""
     if "video" not in pre.modalities:
-        return cfg.replace(frames=None, frame_size=None)
-    frames = _resolve_dim("frames", cfg.frames, cfg.max_frames, pre.num_frames, cfg.preset)
-    size = _resolve_dim("frame size", cfg.frame_size, cfg.max_frame_size, pre.frame_size, cfg.preset)
-    return cfg.replace(frames=frames, frame_size=size)
+        return  # an audio-only cache has no frames
+    _check_dim("frames", cfg.required_frames, cfg.max_frames, pre.num_frames, cfg.preset)
+    _check_dim("frame size", cfg.required_frame_size, cfg.max_frame_size, pre.frame_size, cfg.preset)
 
 
-def _resolve_dim(what: str, wanted: int | None, limit: int | None, cached: int, preset: str) -> int:
+def _check_dim(what: str, wanted: int | None, limit: int | None, cached: int, preset: str) -> None:
     if wanted is not None and wanted != cached:
         raise ConfigError(
             f"preset {preset!r} expects {what} {wanted} but the cache was prepared with {cached}; "
@@ -247,7 +255,6 @@ def _resolve_dim(what: str, wanted: int | None, limit: int | None, cached: int, 
             f"preset {preset!r} allows at most {what} {limit} but the cache was prepared with {cached}; "
             f"prepare a smaller cache (e.g. --frames 8 --size 48) or use --preset paper"
         )
-    return cached
 
 
 # Settings that change what a stage learns; launch settings (workers, devices) are left out so a

@@ -73,9 +73,10 @@ def write_stage(ctx, fold, role: str, model, path: Path) -> Path:
 
     from avemotion.evaluation.metrics import score_predictions
     from avemotion.models.checkpoint import save_checkpoint
-    from avemotion.training.run import check_stage_start, predict_clips, stage_dir, stage_settings
+    from avemotion.training.protocol import check_stage_start, stage_settings
+    from avemotion.training.run import predict_clips
 
-    out = stage_dir(ctx, fold, role)
+    out = ctx.stage_dir(fold, role)
     settings = stage_settings(ctx, fold, role, role)
     digest = settings_hash(settings)
     if (out / "metrics.json").exists():

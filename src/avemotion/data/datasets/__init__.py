@@ -12,6 +12,7 @@ from pathlib import Path
 
 from avemotion.config import MODALITIES
 from avemotion.errors import ConfigError, InputError
+from avemotion.utils.fields import known_fields
 
 @dataclass(frozen=True)
 class ClipRecord:
@@ -37,8 +38,7 @@ class ClipRecord:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ClipRecord":
-        names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in names}
+        kw = known_fields(cls, d)
         kw["path"] = Path(kw["path"])
         if kw.get("landmarks") is not None:
             kw["landmarks"] = Path(kw["landmarks"])
@@ -52,6 +52,9 @@ class Scan:
     dataset: str = ""
     modalities: tuple[str, ...] = MODALITIES  # what the corpus's clips hold
     notes: list[str] = field(default_factory=list)  # warnings for the prepare summary
+    # every clip should have a landmark CSV (prepare warns about each one without); otherwise it
+    # warns only when some clips have one and others not
+    expects_landmarks: bool = False
 
 
 _ADAPTERS: dict[str, type] = {}
@@ -84,7 +87,10 @@ def detect_dataset(root: str | Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "unreadable", "dataset folder not found")
-    found = [name for name, cls in _ADAPTERS.items() if cls.detect(root)]
+    try:
+        found = [name for name, cls in _ADAPTERS.items() if cls.detect(root)]
+    except OSError as err:
+        raise InputError(root, "unreadable", f"cannot list the dataset folder ({err.strerror or err})") from None
     if not found:
         raise InputError(root, "bad_name", "no known dataset layout (RAVDESS Actor_XX/*.mp4 or *.wav/*.flac, or CREMA-D 1001_DFA_ANG_XX.flv)")
     return found[0]

@@ -1,6 +1,6 @@
 """RAVDESS: `Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4`, landmark CSVs flat in `landmarks/` or per actor.
 
-Two corpora share the naming: the audio-video speech clips (modality 01, `.mp4`, what CFN-SR uses)
+Extensions are matched in any case (`.MP4`, `.CSV`). Two corpora share the naming: the audio-video speech clips (modality 01, `.mp4`, what CFN-SR uses)
 and the audio-only speech files (modality 03, `.wav` as released or `.flac`: the same 1440
 performances). A folder holding audio-video speech clips is an audio-video corpus (audio-only files
 beside them are counted and left out); a folder holding only audio-only files is an audio-only corpus.
@@ -51,9 +51,9 @@ def find_landmarks(root: Path, actor_dir: Path, stem: str) -> Path | None:
     stems = [stem, "02" + stem[2:]] if stem.startswith("01") else [stem]
     for s in stems:
         for folder in (root / "landmarks", root / "landmarks" / actor_dir.name, actor_dir):
-            candidate = folder / f"{s}.csv"
-            if candidate.is_file():
-                return candidate
+            for candidate in (folder / f"{s}.csv", folder / f"{s}.CSV"):
+                if candidate.is_file():
+                    return candidate
     return None
 
 
@@ -67,7 +67,12 @@ class Ravdess:
         scan = Scan()
         audio_only: list[ClipRecord] = []
         for actor_dir in sorted(p for p in root.iterdir() if p.is_dir() and ACTOR_DIR.match(p.name)):
-            for path in sorted(p for p in actor_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS):
+            try:
+                files = sorted(p for p in actor_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS)
+            except OSError as err:
+                scan.errors.append(InputError(actor_dir, "unreadable", f"cannot list the folder ({err.strerror or err})"))
+                continue
+            for path in files:
                 try:
                     record = self.record(root, actor_dir, path)
                 except InputError as err:

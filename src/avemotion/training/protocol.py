@@ -1,0 +1,252 @@
+"""The protocol (SPEC 3 and 5): a run's folds, its stages and their settings hashes, which clips a
+stage trains and selects on, refits, and the run folder's records (run.json, fold manifests).
+The engine that trains a stage is training.engine; where files live is avemotion.run_layout.
+
+A stage is done when its metrics.json holds the expected settings hash; a stage with a last.ckpt
+resumes from it. With `refit`, every stage X is followed by "X-refit": trained on all training
+actors (train + val) for the epoch count X selected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from avemotion.config import PreprocessConfig
+from avemotion.data.folds import Fold, make_folds, write_fold_manifests
+from avemotion.errors import ConfigError
+from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, base_stage, is_refit
+from avemotion.training.engine import is_global_zero, launch_settings
+from avemotion.training.presets import (
+    TrainConfig,
+    batch_size_for,
+    learning_settings,
+    model_config_for,
+    recipe_extras,
+    run_label,
+    settings_hash,
+)
+from avemotion.utils.io import read_json, write_json
+
+
+@dataclass
+class RunContext:
+    layout: RunLayout
+    cfg: TrainConfig
+    cache: object
+    cache_path: Path
+    preprocess: PreprocessConfig
+    folds: list[Fold]  # with their clip ids (Fold.with_clips)
+    progress: bool = False
+    log: callable = print
+    extra_callbacks: list = field(default_factory=list)  # tests inject interruptions here
+    _speaker_norm: dict | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.layout.root
+
+    @property
+    def preprocess_hash(self) -> str:
+        return self.preprocess.hash()
+
+    @property
+    def speaker_norm(self) -> dict | None:
+        """Per-speaker MFCC statistics when the recipe asks for them (computed once per run)."""
+        if self.cfg.mfcc_norm != "speaker":
+            return None
+        if self._speaker_norm is None:
+            from avemotion.data.dataset import speaker_mfcc_stats
+
+            self._speaker_norm = speaker_mfcc_stats(self.cache)
+        return self._speaker_norm
+
+    def stage_dir(self, fold: Fold, stage: str) -> Path:
+        return self.layout.stage_dir(fold.index, stage)
+
+
+# ------------------------------------------------------------------------------------------ folds
+
+
+def build_folds(records: list[dict], cfg: TrainConfig) -> list[Fold]:
+    actors = sorted({int(r["actor"]) for r in records})
+    genders = {int(r["actor"]): r["gender"] for r in records if r.get("gender")}
+    # Selection on the test fold or on the last epoch uses no validation actors: they train, as in
+    # the published code (20 training actors per RAVDESS fold, not 16).
+    n_val = cfg.n_val if cfg.uses_validation else 0
+    # make_folds checks them (test groups partition the actors, no leak) before returning
+    folds = make_folds(actors, genders=genders, n_folds=cfg.n_folds, n_val=n_val, seed=cfg.fold_seed)
+    return [f.with_clips(records) for f in folds]
+
+
+def select_folds(ctx: RunContext, which: str | list[int]) -> list[Fold]:
+    if which == "all":
+        return ctx.folds
+    wanted = [int(x) for x in (which.split(",") if isinstance(which, str) else which)]
+    known = {f.index: f for f in ctx.folds}
+    bad = [k for k in wanted if k not in known]
+    if bad:
+        raise ConfigError(f"no fold {bad[0]}: this run has folds {', '.join(map(str, known))}")
+    return [known[k] for k in wanted]
+
+
+# ----------------------------------------------------------------------------------------- run.json
+
+
+def run_settings(ctx: RunContext) -> dict:
+    """What must be identical for two commands to share a run folder."""
+    return {
+        "training": learning_settings(ctx.cfg),
+        "preprocess_hash": ctx.preprocess_hash,
+        "folds": [f.actors_dict() for f in ctx.folds],
+    }
+
+
+def write_run_json(ctx: RunContext, models: list[str]) -> None:
+    path = ctx.layout.run_json
+    settings = run_settings(ctx)
+    previous_models: list[str] = []
+    if path.exists():
+        old = read_json(path)
+        old_settings = {k: old.get(k) for k in settings}
+        if old_settings != settings:
+            raise ConfigError(
+                f"{ctx.run_dir} holds a run with other settings ({', '.join(_diff_keys(old_settings, settings))}); "
+                f"use a new --out folder (or the same settings to resume)"
+            )
+        previous_models = old.get("models", [])
+    doc = {
+        **settings,
+        "settings_hash": settings_hash(settings),
+        "models": previous_models + [m for m in models if m not in previous_models],
+        "preset": ctx.cfg.preset,
+        "selection": ctx.cfg.selection,
+        "optimistic": ctx.cfg.optimistic,
+        "legacy": ctx.cfg.legacy,
+        "refit": ctx.cfg.refit,
+        "label": run_label(ctx.cfg),  # "LEGACY, OPTIMISTIC", "OPTIMISTIC" or ""
+        "seed": ctx.cfg.seed,
+        "launch": launch_settings(ctx.cfg),
+        "preprocess": ctx.preprocess.to_dict(),
+        # where the data came from (read only by `evaluate` without --data), and the unimodal
+        # folder relative to the run, so that a copied run stays whole (run_layout)
+        "cache": str(ctx.cache_path.resolve()),
+        "unimodal_dir": ctx.layout.recorded_unimodal_dir(),
+    }
+    if is_global_zero():
+        write_json(path, doc)
+
+
+def _diff_keys(old: dict, new: dict) -> list[str]:
+    diff = []
+    for key in new:
+        if isinstance(new[key], dict) and isinstance(old.get(key), dict):
+            diff += [f"{key}.{k}" for k in new[key] if old[key].get(k) != new[key][k]]
+        elif old.get(key) != new[key]:
+            diff.append(key)
+    return diff or ["settings"]
+
+
+def write_manifests(ctx: RunContext, records: list[dict]) -> None:
+    """RUN/folds/fold_K.json through the data layer's writer (actors and clip ids per split)."""
+    if is_global_zero():
+        write_fold_manifests(ctx.folds, records, ctx.layout.folds_dir)
+
+
+# ----------------------------------------------------------------------------------------- stages
+
+
+def stages_for(model_name: str, cfg: TrainConfig) -> list[str]:
+    """Stages a model needs on one fold, in order (refits after every selection stage)."""
+    if model_name in UNIMODAL or cfg.recipe == "end-to-end":
+        stages = [model_name]
+    else:
+        stages = ["video", "audio", model_name]
+    return stages + [s + REFIT for s in stages] if cfg.refit else stages
+
+
+def stage_ids(ctx: RunContext, fold: Fold, stage: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(training clip ids, validation clip ids) of a stage."""
+    if is_refit(stage):
+        return fold.train_ids + fold.val_ids, ()  # the epoch count is fixed: nothing to validate on
+    if ctx.cfg.selection == "test-legacy":
+        return fold.train_ids, fold.test_ids  # what the published code did; fixed never sees it
+    return fold.train_ids, fold.val_ids  # "last": no validation actors, so no validation clips
+
+
+def train_actors(fold: Fold, stage: str) -> list[int]:
+    return sorted(fold.train_actors + fold.val_actors) if is_refit(stage) else list(fold.train_actors)
+
+
+def stage_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> dict:
+    if is_refit(stage):
+        return refit_settings(ctx, fold, stage, model_name)
+    # A refit run's selection stage is the plain `val` stage (same settings, same folder name), so
+    # an earlier `val` run's stages are reused through --unimodal-dir or the same --out.
+    return selection_settings(ctx, fold, stage, model_name)
+
+
+def refit_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> dict:
+    """The selection stage's settings on train + val actors, for the epoch count it selected."""
+    base = base_stage(stage)
+    selected = stage_settings(ctx, fold, base, model_name)
+    best = ctx.stage_dir(fold, base) / "best.json"
+    if not best.exists():
+        raise ConfigError(f"{stage}: the selection stage {best.parent} has not finished")
+    epochs = int(read_json(best)["epoch"]) + 1  # epochs are counted from 0
+    fold_actors = {"test": list(fold.test_actors), "val": [], "train": train_actors(fold, stage)}
+    return dict(selected, stage=stage, fold=fold_actors, epochs=epochs, selection="refit",
+                refit_of=settings_hash(selected))
+
+
+def selection_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> dict:
+    cfg = ctx.cfg
+    common = {
+        "stage": stage,
+        "preprocess_hash": ctx.preprocess_hash,
+        "fold": fold.actors_dict(),
+        "scale": cfg.scale,
+        "batch_size": batch_size_for(cfg, stage),
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "augment": cfg.augment,
+        "selection": cfg.selection,
+        "seed": cfg.seed,
+        "kinetics": cfg.kinetics,
+        **recipe_extras(cfg),
+    }
+    if stage in UNIMODAL:
+        # Only what the unimodal network sees: every fusion model of the fold (and the unimodal
+        # model itself, same folder) reuses it, so it always trains for the unimodal epoch count.
+        return dict(common, epochs=cfg.unimodal_epoch_count)
+    return dict(common, model=model_name, model_config=model_config_for(cfg, model_name), recipe=cfg.recipe,
+                epochs=cfg.epochs, unimodal_epochs=cfg.unimodal_epoch_count)
+
+
+def stage_done(path: Path, expected_hash: str) -> bool:
+    metrics, best = path / "metrics.json", path / "best.json"
+    if not (metrics.exists() and best.exists()):
+        return False
+    found = read_json(metrics).get("settings_hash")
+    if found != expected_hash:
+        raise ConfigError(
+            f"{path} was trained with other settings (hash {found} != {expected_hash}); "
+            f"use another output or unimodal folder"
+        )
+    return True
+
+
+def check_stage_start(path: Path, settings: dict, digest: str) -> None:
+    """A half-trained stage may only be resumed with the settings it started with."""
+    marker = path / "stage.json"
+    if marker.exists():
+        found = read_json(marker).get("settings_hash")
+        if found != digest:
+            raise ConfigError(f"{path} holds a partial stage with other settings; remove it or use another folder")
+    elif is_global_zero():
+        write_json(marker, {"settings_hash": digest, "settings": settings})
+
+
+def selection_rule(ctx: RunContext, stage: str) -> str:
+    """How a stage's checkpoint is chosen: a refit keeps its last epoch."""
+    return "last" if is_refit(stage) else ctx.cfg.selection
