@@ -129,3 +129,14 @@ def test_prepared_clips_follow_the_umask(synth_corpus, tmp_path):
         os.umask(old)
     files = [p for p in Path(report.cache).rglob("*") if p.is_file()]
     assert len(files) == 6 and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o640}
+
+
+def test_unreadable_or_missing_clip_arrays_are_one_line(prepared_cache, monkeypatch):
+    clip = prepared_cache.clip_ids()[0]
+    mfcc = prepared_cache.clips / f"{clip}.mfcc.npy"
+    deny_read(monkeypatch, mfcc)
+    with pytest.raises(ConfigError, match=f"^{mfcc}: cannot read \\(Permission denied\\)$"):
+        prepared_cache.load(clip)
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="missing from the cache"):
+        prepared_cache.load("01-01-08-02-02-02-99")

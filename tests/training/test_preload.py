@@ -63,6 +63,19 @@ def test_frame_augmentation_matches_the_cache_dataset(prepared_cache):
     assert torch.equal(default_collate([cached[i] for i in (2, 0)])["video"], loaded.__getitems__([2, 0])["video"])
 
 
+def test_a_preloaded_item_is_one_clip_typed_like_a_cache_datasets_item(prepared_cache):
+    from avemotion.data.dataset import ClipDataset, PreloadedClips, load_store
+
+    ids = prepared_cache.clip_ids()[:3]
+    cached = ClipDataset(prepared_cache, ids, augment="none")
+    loaded = PreloadedClips(load_store(prepared_cache, ids), ids, augment="none")
+    for i in range(3):
+        a, b = cached[i], loaded[i]
+        assert b["video"].shape == a["video"].shape and b["audio"].shape == a["audio"].shape  # no batch axis
+        assert torch.equal(a["video"], b["video"]) and torch.equal(a["audio"], b["audio"])
+        assert int(b["label"]) == int(a["label"]) and b["clip_id"] == a["clip_id"] and int(b["actor"]) == a["actor"]
+
+
 def test_lightnings_batch_transfer_leaves_preloaded_tensors_in_place(prepared_cache):
     from lightning.fabric.utilities.apply_func import move_data_to_device
 

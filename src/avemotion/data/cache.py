@@ -100,9 +100,18 @@ class ClipCache:
         """(video uint8 (T, S, S, 3), mfcc float32); video memory-mapped by default (read on use),
         None in an audio-only cache or when `video` is False (a model that needs no video)."""
         video = video and "video" in self.modalities
-        frames = np.load(self._file(clip_id, "video.npy"), mmap_mode="r" if mmap else None) if video else None
-        mfcc = np.load(self._file(clip_id, "mfcc.npy"))
-        return frames, mfcc
+        frames = self._array(clip_id, "video.npy", "r" if mmap else None) if video else None
+        return frames, self._array(clip_id, "mfcc.npy")
+
+    def _array(self, clip_id: str, kind: str, mmap_mode: str | None = None) -> np.ndarray:
+        """One cached array; a file that is missing or cannot be read is a one-line ConfigError."""
+        path = self._file(clip_id, kind)
+        try:
+            return np.load(path, mmap_mode=mmap_mode)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: missing from the cache (prepare the corpus again)") from None
+        except (OSError, ValueError) as err:  # permission; a damaged .npy header
+            raise ConfigError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") from None
 
     def duplicates(self, records: list[dict] | None = None) -> list[list[str]]:
         """Groups of clips whose audio windows are identical (same MFCC bytes), e.g. one recording

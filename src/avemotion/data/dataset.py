@@ -195,7 +195,9 @@ class PreloadedClips(_EpochDraws):
         self.epoch = 0
 
     def __getitem__(self, i: int) -> dict:
-        return self.__getitems__([i])  # a batch of one clip
+        """One clip, keyed and typed as a ClipDataset item (the DataLoader calls __getitems__)."""
+        batch = self.__getitems__([i])
+        return {k: v[0] for k, v in batch.items()}
 
     def __getitems__(self, indices: list[int]) -> dict:
         s = self.store

@@ -97,7 +97,8 @@ def check_landmarks(path: str | Path, points: np.ndarray, width: int, height: in
     outside = ((lo < -FRAME_SLACK * size) | (hi > (1 + FRAME_SLACK) * size)).any(axis=1)
     side = (hi - lo).max(axis=1)
     small = side < MIN_FACE_FRACTION * min(width, height)
-    for k in np.flatnonzero(outside | small)[:1]:
+    if (outside | small).any():
+        k = int(np.flatnonzero(outside | small)[0])
         where = f"line {good[k] + 2}: landmarks span ({lo[k][0]:.0f}, {lo[k][1]:.0f})-({hi[k][0]:.0f}, {hi[k][1]:.0f})"
         why = (f"outside the {width}x{height} frame" if outside[k] else
                f"a face of {side[k]:.0f} px, under {MIN_FACE_FRACTION:.0%} of the {width}x{height} frame's shorter side")

@@ -231,23 +231,29 @@ def _finish(report: PrepareReport, cache: ClipCache, caught: dict[str, list[str]
     report.cached = len(records)
     report.duplicates = cache.duplicates(records)
     cache.write_index(records)
-    prep = [r.get("prep") or {} for r in records]
-    report.face_sources = dict(Counter(p.get("face_source", "unknown") for p in prep))
-    unusable = [r["clip_id"] for r, p in zip(records, prep) if r.get("landmarks") and p.get("face_source") == "detector"]
-    report.warnings += [duplicate_warning(ids) for ids in report.duplicates]
-    if report.no_landmarks:
-        report.warnings.append(f"{len(report.no_landmarks)} clips have no landmark CSV, so their faces come from the "
-                               f"detector: {_names(report.no_landmarks)} (report.json no_landmarks lists them)")
-    if unusable:
-        report.warnings.append(f"{len(unusable)} clips have a landmark CSV without a row marked as a face (success = 1), "
-                               f"so their faces come from the detector: {_names(unusable)}")
-    if report.redone:
-        report.warnings.append(f"{len(report.redone)} cached clips prepared again, their landmark CSV appeared or went "
-                               f"away: {_names(report.redone)}")
+    report.face_sources = dict(Counter((r.get("prep") or {}).get("face_source", "unknown") for r in records))
+    report.warnings += [duplicate_warning(ids) for ids in report.duplicates] + _face_warnings(report, records)
     if report.others:
         report.warnings.append(f"{report.others} clips left to another prepare working on this cache")
     report.warnings += [f"{w} while preprocessing {len(files)} file(s), e.g. {Path(files[0]).name}"
                         for w, files in caught.items()]
+
+
+def _face_warnings(report: PrepareReport, records: list[dict]) -> list[str]:
+    """One line per kind of landmark-to-detector fallback, and for the clips prepared again."""
+    unusable = [r["clip_id"] for r in records
+                if r.get("landmarks") and (r.get("prep") or {}).get("face_source") == "detector"]
+    lines = []
+    if report.no_landmarks:
+        lines.append(f"{len(report.no_landmarks)} clips have no landmark CSV, so their faces come from the "
+                     f"detector: {_names(report.no_landmarks)} (report.json no_landmarks lists them)")
+    if unusable:
+        lines.append(f"{len(unusable)} clips have a landmark CSV without a row marked as a face (success = 1), "
+                     f"so their faces come from the detector: {_names(unusable)}")
+    if report.redone:
+        lines.append(f"{len(report.redone)} cached clips prepared again, their landmark CSV appeared or went "
+                     f"away: {_names(report.redone)}")
+    return lines
 
 
 def missing_landmarks(scan) -> list[str]:
