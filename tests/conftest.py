@@ -59,6 +59,17 @@ def ravdess_speech_dir() -> Path:
 SPEECH_ACTORS = range(1, 9)  # 8 real actors (4 male, 4 female); Actor_07 holds the duplicate pair
 
 
+def declare_subset(root: Path, actors) -> None:
+    """A corpus folder of some RAVDESS actors, declared complete as it is (avemotion-corpus.json):
+    without it, training refuses it as a partial RAVDESS corpus (24 actors)."""
+    from avemotion.data.datasets import EXTENT_FILE, Extent
+    from avemotion.data.datasets.ravdess import CLIPS_PER_ACTOR, gender_of
+    from avemotion.utils.io import write_json
+
+    extent = Extent({a: gender_of(a) for a in actors}, CLIPS_PER_ACTOR * len(actors), "RAVDESS actors, a test subset")
+    write_json(root / EXTENT_FILE, extent.to_dict())
+
+
 @pytest.fixture(scope="session")
 def speech_subset_prepared(ravdess_speech_dir, tmp_path_factory):
     """Actors 1-8 of the real speech audio, prepared at the paper's audio settings: (report, cache)."""
@@ -68,6 +79,7 @@ def speech_subset_prepared(ravdess_speech_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("ravdess_speech_subset")
     for actor in SPEECH_ACTORS:
         (root / f"Actor_{actor:02d}").symlink_to(ravdess_speech_dir / f"Actor_{actor:02d}")
+    declare_subset(root, SPEECH_ACTORS)
     report = prepare(root, tmp_path_factory.mktemp("speech_cache"), PreprocessConfig(), workers=2)
     return report, open_cache(report.cache)
 

@@ -22,6 +22,9 @@ MODALITIES = ("video", "audio")
 # The published code's preprocessing (`prepare --legacy`; `train --legacy` refuses a cache without it).
 LEGACY_PREPROCESS = {"crop": "legacy", "stft_pad": "reflect"}  # the one definition of the modality names and their order
 SHORT_CLIP_POLICIES = ("error", "pad")
+# Face detectors (avemotion.data.detectors runs them); a dlib setting records dlib's major version.
+DETECTOR_NAMES = ("dlib", "dlib68", "haar")
+DLIB_MAJOR = 20
 STFT_PADS = ("constant", "reflect")
 
 
@@ -32,7 +35,10 @@ class PreprocessConfig:
     frame_size: int = 224
     crop: str = "fixed"  # fixed: margin + square on the full frame; legacy: published squash/stretch
     margin: float = 0.25  # fraction of the landmark box size added on each side (fixed crop)
-    detector: str = "haar"  # offline face detector used where no landmark CSV exists
+    # offline face detector used where no landmark CSV exists, with the major version of its package
+    # (data.detectors): "dlib@20" (HOG box), "dlib68@20" (box of 68 predicted points, the CSV rule),
+    # "haar" (OpenCV cascade). Caches made before the default changed say "haar", hash unchanged.
+    detector: str = "dlib@20"
     # audio (SPEC 2)
     sample_rate: int = 44100
     audio_offset: float = 0.5
@@ -58,6 +64,7 @@ class PreprocessConfig:
             raise ValueError(f"stft_pad must be one of {STFT_PADS}, got {self.stft_pad!r}")
         if self.short_clip not in SHORT_CLIP_POLICIES:
             raise ValueError(f"short_clip must be one of {SHORT_CLIP_POLICIES}, got {self.short_clip!r}")
+        object.__setattr__(self, "detector", canonical_detector(self.detector))  # "dlib" -> "dlib@20"
         given = list(self.modalities)  # JSON gives a list
         modalities = tuple(m for m in MODALITIES if m in given)  # canonical order
         if not modalities or len(modalities) != len(given):
@@ -86,6 +93,21 @@ class PreprocessConfig:
         payload = dict(self.to_dict(), **(fingerprint or cache_fingerprint()))
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def canonical_detector(setting: str) -> str:
+    """The recorded form of a detector setting: 'dlib' -> 'dlib@20', 'haar' -> 'haar' (as recorded
+    before the default changed, so such caches keep their hash); ValueError for an unknown name."""
+    name, _, version = str(setting).partition("@")
+    if name not in DETECTOR_NAMES:
+        raise ValueError(f"detector must be one of {', '.join(DETECTOR_NAMES)}, got {setting!r}")
+    if name == "haar":
+        if version:
+            raise ValueError(f"detector 'haar' takes no version, got {setting!r}")
+        return name
+    if version and not version.isdigit():
+        raise ValueError(f"detector {setting!r}: the version after @ is dlib's major version (e.g. {name}@{DLIB_MAJOR})")
+    return f"{name}@{version or DLIB_MAJOR}"
 
 
 def library_fingerprint() -> dict:

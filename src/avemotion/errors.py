@@ -14,6 +14,7 @@ REASONS = (
     "no_face",  # no face in any sampled frame
     "bad_landmarks",  # landmark CSV unreadable or missing x_0..x_67 / y_0..y_67 columns
     "bad_name",  # file name does not follow the dataset's naming scheme
+    "bad_row",  # a manifest row or corpus annotation line that cannot be used (empty label, end <= start, ...)
 )
 
 

@@ -59,10 +59,12 @@ def test_crema_names_and_labels(crema_dir):
     scan = scan_dataset(crema_dir)
     assert scan.dataset == "crema-d" and not scan.errors
     got = {r.clip_id: (r.label, r.emotion, r.actor, r.gender, r.intensity, r.statement) for r in scan.records}
-    assert got == {"1001_DFA_ANG_XX": (4, "angry", 1001, "unknown", None, "DFA"),
-                   "1001_DFA_HAP_XX": (2, "happy", 1001, "unknown", None, "DFA"),
+    # CREMA-D keeps its own 6 classes (in RAVDESS's order of the shared names)
+    assert scan.labels == ("neutral", "happy", "sad", "angry", "fearful", "disgust")
+    assert got == {"1001_DFA_ANG_XX": (3, "angry", 1001, "unknown", None, "DFA"),
+                   "1001_DFA_HAP_XX": (1, "happy", 1001, "unknown", None, "DFA"),
                    "1001_DFA_NEU_XX": (0, "neutral", 1001, "unknown", None, "DFA")}
-    for code, label in {"NEU": 0, "HAP": 2, "SAD": 3, "ANG": 4, "FEA": 5, "DIS": 6}.items():
+    for code, label in {"NEU": 0, "HAP": 1, "SAD": 2, "ANG": 3, "FEA": 4, "DIS": 5}.items():
         assert cremad.EMOTION_LABELS[code][0] == label
     with pytest.raises(InputError, match="unknown CREMA-D emotion"):
         cremad.parse_name("1001_DFA_XYZ_XX.flv")

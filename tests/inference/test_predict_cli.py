@@ -12,7 +12,7 @@ from inference_helpers import run_predict as predict
 def test_json_with_a_bad_file_exits_1_and_reports_it(monkeypatch, capsys, random_run, crema_clips, media):
     code, out, err = predict(monkeypatch, capsys, crema_clips[0], media["not_video"], "--run", random_run,
                              "--pad-short", "--format", "json", "--no-progress")
-    assert code == 1
+    assert code == 3
     doc = json.loads(out)
     assert doc["failed"] == 1 and doc["model"] == "cfn_sr" and doc["folds"] == [1]
     assert doc["preprocess"]["short_clip"] == "pad" and doc["preprocess"]["frame_size"] == 48
@@ -36,7 +36,7 @@ def test_csv_plot_and_annotated_video(monkeypatch, capsys, random_run, crema_cli
 
 def test_missing_audio_message_and_fallback(monkeypatch, capsys, random_run, media):
     code, out, err = predict(monkeypatch, capsys, media["no_audio"], "--run", random_run, "--format", "json")
-    assert code == 1
+    assert code == 3
     assert err.strip() == f"{media['no_audio']}: no audio stream (--allow-missing predicts from the other modality)"
     code, out, err = predict(monkeypatch, capsys, media["no_audio"], "--run", random_run, "--format", "json", "--allow-missing")
     assert code == 0

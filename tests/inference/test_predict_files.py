@@ -79,7 +79,7 @@ def test_unreadable_inputs_fail_one_line_each_and_the_others_are_predicted(monke
     before = snapshot(clips[0], clips[1], locked)
     code, out, err = predict(monkeypatch, capsys, clips[0], locked, folder, fifo, clips[1], "--run", random_run,
                              "--pad-short", "--format", "json", "--no-progress")
-    assert code == 1
+    assert code == 3
     assert err.splitlines() == [f"{locked}: cannot read file (Permission denied)",
                                 f"{folder}: cannot read file (Is a directory)",
                                 f"{fifo}: cannot read file (not a regular file: a pipe, socket or device)"]

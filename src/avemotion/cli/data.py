@@ -37,11 +37,22 @@ def register(app: typer.Typer) -> None:
         repetitions: int = typer.Option(2, min=1, max=2, help="Repetitions per statement."),
         landmarks: str = typer.Option("flat", help="'flat': OUT/landmarks/*.csv; 'actor': beside the videos."),
         workers: int = typer.Option(1, min=1, help="Processes."),
+        iemocap: bool = typer.Option(False, "--iemocap", help="An IEMOCAP-layout stand-in instead: OUT/IEMOCAP_full_release/Session1..N (dialogue videos with both actors, utterance wavs, EmoEvaluation files)."),
+        sessions: int = typer.Option(5, min=1, max=5, help="--iemocap: sessions (2 actors each)."),
+        utterances: int = typer.Option(8, min=1, help="--iemocap: utterances per dialogue."),
     ) -> None:
         """Write a small synthetic corpus in RAVDESS layout (drawn faces + voice-like audio per emotion)."""
         from rich.progress import Progress
 
         from avemotion.data.synth import SynthOptions, clip_names, synth_corpus
+
+        if iemocap:
+            from avemotion.data.synth import IemocapSynthOptions, synth_iemocap
+
+            opts = IemocapSynthOptions(sessions=sessions, utterances=utterances, seed=seed)
+            base = synth_iemocap(out, opts)
+            typer.echo(f"wrote {sessions} sessions of {utterances} utterances (IEMOCAP layout) to {base}")
+            return
 
         if landmarks not in ("flat", "actor"):
             raise ConfigError(f"--landmarks must be 'flat' or 'actor', got {landmarks!r}")
@@ -55,31 +66,57 @@ def register(app: typer.Typer) -> None:
 
     @app.command("prepare")
     def prepare_cmd(
-        data_dir: Path = typer.Argument(..., help="Corpus folder (RAVDESS Actor_XX/ layout or CREMA-D clips)."),
+        data_dir: Optional[Path] = typer.Argument(None, help="Corpus folder (RAVDESS Actor_XX/, CREMA-D clips, IEMOCAP_full_release/)."),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help="Any labelled corpus: a CSV with path,label,speaker[,start,end,gender,landmarks,id] per clip (docs/data.md)."),
+        labels: Optional[str] = typer.Option(None, "--labels", help="Manifest: the class names in label order, e.g. neutral,happy,sad (default: the sorted labels)."),
+        iemocap_classes: Optional[str] = typer.Option(None, "--iemocap-classes", help="IEMOCAP label mapping: '4' (default: neu, hap+exc, sad, ang), '4-noexc', '6' or 'all'."),
+        iemocap_left: Optional[str] = typer.Option(None, "--iemocap-left", help="IEMOCAP: which actor sits on the left of the dialogue video, 'female' or 'male' (default female, docs/data.md)."),
         out: Path = typer.Option(..., "--out", help="Cache root; clips go to OUT/<settings hash>/."),
         frames: int = typer.Option(30, min=1, help="Frames per clip, evenly over the clip."),
         size: int = typer.Option(224, min=16, help="Face crop side in pixels."),
         crop: Optional[str] = typer.Option(None, help="'fixed' (margin, square, full frame; default) or 'legacy' (published squash/stretch)."),
         stft_pad: Optional[str] = typer.Option(None, "--stft-pad", help="MFCC STFT padding: 'constant' (librosa >= 0.10; default) or 'reflect' (librosa 0.8, published)."),
         legacy: bool = typer.Option(False, "--legacy", help="The published preprocessing: --crop legacy --stft-pad reflect (explicit options win)."),
+        detector: str = typer.Option("dlib", "--detector", help="Face detector where no landmark CSV exists: 'dlib' (HOG, default), 'dlib68' (box of 68 predicted landmarks, the CSV rule; needs the landmarks extra), 'haar' (OpenCV cascade)."),
         pad_short: bool = typer.Option(False, "--pad-short", help="Zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
         workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),
         report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
-        dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d)."),
+        dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d, iemocap, manifest)."),
     ) -> None:
         """Preprocess every clip (faces, 30 frames, MFCC) into the cache; bad files are reported, not fatal
         (exit 3 when some failed, after the others)."""
         from avemotion.config import LEGACY_PREPROCESS, PreprocessConfig
+        from avemotion.data.labels import parse_labels
+
+        if (data_dir is None) == (manifest is None):
+            raise ConfigError("give a corpus folder or --manifest CSV (one of them)")
+        options: dict = {}
+        if labels is not None:
+            if manifest is None:
+                raise ConfigError("--labels fixes a manifest's class names (with --manifest)")
+            options["labels"] = parse_labels(labels)
+        for key, value in (("classes", iemocap_classes), ("left", iemocap_left)):
+            if value is not None:
+                if manifest is not None or dataset not in (None, "iemocap"):
+                    raise ConfigError(f"--iemocap-{'classes' if key == 'classes' else 'left'} is an IEMOCAP option "
+                                      "(a corpus folder holding IEMOCAP_full_release)")
+                dataset = "iemocap"
+                options[key] = value
+        if manifest is not None:
+            data_dir, dataset = manifest, "manifest"
 
         base = LEGACY_PREPROCESS if legacy else {}
         given = {k: v for k, v in (("crop", crop), ("stft_pad", stft_pad)) if v is not None}
         try:
             cfg = PreprocessConfig(num_frames=frames, frame_size=size, short_clip="pad" if pad_short else "error",
-                                   **{**base, **given})
+                                   detector=detector, **{**base, **given})
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        from avemotion.data.detectors import check
+
+        check(cfg.detector)  # a missing package is one line before any clip, not one per clip
         result = _prepare(data_dir, out, cfg, workers=workers or os.cpu_count(), report_path=report,
-                          dataset=dataset, progress=True)
+                          dataset=dataset, progress=True, options=options)
         _print_summary(result)
         if result.failed:
             raise typer.Exit(EXIT_FILES_FAILED)
@@ -115,6 +152,8 @@ def _print_summary(result) -> None:
     line(f"{result.dataset} ({'+'.join(result.modalities)}): {result.found} files, {result.prepared} prepared, "
          f"{result.cached_before} already cached, {len(result.failed)} failed ({result.seconds:.1f} s) -> {result.cache}",
          "bold")
+    if result.labels:
+        line(f"classes: {len(result.labels)} ({', '.join(result.labels)})")
     if "video" in result.modalities:
         line("faces: " + ", ".join(f"{n} from {source}" for source, n in sorted(result.face_sources.items())))
     for f in result.failed:

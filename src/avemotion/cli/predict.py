@@ -1,6 +1,6 @@
 """`avemotion predict VIDEO... --run RUN`: a thin layer over `avemotion.inference.Recognizer`.
 
-Exit status: 0 every file predicted, 1 some files failed (each reported on one line, the others
+Exit status: 0 every file predicted, 3 some files failed (each reported on one line, the others
 predicted), 2 usage or configuration error, an output that would replace an input or an existing
 file without --overwrite included (one line printed by the entry point, nothing predicted).
 """
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def predict(
-    # readable=False: an unreadable file is one failed input (exit 1), not a usage error for the call
+    # readable=False: an unreadable file is one failed input (exit 3), not a usage error for the call
     videos: List[Path] = typer.Argument(..., help="Video files (mp4, mov, avi, mkv, webm, flv, ...).", show_default=False, readable=False),
     run: Path = typer.Option(..., "--run", envvar="AVEMOTION_RUN", help="Run folder written by `avemotion train` (default: $AVEMOTION_RUN)."),
     model: Optional[str] = typer.Option(None, help="Model of the run to use when it holds several."),
@@ -45,6 +45,8 @@ def predict(
     landmarks: Optional[Path] = typer.Option(None, "--landmarks", help="OpenFace landmark CSV (one video) or a folder of <video stem>.csv; otherwise the face detector is used."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Without audio or face, predict from the remaining modality (the run's unimodal checkpoints)."),
     pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="Zero-pad clips shorter than the audio window instead of refusing them (default: the run's policy)."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Face detector for videos without landmarks: dlib (HOG), dlib68 (68-point landmark box, the RAVDESS CSV rule; needs the landmarks extra), haar. Default: the crop rule the run was trained with."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Run the model through onnxruntime: a file written by `avemotion export` from this run."),
     preprocess: List[str] = typer.Option([], "--preprocess", metavar="KEY=VALUE", help="Preprocessing setting you expect; checked against the run, any difference is refused."),
     device: str = typer.Option("cpu", help="Torch device."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
@@ -58,7 +60,7 @@ def predict(
     _check_outputs(videos, output, extras, [Path(p) for p in landmark_map.values()], run, overwrite)
     recognizer = Recognizer.from_run(
         run, model=model, fold=fold, ensemble=ensemble, device=device, allow_missing=allow_missing, pad_short=pad_short,
-        preprocess=settings, window=window, hop=hop, smooth=smooth,
+        preprocess=settings, window=window, hop=hop, smooth=smooth, detector=detector, onnx=onnx,
     )
     results = []
     for result, paths in zip(recognizer.predict_many(videos, progress=progress and sys.stderr.isatty(), landmarks=landmark_map), extras):
@@ -67,7 +69,7 @@ def predict(
         results.append(result)
     _write_output(results, fmt, output, recognizer.describe())
     if any(_failed(r) for r in results):
-        raise typer.Exit(1)
+        raise typer.Exit(3)  # as `prepare`: finished, some files failed (docs/inference.md)
 
 
 def _failed(result) -> bool:

@@ -56,6 +56,7 @@ TRAIN_OPTIONS = (
     ("unimodal_dir", Optional[Path], lambda: _opt(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks")),
     ("set_", Optional[list[str]], lambda: _opt(None, "--set", help="model factory argument key=value (repeatable)")),
     ("kinetics", Optional[Path], lambda: _opt(None, "--kinetics", help="Kinetics 3D-ResNets checkpoint for the video encoder")),
+    ("allow_partial", bool, lambda: _opt(False, "--allow-partial", help="train on a cache holding less than the complete corpus (an interrupted or partly failed prepare, missing actors); refused by default")),
     ("allow_partial_init", bool, lambda: _opt(False, "--allow-partial-init", help="train on when unimodal or Kinetics weights leave encoder tensors uninitialised (refused by default)")),
     ("progress", bool, lambda: _opt(False, "--progress/--no-progress", help="Lightning progress bars")),
 )
@@ -86,7 +87,7 @@ def train_kwargs(options: dict) -> dict:
         num_workers=o.pop("workers"), compile=o.pop("compile_"), model_config=_model_config(o.pop("set_")),
         kinetics=str(kinetics.resolve()) if kinetics else None,
         # flags: False means "not given", so the preset (or --legacy) decides
-        **{k: o.pop(k) or None for k in ("deterministic", "legacy", "refit", "allow_partial_init")},
+        **{k: o.pop(k) or None for k in ("deterministic", "legacy", "refit", "allow_partial", "allow_partial_init")},
         **o,
     )
 

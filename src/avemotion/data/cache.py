@@ -1,7 +1,9 @@
 """Preprocessed clips on disk, keyed by the preprocessing settings' hash.
 
 Layout (docs/data.md): ROOT/<cfg.hash()>/
-    config.json                settings, hash, fingerprint (libraries, feature revision): checked on open
+    config.json                settings, hash, fingerprint (libraries, feature revision): checked on open;
+                               the corpus's class names in label order (`labels`; none recorded:
+                               RAVDESS's 8) and speaker names by actor id (`speakers`, where named)
     clips/<clip_id>.video.npy  uint8 (T, S, S, 3) RGB, uncompressed: np.load(mmap_mode="r") is a page-in
                                (absent in an audio-only cache: config.preprocess.modalities says which)
     clips/<clip_id>.mfcc.npy   float32 (n_mfcc, mfcc_frames)
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from avemotion.config import PreprocessConfig, cache_fingerprint
+from avemotion.data.labels import DEFAULT_LABELS, recorded_labels
 from avemotion.errors import ConfigError
 from avemotion.utils.io import atomic_path, read_json, write_json, write_text
 
@@ -42,17 +45,70 @@ class ClipCache:
         self.clips = self.path / "clips"
 
     @classmethod
-    def create(cls, root: str | Path, cfg: PreprocessConfig) -> "ClipCache":
-        """Open or create ROOT/<cfg.hash()>/ (an existing folder with the same hash is reused)."""
+    def create(cls, root: str | Path, cfg: PreprocessConfig, labels=None, speakers: dict | None = None) -> "ClipCache":
+        """Open or create ROOT/<cfg.hash()>/ (an existing folder with the same hash is reused).
+
+        `labels` (the corpus's class names in label order) and `speakers` (actor id -> name) are
+        recorded in config.json; an existing cache holding other classes is refused (ConfigError):
+        label ints of two label spaces must never mix in one cache."""
         path = Path(root) / cfg.hash()
         if (path / "config.json").is_file():
-            return open_cache(path)
+            cache = open_cache(path)
+            if labels is not None:
+                cache._claim(tuple(labels), speakers or {})
+            return cache
+        meta = {"hash": cfg.hash(), "preprocess": cfg.to_dict(), **cache_fingerprint()}
+        if labels is not None:
+            meta["labels"] = list(labels)
+        if speakers:
+            meta["speakers"] = {str(a): n for a, n in sorted(speakers.items())}
         try:
-            write_json(path / "config.json", {"hash": cfg.hash(), "preprocess": cfg.to_dict(), **cache_fingerprint()})
+            write_json(path / "config.json", meta)
             (path / "clips").mkdir(parents=True, exist_ok=True)
         except PermissionError as err:
             raise ConfigError(f"{err.filename or path}: cannot write the cache ({err.strerror})") from None
         return cls(path, cfg)
+
+    def _meta(self) -> dict:
+        meta = read_json(self.path / "config.json")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The class names in label order (config.json `labels`; RAVDESS's 8 when none recorded)."""
+        if not hasattr(self, "_labels"):
+            self._labels = recorded_labels(self._meta())
+        return self._labels
+
+    @property
+    def speakers(self) -> dict[int, str]:
+        """Actor id -> the corpus's speaker name (manifest and IEMOCAP corpora; {} for the others)."""
+        return {int(a): n for a, n in (self._meta().get("speakers") or {}).items()}
+
+    def _claim(self, labels: tuple[str, ...], speakers: dict) -> None:
+        """Record `labels`/`speakers` in an existing cache, or refuse a cache holding other classes."""
+        meta = self._meta()
+        recorded = meta.get("labels")
+        if recorded is None and labels != DEFAULT_LABELS and len(self):
+            raise ConfigError(f"{self.path}: holds clips labelled with RAVDESS's 8 classes (prepared before class "
+                              f"names were recorded); this corpus has {len(labels)} ({', '.join(labels)}): "
+                              "prepare it into another --out")
+        if recorded is not None and tuple(recorded) != labels:
+            raise ConfigError(f"{self.path}: holds clips of the classes {', '.join(recorded)}; this corpus has "
+                              f"{', '.join(labels)}: prepare it into another --out")
+        known = {int(a): n for a, n in (meta.get("speakers") or {}).items()}
+        clash = sorted(a for a, n in speakers.items() if known.get(int(a), n) != n)
+        if clash:
+            raise ConfigError(f"{self.path}: actor id {clash[0]} is speaker {known[clash[0]]!r} in this cache, "
+                              f"{speakers[clash[0]]!r} in this corpus: prepare it into another --out")
+        merged = {**known, **{int(a): n for a, n in speakers.items()}}
+        if (recorded is None and labels != DEFAULT_LABELS) or merged != known:
+            if recorded is not None or labels != DEFAULT_LABELS:
+                meta["labels"] = list(labels)
+            if merged:
+                meta["speakers"] = {str(a): n for a, n in sorted(merged.items())}
+            write_json(self.path / "config.json", meta)
+        self._labels = labels
 
     def _file(self, clip_id: str, kind: str) -> Path:
         return self.clips / f"{clip_id}.{kind}"
@@ -88,6 +144,7 @@ class ClipCache:
         rec["prep"] = {"boxes": np.round(arrays.boxes, 1).tolist() if video else None, "start": arrays.start,
                        "end": arrays.end, "face_source": arrays.face_source,
                        "frames": int(arrays.video.shape[0]) if video else 0,
+                       "padded": bool(getattr(arrays, "padded", False)),
                        # identical audio windows under two names (RAVDESS Actor_07 has such a pair)
                        "mfcc_sha1": hashlib.sha1(np.ascontiguousarray(arrays.mfcc).tobytes()).hexdigest()}
         write_json(self._file(clip_id, "json"), rec)
@@ -141,6 +198,16 @@ class ClipCache:
 
     def __len__(self) -> int:
         return sum(1 for _ in self.clips.glob("*.json"))
+
+    def write_extent(self, extent: dict) -> None:
+        """corpus.json: what the complete corpus holds (datasets.Extent.to_dict), written by prepare."""
+        write_json(self.path / "corpus.json", extent)
+
+    def extent(self) -> dict | None:
+        """The corpus extent prepare recorded (None for a cache made before it did, or a corpus
+        nobody declared: then completeness cannot be checked)."""
+        path = self.path / "corpus.json"
+        return read_json(path) if path.is_file() else None
 
 
 def _take_lock(path: Path) -> str | None:

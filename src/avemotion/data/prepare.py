@@ -31,6 +31,8 @@ class PrepareReport:
     dataset: str
     config_hash: str
     found: int = 0
+    labels: tuple[str, ...] = ()  # the corpus's class names in label order (recorded in the cache)
+    padded: list[str] = field(default_factory=list)  # cached clips whose audio window was zero-padded
     cached_before: int = 0
     prepared: int = 0
     failed: list[dict] = field(default_factory=list)
@@ -89,12 +91,17 @@ class PrepareBug(RuntimeError):
 
 def needs_work(cache: ClipCache, record: ClipRecord) -> bool:
     """Not cached yet, or cached with a face source that would now change: its landmark CSV
-    appeared (it was cropped by the detector) or went away."""
+    appeared (it was cropped by the detector) or went away, or the side of the frame its face is
+    taken from (`face`, IEMOCAP's --iemocap-left) is another."""
     if not cache.has(record.clip_id):
         return True
     if "video" not in cache.modalities:
         return False
-    return (cache.record(record.clip_id).get("landmarks") is None) != (record.landmarks is None)
+    cached = cache.record(record.clip_id)
+    # IEMOCAP: the half of the frame the speaker's face is taken from (--iemocap-left) changed
+    if cached.get("face") != record.face:
+        return True
+    return (cached.get("landmarks") is None) != (record.landmarks is None)
 
 
 def prepare_one(record_dict: dict, cache_path: str, cfg_dict: dict) -> dict:
@@ -124,9 +131,14 @@ def _preprocess(record: ClipRecord, cfg: PreprocessConfig):
     """ClipArrays, or {"error": InputError dict} for a bad input."""
     import av
 
-    from avemotion.data.preprocess import preprocess_clip
+    from avemotion.data.preprocess import preprocess_clip, preprocess_segment, probe
 
     try:
+        if record.start is not None or record.audio_path is not None:
+            start = record.start or 0.0
+            end = record.end if record.end is not None else probe(record.path).duration
+            return preprocess_segment(record.path, cfg, start, end, record.landmarks, audio_path=record.audio_path,
+                                      face=record.face)
         return preprocess_clip(record.path, cfg, record.landmarks)
     except InputError as err:
         return {"error": err.to_dict()}
@@ -178,15 +190,20 @@ def _sigint_held():
 
 def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = PreprocessConfig(), *,
             workers: int | None = None, report_path: str | Path | None = None, dataset: str | None = None,
-            progress: bool = False, on_clip=None) -> PrepareReport:
-    """Prepare `data_dir` into OUT/<cfg.hash()>/; `on_clip(result)` is called after every clip.
-    Ctrl-C raises PrepareInterrupted once the report is written."""
+            progress: bool = False, on_clip=None, options: dict | None = None) -> PrepareReport:
+    """Prepare `data_dir` (a corpus folder, or a manifest CSV) into OUT/<cfg.hash()>/; `on_clip(result)`
+    is called after every clip; `options` go to the dataset adapter (e.g. {"labels": (...)} for a
+    manifest). The cache records the corpus's class names and speaker names. Ctrl-C raises
+    PrepareInterrupted once the report is written."""
     start = time.perf_counter()
-    scan = scan_dataset(data_dir, dataset)
+    scan = scan_dataset(data_dir, dataset, **(options or {}))
     cfg = dataclasses.replace(cfg, modalities=scan.modalities)  # an audio-only corpus: no video work
-    cache = ClipCache.create(out, cfg)
+    cache = ClipCache.create(out, cfg, labels=scan.labels, speakers=scan.speakers)
+    if scan.extent is not None:
+        cache.write_extent(scan.extent.to_dict())
     todo = [r for r in scan.records if needs_work(cache, r)]
     report = PrepareReport(cache=str(cache.path), dataset=scan.dataset, config_hash=cfg.hash(),
+                           labels=scan.labels,
                            found=len(scan.records) + len(scan.errors), cached_before=len(scan.records) - len(todo),
                            failed=[e.to_dict() for e in scan.errors], modalities=cfg.modalities,
                            warnings=list(scan.notes), redone=[r.clip_id for r in todo if cache.has(r.clip_id)],
@@ -232,6 +249,11 @@ def _finish(report: PrepareReport, cache: ClipCache, caught: dict[str, list[str]
     report.duplicates = cache.duplicates(records)
     cache.write_index(records)
     report.face_sources = dict(Counter((r.get("prep") or {}).get("face_source", "unknown") for r in records))
+    report.padded = [r["clip_id"] for r in records if (r.get("prep") or {}).get("padded")]
+    if report.padded:
+        report.warnings.append(f"{len(report.padded)} clips are shorter than the {cache.config.min_duration:.2f} s "
+                               f"audio window, their audio zero-padded (--pad-short): {_names(report.padded)} "
+                               "(report.json padded lists them)")
     report.warnings += [duplicate_warning(ids) for ids in report.duplicates] + _face_warnings(report, records)
     if report.others:
         report.warnings.append(f"{report.others} clips left to another prepare working on this cache")
@@ -252,7 +274,7 @@ def _face_warnings(report: PrepareReport, records: list[dict]) -> list[str]:
                      f"so their faces come from the detector: {_names(unusable)}")
     if report.redone:
         lines.append(f"{len(report.redone)} cached clips prepared again, their landmark CSV appeared or went "
-                     f"away: {_names(report.redone)}")
+                     f"away or their face's side of the frame changed: {_names(report.redone)}")
     return lines
 
 

@@ -30,6 +30,12 @@ SYNC_TOLERANCE = 0.05
 # Sampled frames without a face of their own stay whole in memory until their window's box is known,
 # up to this many bytes; the others are decoded a second time (long videos where the face is often lost).
 FACELESS_BUDGET = 256 * 2**20
+# Frames sampled from this many seconds into a file on are reached by seeking (to the keyframe
+# before them) instead of decoding from the start: a clip cut from a long recording decodes its span.
+SEEK_AFTER = 1.0
+SEEK_MARGIN = 0.5  # seconds before the first wanted time that the seek aims at
+# A segment may end this far past the file's stated duration (the last frame's display time).
+SEGMENT_SLACK = 0.1
 # Container signatures: a file that starts like a media container but fails to open is "corrupt";
 # anything else (text, random bytes) is "not_video". ISO BMFF / QuickTime (mp4, mov, m4a, 3gp) is
 # recognised by its first box type at bytes 4-8, the others by their first bytes.
@@ -75,6 +81,7 @@ class ClipArrays:
     start: float
     end: float
     face_source: str  # "landmarks" / "detector" / "none" (audio only)
+    padded: bool = False  # the audio window was zero-padded (short_clip="pad", a clip shorter than it)
 
 
 def _open(path: Path):
@@ -245,7 +252,8 @@ def check_complete(path: Path, kind: str, reached: float, stated: float) -> None
         raise InputError(path, "corrupt", f"truncated: {kind} stream ends at {reached:.1f} s of {stated:.1f} s")
 
 
-def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarray, list[int]]]:
+def stream_frames(path: Path, times: np.ndarray, stats: dict | None = None,
+                  seek: bool = False) -> Iterator[tuple[int, np.ndarray, list[int]]]:
     """(frame index, upright RGB frame, positions in `times`) for each decoded frame shown at some of
     `times` (the last frame with pts <= t, t in seconds from the first frame), in decode order.
 
@@ -254,7 +262,13 @@ def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarr
     decides what stays in memory. Timestamps, not frame counts, place the frames, so variable frame
     rates and streams that do not start at 0 are sampled at the right times. A stream that fails to
     decode or ends well short of its stated duration before the last time is `corrupt` (not padded
-    with its last frame)."""
+    with its last frame).
+
+    `seek` (segments of a long recording): times from SEEK_AFTER seconds on are reached by a seek to
+    the keyframe before the first of them, so a segment decodes its span, not the file up to it;
+    frame indices then come from the timestamps (pts x frame rate), as a decode from the start of a
+    constant-rate file counts them.
+    `stats["decoded"]` (when given) counts the frames decoded."""
     import av
 
     order = np.argsort(times, kind="stable")
@@ -265,9 +279,16 @@ def stream_frames(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarr
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
         t0 = _start(stream)
+        rate = float(stream.average_rate) if stream.average_rate else 0.0
+        seek = seek and bool(len(times)) and float(times.min()) > SEEK_AFTER and rate > 0 and bool(stream.time_base)
+        if seek:
+            c.seek(int((t0 + float(times.min()) - SEEK_MARGIN) / stream.time_base), stream=stream, backward=True)
         try:
-            for i, frame in enumerate(c.decode(stream)):
-                ft = float(frame.pts * stream.time_base) - t0 if frame.pts is not None else i / 30
+            for n, frame in enumerate(c.decode(stream)):
+                if stats is not None:
+                    stats["decoded"] = stats.get("decoded", 0) + 1
+                ft = float(frame.pts * stream.time_base) - t0 if frame.pts is not None else n / 30
+                i = round(ft * rate) if seek and frame.pts is not None else n
                 taken = []
                 while k < len(order) and ft > times[order[k]] + 1e-6 and prev is not None:
                     taken.append(int(order[k]))
@@ -463,34 +484,43 @@ def _windows(path: Path, cfg: PreprocessConfig, windows, landmarks, video_frames
     return per_window
 
 
-def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks) -> tuple[list, list, str]:
+def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks, *, seek: bool = False,
+                  face: str | None = None) -> tuple[list, list, str]:
     """Face crops (T, S, S, 3) and boxes (T, 4) per window (an InputError `no_face` for a window
     where no sampled frame shows a face), and the face source.
 
     Each window follows one face through its own frames (faces.follow_face: of two people, the
     larger one found more often, never alternating); a frame where it was not found takes the
-    nearest box of its window."""
+    nearest box of its window. `face` ("left" / "right"): of the faces the detector finds, only
+    those whose centre lies in that half of the frame are candidates (a recording that shows two
+    people on fixed sides, IEMOCAP); `seek`: a segment of a long recording (stream_frames)."""
     from avemotion.data import faces
 
     points = None if landmarks is None else faces.usable_landmarks(landmarks, *video_geometry(path))
     n = cfg.num_frames
     times = np.concatenate([sample_times(s, e, n) for s, e in windows])
-    index, candidates, crops, kept = sample_faces(path, cfg, times, points)
+    # the positions of each window searched for faces (the dlib detectors: every other sampled frame,
+    # faces.DETECT_STRIDE); a window only looks at its own positions, as if processed alone
+    search = np.tile(faces.searched(cfg, points), len(windows))
+    index, candidates, crops, kept = sample_faces(path, cfg, times, points, seek=seek, face=face, search=search)
+    smooth = faces.smooths(cfg, points)  # detector boxes are smoothed over each window, then cropped
     plans = []
     for w, (start, end) in enumerate(windows):
         frame_ids = [int(i) for i in index[w * n:(w + 1) * n]]
-        chosen = faces.follow_face([candidates[i] for i in frame_ids])
+        looked = search[w * n:(w + 1) * n]
+        chosen = faces.follow_face([candidates[i] if s else faces.NO_FACE for i, s in zip(frame_ids, looked)])
         if all(k is None for k in chosen):
             plans.append(InputError(path, "no_face", f"no face found in the window {start:.1f}-{end:.1f} s"))
             continue
-        box = faces.fill_boxes([None if k is None else candidates[i][k] for i, k in zip(frame_ids, chosen)])
+        own = [None if k is None else candidates[i][k] for i, k in zip(frame_ids, chosen)]
+        box = faces.fill_boxes(faces.smooth_boxes(own) if smooth else own)
         plans.append((frame_ids, chosen, box))
     if all(isinstance(p, InputError) for p in plans):
         raise InputError(path, "no_face", f"no face found in any of the {len(times)} sampled frames")
     # frames without the followed face are cropped with their window's box: from the frame kept in
     # memory, or from a second decode of just those frames when they did not fit in FACELESS_BUDGET
     wanted = {(i, tuple(b)) for p in plans if not isinstance(p, InputError)
-              for i, k, b in zip(p[0], p[1], p[2]) if k is None}
+              for i, k, b in zip(p[0], p[1], p[2]) if k is None or smooth}
     extra = {(i, b): faces.crop_frame(kept[i], np.array(b), cfg) for i, b in wanted if i in kept}
     kept.clear()
     again = sorted({i for i, b in wanted if (i, b) not in extra})
@@ -498,7 +528,7 @@ def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks) -> tupl
         by_frame: dict[int, list] = {}
         for i, b in wanted:
             by_frame.setdefault(i, []).append(b)
-        for i, rgb, _ in stream_frames(path, times[np.isin(index, again)]):
+        for i, rgb, _ in stream_frames(path, times[np.isin(index, again)], seek=seek):
             extra.update({(i, b): faces.crop_frame(rgb, np.array(b), cfg) for b in by_frame.get(i, ())})
     videos, boxes = [], []
     for plan in plans:
@@ -507,34 +537,53 @@ def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks) -> tupl
             boxes.append(None)
             continue
         frame_ids, chosen, box = plan
-        crop = [crops[i][k] if k is not None else extra[(i, tuple(b))] for i, k, b in zip(frame_ids, chosen, box)]
+        crop = [crops[i][k] if k is not None and not smooth else extra[(i, tuple(b))] for i, k, b in zip(frame_ids, chosen, box)]
         videos.append(np.ascontiguousarray(np.stack(crop), dtype=np.uint8))
         boxes.append(box)
     return videos, boxes, "landmarks" if points is not None else "detector"
 
 
-def sample_faces(path: Path, cfg: PreprocessConfig, times: np.ndarray, points) -> tuple[np.ndarray, dict, dict, dict]:
+def sample_faces(path: Path, cfg: PreprocessConfig, times: np.ndarray, points, *, seek: bool = False,
+                 face: str | None = None, search: np.ndarray | None = None) -> tuple[np.ndarray, dict, dict, dict]:
     """One decode pass over `times`: (source frame index per time, and by source frame index: its
     candidate face boxes (n, 4), largest first, their crops, and the full upright frame when it has
-    no box or several, while those fit in FACELESS_BUDGET).
+    no box or several, or always when boxes are smoothed (faces.smooths: crops are made after), while
+    those fit in FACELESS_BUDGET).
 
     Each distinct source frame gets one landmark box or one Haar run and each candidate is cropped
-    once, so memory holds S x S crops of the distinct sampled frames, not the video."""
+    once, so memory holds S x S crops of the distinct sampled frames, not the video. `search` (one
+    flag per time): a frame none of whose times is flagged is not given to the detector."""
     from avemotion.data import faces
 
     good = None if points is None else faces.good_rows(points)
+    smooth = faces.smooths(cfg, points)  # crops wait for the smoothed boxes: frames are kept instead
     index = np.zeros(len(times), int)
     candidates, crops, kept = {}, {}, {}
     budget = FACELESS_BUDGET
-    for i, rgb, positions in stream_frames(path, times):
+    for i, rgb, positions in stream_frames(path, times, seek=seek):
         index[positions] = i
-        found = faces.detect_faces(rgb) if points is None else faces.landmark_box(points, good, i)[None]
+        if points is not None:
+            found = faces.landmark_box(points, good, i)[None]
+        elif search is None or search[positions].any():
+            found = faces.detect_faces(rgb, cfg.detector)
+        else:
+            found = faces.NO_FACE
+        if face is not None and points is None:
+            found = on_side(found, rgb.shape[1], face)
         candidates[i] = found
-        crops[i] = [faces.crop_frame(rgb, box, cfg) for box in found]
-        if len(found) != 1 and rgb.nbytes <= budget:  # the followed face may be missing here
+        crops[i] = [] if smooth else [faces.crop_frame(rgb, box, cfg) for box in found]
+        if (len(found) != 1 or smooth) and rgb.nbytes <= budget:  # the followed face may be missing here
             kept[i] = rgb
             budget -= rgb.nbytes
     return index, candidates, crops, kept
+
+
+def on_side(boxes: np.ndarray, width: int, side: str) -> np.ndarray:
+    """The boxes (n, 4) whose centre lies in the `side` ("left" / "right") half of a frame."""
+    if side not in ("left", "right"):
+        raise ValueError(f"face side must be 'left' or 'right', got {side!r}")
+    centre = (boxes[:, 0] + boxes[:, 2]) / 2
+    return boxes[centre < width / 2] if side == "left" else boxes[centre >= width / 2]
 
 
 def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Path | None = None) -> ClipArrays:
@@ -554,4 +603,95 @@ def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Pa
     result = _windows(path, cfg, [(0.0, info.duration)], landmarks, audio_only=not video)[0]
     if isinstance(result, InputError):
         raise result
+    result.padded = info.duration < cfg.min_duration
     return result
+
+
+def decode_audio_span(path: Path, sample_rate: int, start: float, end: float) -> np.ndarray:
+    """The audio of [start, end] (seconds on the clip's clock, as decode_audio places the track) as
+    mono float32 at `sample_rate`, reached by a seek (not decoded from the start of the file); what
+    the file lacks of the span is simply not there (shorter array)."""
+    import av
+
+    with _open(path) as c:
+        if not c.streams.audio:
+            raise InputError(path, "no_audio", "no audio stream")
+        stream = c.streams.audio[0]
+        video_start = _start(c.streams.video[0]) if c.streams.video else None
+        track = _start(stream)
+        # the clip clock: time 0 is the first video frame, with decode_audio's sync tolerance
+        zero = track - audio_lead(track, video_start)
+        want, need = zero + start, round((end - start) * sample_rate)
+        if want - SEEK_MARGIN > track + SEEK_AFTER and stream.time_base:
+            c.seek(int((want - SEEK_MARGIN) / stream.time_base), stream=stream, backward=True)
+        samples, skip, decoded = None, 0, 0
+        resampler, layout = None, None
+        try:
+            for frame in c.decode(stream):
+                if samples is None:
+                    first = frame.time if frame.time is not None else track
+                    samples = _Samples(need, max(0, round((first - want) * sample_rate)))
+                    skip = max(0, round((want - first) * sample_rate))
+                setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+                if setup != layout:
+                    for out in resampler.resample(None) if resampler else ():
+                        skip, decoded = _keep(samples, out, skip, decoded)
+                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
+                    layout = setup
+                for out in resampler.resample(frame):
+                    skip, decoded = _keep(samples, out, skip, decoded)
+                if samples.size >= need:
+                    break
+            else:
+                for out in resampler.resample(None) if resampler else ():
+                    skip, decoded = _keep(samples, out, skip, decoded)
+        except av.error.FFmpegError as err:
+            raise InputError(path, "corrupt", f"audio does not decode in {start:.2f}-{end:.2f} s ({err})") from None
+        if samples is None or not decoded:
+            raise InputError(path, "no_audio", f"no audio samples in {start:.2f}-{end:.2f} s")
+    return samples.data[: min(samples.size, need)].copy()
+
+
+def preprocess_segment(path: str | Path, cfg: PreprocessConfig, start: float, end: float,
+                       landmarks: str | Path | None = None, *, audio_path: str | Path | None = None,
+                       face: str | None = None) -> ClipArrays:
+    """A clip that is the span [start, end] seconds of a longer recording, as in training: 30 frames
+    evenly over the span, reached by seeking; the audio window from the span's start (audio_offset
+    in), cut at the span's end, so a span shorter than the window is `too_short` or, with
+    short_clip="pad", zero-padded (`padded`). `audio_path`: the clip's audio is a file of its own
+    (IEMOCAP's utterance wavs), read whole. `face`: "left"/"right" half of the frame (window_videos).
+    A span that ends past the end of the file is `bad_row` (its annotation does not fit the file)."""
+    path = Path(path)
+    video = "video" in cfg.modalities
+    info = probe(path)
+    if video and not info.has_video:
+        raise InputError(path, "not_video", "no video stream (audio-only file?)")
+    if end > info.duration + SEGMENT_SLACK:
+        raise InputError(path, "bad_row", f"segment {start:.2f}-{end:.2f} s ends past the end of the file "
+                                          f"({info.duration:.2f} s)")
+    source = Path(audio_path) if audio_path is not None else path
+    if audio_path is not None:
+        audio_info = probe(source)
+        if not audio_info.has_audio:
+            raise InputError(source, "no_audio", "no audio stream")
+        length = audio_info.duration
+    else:
+        if not info.has_audio:
+            raise InputError(path, "no_audio", "no audio stream")
+        length = end - start
+    if length < (cfg.min_duration if cfg.short_clip == "error" else MIN_PAD_DURATION):
+        raise InputError(source, "too_short", f"segment {start:.2f}-{end:.2f} s is {length:.2f} s, "
+                                              + short_rule(cfg, cfg.min_duration))
+    frames, boxes, face_source = None, None, "none"
+    if video:
+        videos, box_list, face_source = window_videos(path, cfg, [(start, end)], landmarks, seek=True, face=face)
+        if isinstance(videos[0], InputError):
+            raise videos[0]
+        frames, boxes = videos[0], box_list[0]
+    if audio_path is not None:
+        audio = decode_audio(source, cfg.sample_rate)
+    else:
+        audio = decode_audio_span(path, cfg.sample_rate, start, end)
+    mfcc = compute_mfcc(audio_window(source, audio, 0.0, cfg), cfg)
+    padded = len(audio) < round(cfg.min_duration * cfg.sample_rate)
+    return ClipArrays(frames, mfcc, boxes, float(start), float(end), face_source, padded=padded)

@@ -296,10 +296,22 @@ def synth_clip(out: Path, name: tuple, opts: SynthOptions) -> Path:
     return video
 
 
+def write_extent(out: Path, names) -> None:
+    """OUT/avemotion-corpus.json: the synthetic corpus is complete with the actors it was asked for
+    (the RAVDESS adapter would otherwise expect 24 actors)."""
+    from avemotion.data.datasets import EXTENT_FILE, Extent
+    from avemotion.data.datasets.ravdess import gender_of
+    from avemotion.utils.io import write_json
+
+    actors = sorted({n[-1] for n in names})
+    write_json(out / EXTENT_FILE, Extent({a: gender_of(a) for a in actors}, len(names), "avemotion synth").to_dict())
+
+
 def synth_corpus(out: str | Path, opts: SynthOptions = SynthOptions(), workers: int = 1, progress=None) -> list[Path]:
     """Write the whole corpus under `out`; returns the video paths. Existing files are rewritten."""
     out = Path(out)
     names = clip_names(opts)
+    write_extent(out, names)
     if workers <= 1:
         paths = []
         for name in names:
@@ -318,3 +330,176 @@ def synth_corpus(out: str | Path, opts: SynthOptions = SynthOptions(), workers: 
             if progress:
                 progress()
         return paths
+
+
+# ----------------------------------------------------------------------- IEMOCAP-layout stand-in
+
+# IEMOCAP codes of the stand-in's utterances, in turn (neutral, happy, excited, sad, angry, and two
+# the 4-class protocol leaves out: frustrated, no agreement), and their expressions
+IEMOCAP_CYCLE = ("neu", "hap", "exc", "sad", "ang", "fru", "xxx")
+IEMOCAP_EXPRESSION = {"neu": "neutral", "hap": "happy", "exc": "surprised", "sad": "sad", "ang": "angry",
+                      "fru": "disgust", "xxx": "calm"}
+# The two actors of a session are drawn in distinct colours (BGR skin): the female actor reddish,
+# the male bluish, so a test can tell whose face a crop shows.
+IEMOCAP_SKIN = {"female": (120, 130, 235), "male": (235, 150, 110)}
+IEMOCAP_RATE = 16000  # the release's utterance wavs: 16 kHz mono
+
+
+@dataclass(frozen=True)
+class IemocapSynthOptions:
+    sessions: int = 5
+    utterances: int = 8  # per dialogue, alternating speakers (F first in Ses0NF dialogues)
+    dialogues: int = 1  # per session: Ses0NF_impro01, then Ses0NM_impro02, ...
+    seed: int = 0
+    width: int = 320  # the dialogue frame: two halves of width/2, one actor each
+    height: int = 120
+    left: str = "female"  # who sits on the left half of the frame (docs/data.md)
+    gap: float = 0.4  # seconds of silence between utterances
+
+
+def _iemocap_actor(session: int, gender: str, opts: IemocapSynthOptions) -> Actor:
+    from dataclasses import replace
+
+    base = make_actor(2 * session + (1 if gender == "male" else 2), opts.seed)  # odd id = male: voice by gender
+    return replace(base, skin=IEMOCAP_SKIN[gender], center=(0.5, 0.5))
+
+
+def iemocap_dialogues(opts: IemocapSynthOptions) -> list[tuple[int, str, list[tuple[str, str]]]]:
+    """(session, dialogue id, [(turn name, code)]) of the stand-in."""
+    out = []
+    k = 0
+    for session in range(1, opts.sessions + 1):
+        for d in range(opts.dialogues):
+            marker = "F" if d % 2 == 0 else "M"
+            dialogue = f"Ses{session:02d}{marker}_impro{d + 1:02d}"
+            turns, count = [], {"F": 0, "M": 0}
+            for u in range(opts.utterances):
+                speaker = "FM"[(u + (d % 2)) % 2]
+                turns.append((f"{dialogue}_{speaker}{count[speaker]:03d}", IEMOCAP_CYCLE[k % len(IEMOCAP_CYCLE)]))
+                count[speaker] += 1
+                k += 1
+            out.append((session, dialogue, turns))
+    return out
+
+
+def write_avi(path: Path, frames, audio: np.ndarray) -> None:
+    """An AVI like the release's DivX files: MPEG-4 part 2 video, 16-bit PCM audio of the dialogue."""
+    import av
+
+    from avemotion.utils.io import atomic_path
+
+    h, w = frames[0].shape[:2]
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), "w", format="avi") as out:
+            vs = out.add_stream("mpeg4", rate=FPS, options={"qscale": "3"})
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            vs.codec_context.gop_size = FPS  # a keyframe per second: segments are reached by seeking
+            aus = out.add_stream("pcm_s16le", rate=IEMOCAP_RATE, layout="mono")
+            for img in frames:
+                out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
+            out.mux(vs.encode())
+            pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+            for i in range(0, len(pcm), 1024):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[None, i:i + 1024]), format="s16", layout="mono")
+                frame.sample_rate, frame.pts = IEMOCAP_RATE, i
+                out.mux(aus.encode(frame))
+            out.mux(aus.encode())
+
+
+def _write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+    import soundfile as sf
+
+    from avemotion.utils.io import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), audio, rate, format="WAV", subtype="PCM_16")
+
+
+def synth_iemocap_dialogue(base: Path, session: int, dialogue: str, turns, opts: IemocapSynthOptions) -> list[dict]:
+    """One dialogue: its DivX avi (both actors side by side, the speaker's face animated with the
+    utterance's expression), one wav per utterance, its EmoEvaluation text file. Returns the turns
+    as {"turn", "code", "start", "end"}."""
+    from scipy.signal import resample_poly
+
+    rng = np.random.default_rng([opts.seed, session, int(dialogue[-2:])])
+    actors = {g: _iemocap_actor(session, g, opts) for g in ("female", "male")}
+    sides = {opts.left: 0, ("male" if opts.left == "female" else "female"): 1}
+    half = (opts.width // 2, opts.height)
+    spans, t = [], 0.3
+    plans = []
+    for turn, code in turns:
+        gender = "female" if turn[-4] == "F" else "male"
+        expr = expression(IEMOCAP_EXPRESSION[code], 1 + int(rng.integers(0, 2)), rng)
+        duration = float(rng.uniform(3.2, 3.6))
+        t_audio = np.arange(int(duration * SAMPLE_RATE)) / SAMPLE_RATE
+        env = speech_envelope(t_audio, expr, rng)
+        audio = synth_audio(actors[gender], expr, t_audio, env, rng)
+        plans.append((turn, code, gender, expr, t, duration, env, audio))
+        spans.append({"turn": turn, "code": code, "start": round(t, 4), "end": round(t + duration, 4)})
+        t += duration + opts.gap
+    total = t + 0.3
+    dialog_audio = np.zeros(int(total * IEMOCAP_RATE), np.float32)
+    frames = []
+    # the listener sits still with a neutral face (drawn once); the speaker moves and talks
+    still = {g: draw_face(landmarks_68(actor, expression("neutral", 1, np.random.default_rng([opts.seed, session, 7])),
+                                       0.0, (0.0, 0.0, 0.0), 0.0, half), actor, half, 0, rng)
+             for g, actor in actors.items()}
+    for i in range(int(total * FPS)):
+        now = i / FPS
+        active = next((p for p in plans if p[4] <= now < p[4] + p[5]), None)
+        img = np.empty((opts.height, opts.width, 3), np.uint8)
+        for gender, actor in actors.items():
+            x0 = sides[gender] * half[0]
+            if active is None or active[2] != gender:
+                img[:, x0:x0 + half[0]] = still[gender]
+                continue
+            expr = active[3]
+            talk = active[6][min(len(active[6]) - 1, int((now - active[4]) * SAMPLE_RATE))]
+            amp = 0.06 * expr["head"]
+            head = (amp * math.sin(2.1 * now + session), amp * 0.6 * math.sin(2.7 * now), amp * 0.5 * math.sin(1.7 * now))
+            pts = landmarks_68(actor, expr, talk, head, 0.0, half)
+            noise = rng.normal(0, 3, (opts.height, half[0], 1)).astype(np.int16)
+            img[:, x0:x0 + half[0]] = draw_face(pts, actor, half, noise, rng)
+        frames.append(img)
+    folder = base / f"Session{session}"
+    for turn, code, gender, expr, start, duration, env, audio in plans:
+        wav = resample_poly(audio, 160, 441).astype(np.float32)
+        _write_wav(folder / "sentences" / "wav" / dialogue / f"{turn}.wav", wav, IEMOCAP_RATE)
+        first = int(start * IEMOCAP_RATE)
+        dialog_audio[first:first + len(wav)] += wav[: len(dialog_audio) - first]
+    avi = folder / "dialog" / "avi" / "DivX" / f"{dialogue}.avi"
+    avi.parent.mkdir(parents=True, exist_ok=True)
+    write_avi(avi, frames, dialog_audio)
+    lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+    for s in spans:
+        lines += [f"[{s['start']:.4f} - {s['end']:.4f}]\t{s['turn']}\t{s['code']}\t[2.5000, 3.0000, 3.0000]",
+                  "C-E1:\tNeutral;\t()", "A-E1:\tval 3; act 3; dom  3;\t()", ""]
+    evaluation = folder / "dialog" / "EmoEvaluation"
+    (evaluation / "Categorical").mkdir(parents=True, exist_ok=True)
+    (evaluation / f"{dialogue}.txt").write_text("\n".join(lines) + "\n")
+    # the release's per-annotator files live in subfolders; the adapter must not read them
+    (evaluation / "Categorical" / f"{dialogue}_e1_cat.txt").write_text(f"{turns[0][0]} :Neutral; ()\n")
+    return spans
+
+
+def synth_iemocap(out: str | Path, opts: IemocapSynthOptions = IemocapSynthOptions()) -> Path:
+    """OUT/IEMOCAP_full_release/Session1..N in the release's layout (docs/data.md, IEMOCAP); returns
+    the release folder. Also writes the stand-in's extent (its actors and utterances of the 4 classes)."""
+    from avemotion.data.datasets import EXTENT_FILE, Extent
+    from avemotion.data.datasets.iemocap import MAPPINGS, RELEASE, speaker_id
+    from avemotion.utils.io import write_json
+
+    base = Path(out) / RELEASE
+    clips, genders = 0, {}
+    for session, dialogue, turns in iemocap_dialogues(opts):
+        spans = synth_iemocap_dialogue(base, session, dialogue, turns, opts)
+        kept = [s["turn"] for s in spans if s["code"] in MAPPINGS["4"][1]]
+        clips += len(kept)
+        for turn in kept:  # the actors with an utterance of the 4 classes
+            g = turn[-4]
+            genders[speaker_id(session, g)] = "female" if g == "F" else "male"
+    extent = Extent(genders, clips, "avemotion synth --iemocap (4 classes)").to_dict()
+    for folder in (Path(out), base):
+        write_json(folder / EXTENT_FILE, extent)
+    return base

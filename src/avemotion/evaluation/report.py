@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from avemotion import EMOTIONS
+from avemotion.data.labels import recorded_labels
 from avemotion.evaluation.metrics import (
     SCALAR_METRICS,
     aggregate_folds,
@@ -52,6 +52,7 @@ def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:
     if not dirs:
         return None
     docs = {k: read_json(p / "metrics.json") for k, p in dirs.items()}
+    labels = recorded_labels(docs[min(docs)])  # the run's class names (RAVDESS's 8 when not recorded)
     fold_scores = {k: d["metrics"] for k, d in docs.items()}
     predictions = [p for k in sorted(docs) for p in docs[k]["predictions"]]
     return {
@@ -59,7 +60,8 @@ def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:
         "folds": {str(k): _fold_row(d) for k, d in sorted(docs.items())},
         "mean_std": aggregate_folds(fold_scores),
         "confusion": pooled_confusion(fold_scores),
-        "slices": slices(predictions),
+        "labels": list(labels),
+        "slices": slices(predictions, names=labels),
         "n_clips": len(predictions),
         "optimistic": any(d.get("optimistic") for d in docs.values()),
         "params": count_params(dirs[min(dirs)] / "best"),
@@ -169,14 +171,17 @@ def _fold_acc(model: dict) -> dict[int, float]:
 
 def write_outputs(run_dir: Path, report: dict) -> None:
     write_json(run_dir / "report.json", report)
-    write_json(run_dir / "confusion.json", {"classes": list(EMOTIONS), "models": {n: m["confusion"] for n, m in report["models"].items()}})
+    first = next(iter(report["models"].values()), {})
+    write_json(run_dir / "confusion.json", {"classes": list(recorded_labels(first)),
+                                            "models": {n: m["confusion"] for n, m in report["models"].items()},
+                                            "labels": {n: list(recorded_labels(m)) for n, m in report["models"].items()}})
     primary = report["primary"]
     if primary:
         from avemotion.evaluation.plots import plot_confusion, plot_curves
 
         model = report["models"][primary]
         title = f"{primary}: pooled test folds" + (" (OPTIMISTIC selection)" if report["optimistic"] else "")
-        plot_confusion(model["confusion"], list(EMOTIONS), run_dir / "confusion.png", title)
+        plot_confusion(model["confusion"], list(recorded_labels(model)), run_dir / "confusion.png", title)
         curves = {int(k): read_curves(Path(p)) for k, p in model["stage_dirs"].items()}
         plot_curves(curves, run_dir / "curves.png", f"{primary}: training curves")
     write_text(run_dir / "report.md", render_markdown(report))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from avemotion.data.labels import recorded_labels
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import score_predictions
 from avemotion.evaluation.report import build_report, stage_dirs
@@ -59,5 +60,5 @@ def rescore_stage(layout: RunLayout, cache, path: Path, fold: int, batch_size: i
     loader = cached_clip_loader(cache, manifest["test"], batch_size, video=uses_video(model), speaker_norm=speaker_norm)
     preds = predict_cached(model, loader, device)
     doc = read_json(path / "metrics.json")
-    doc.update(metrics=score_predictions(preds), predictions=preds, rescored=True)
+    doc.update(metrics=score_predictions(preds, names=recorded_labels(meta)), predictions=preds, rescored=True)
     write_json(path / "metrics.json", doc)

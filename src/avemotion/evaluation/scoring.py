@@ -44,3 +44,37 @@ def _row(batch: dict, i: int, probs: torch.Tensor) -> dict:
 
 def _plain(value):
     return int(value) if isinstance(value, torch.Tensor) else value
+
+
+# settings that may differ between the cache a checkpoint was trained on and one it scores: what the
+# cache holds, and whether short clips were padded (CREMA-D needs it, RAVDESS does not)
+CROSS_CORPUS_FREE = ("modalities", "short_clip")
+
+
+def score_clips(stem, cache, clip_ids=None, *, batch_size: int = 16, device: torch.device | str = "cpu") -> dict:
+    """A checkpoint's predictions and scores on a cache's clips (default: all), in the model's label
+    space: each clip's label is mapped onto the model's class of the same name (data.labels.label_map),
+    so a run trained on RAVDESS (8 classes) scores a CREMA-D cache (its 6 classes are among them).
+    A corpus class the model lacks is a ConfigError naming it, and so are preprocessing settings
+    that differ beyond CROSS_CORPUS_FREE. Returns {"labels", "metrics", "predictions"}."""
+    from avemotion.config import PreprocessConfig
+    from avemotion.data.labels import label_map, recorded_labels
+    from avemotion.errors import ConfigError
+    from avemotion.evaluation.metrics import score_predictions
+    from avemotion.models.checkpoint import load_checkpoint
+    from avemotion.models.registry import check_input_contract, uses_video
+
+    model, meta = load_checkpoint(stem)
+    check_input_contract(meta["model"], cache.config)
+    trained = PreprocessConfig.from_dict(meta["preprocess"]).to_dict()
+    differs = [k for k, v in cache.config.to_dict().items() if k not in CROSS_CORPUS_FREE and trained.get(k) != v]
+    if differs:
+        raise ConfigError(f"{cache.path}: prepared with other settings than {stem} ({', '.join(differs)})")
+    names = recorded_labels(meta)
+    mapping = label_map(cache.labels, names)
+    loader = cached_clip_loader(cache, list(clip_ids) if clip_ids is not None else cache.clip_ids(), batch_size,
+                                video=uses_video(model))
+    preds = predict_cached(model, loader, device)
+    for p in preds:
+        p["label"] = mapping[p["label"]]
+    return {"labels": list(names), "metrics": score_predictions(preds, names=names), "predictions": preds}

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from avemotion.config import PreprocessConfig
-from avemotion.errors import InputError
+from avemotion.errors import ConfigError, InputError
 
 # Face crops the data layer may hold at once for one preprocess_windows call (bytes): the S x S crop
 # of each sampled frame (not the decoded frame) and each window's stack of crops, so a chunk covers
@@ -71,3 +71,44 @@ def to_batch(arrays: list, modalities: tuple[str, ...], device: str) -> tuple[to
     if "audio" in modalities:
         audio = torch.from_numpy(np.stack([a.mfcc for a in arrays]).astype(np.float32)).to(device)
     return video, audio
+
+
+def check_detector(cfg: PreprocessConfig) -> None:
+    """ConfigError (one line) before any file when the face detector cannot run here."""
+    if "video" in cfg.modalities:
+        from avemotion.data.detectors import check
+
+        check(cfg.detector)
+
+
+def predict_detector(run) -> str | None:
+    """The detector that reproduces the crop rule a run was trained with, on videos without
+    landmarks: dlib68 (box of 68 predicted points, the rule of the OpenFace CSVs) when most of its
+    training faces came from landmark CSVs and the 68-point model is installed; None (the run's own
+    detector) otherwise, or when the run does not say where its faces came from."""
+    from avemotion.data import detectors
+
+    sources = training_face_sources(run.meta)
+    if not sources or sources.get("landmarks", 0) * 2 <= sum(sources.values()):
+        return None
+    if not detectors.landmarks_available():
+        return None  # the run's detector box; `pip install -e ".[landmarks]"` gives the CSV rule
+    return "dlib68"
+
+
+def training_face_sources(meta: dict) -> dict[str, int]:
+    """Clips per face source ("landmarks", "detector") of the cache a run was trained on: from
+    run.json when it records them, else from the cache's report.json when the cache is still where
+    run.json says; {} when neither is there (a copied run without its cache)."""
+    from avemotion.utils.io import read_json
+
+    if isinstance(meta.get("face_sources"), dict):
+        return meta["face_sources"]
+    report = Path(meta["cache"]) / "report.json" if meta.get("cache") else None
+    if report is None or not report.is_file():
+        return {}
+    try:
+        sources = read_json(report).get("face_sources") or {}
+    except (ConfigError, OSError, AttributeError):  # a damaged report loses this default, not the prediction
+        return {}
+    return {str(k): int(v) for k, v in sources.items()} if isinstance(sources, dict) else {}

@@ -18,6 +18,15 @@ from avemotion.inference.results import FileError, Prediction, Result, Timeline
 CSV_COLUMNS = ("file", "kind", "start", "end", "label", "emotion", "probability", "modalities", *EMOTIONS, "error_reason", "error_detail")
 
 
+def csv_columns(results: list[Result]) -> tuple[str, ...]:
+    """CSV_COLUMNS with the run's class names (those of the predictions) in place of RAVDESS's 8."""
+    for r in results:
+        p = r if isinstance(r, Prediction) else (r.final[0] if isinstance(r, Timeline) and r.final else None)
+        if p is not None:
+            return (*CSV_COLUMNS[:8], *p.probabilities, *CSV_COLUMNS[-2:])
+    return CSV_COLUMNS
+
+
 def to_json(results: list[Result], meta: dict | None = None) -> str:
     doc = {
         **(meta or {}),
@@ -48,13 +57,13 @@ def _prediction_row(p: Prediction, file: str | None, kind: str) -> dict:
         "emotion": p.emotion,
         "probability": f"{p.probability:.6f}",
         "modalities": "+".join(p.modalities),
-        **{name: f"{p.probabilities[name]:.6f}" for name in EMOTIONS},
+        **{name: f"{value:.6f}" for name, value in p.probabilities.items()},
     }
 
 
 def to_csv(results: list[Result]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=csv_columns(results), restval="", lineterminator="\n")
     writer.writeheader()
     for result in results:
         writer.writerows(csv_rows(result))

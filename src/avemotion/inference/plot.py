@@ -6,11 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from avemotion import EMOTIONS
 from avemotion.inference.results import Prediction, Timeline
 from avemotion.utils.io import atomic_path
 
 COLORS = ("#9e9e9e", "#80cbc4", "#ffd54f", "#64b5f6", "#e57373", "#ba68c8", "#81c784", "#ffb74d")
+
+
+def _color(label: int) -> str:
+    return COLORS[label % len(COLORS)]
 
 
 def plot_result(result: Prediction | Timeline, path: str | Path) -> Path:
@@ -38,7 +41,8 @@ def _timeline_figure(plt, timeline: Timeline):
     centres = np.array([(p.start + p.end) / 2 for p in preds])
     probs = np.stack([p.probs_array() for p in preds], axis=1)  # (C, W)
     fig, (band, ax) = plt.subplots(2, 1, figsize=(10, 4), sharex=True, gridspec_kw={"height_ratios": [1, 5]})
-    ax.stackplot(centres, probs, labels=EMOTIONS, colors=COLORS)
+    names = list(preds[0].probabilities)  # the run's class names
+    ax.stackplot(centres, probs, labels=names, colors=[_color(i) for i in range(len(names))])
     ax.set_xlim(0, max(timeline.duration, centres[-1]))
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
@@ -46,7 +50,7 @@ def _timeline_figure(plt, timeline: Timeline):
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     edges = np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [max(timeline.duration, centres[-1])]])
     for p, left, right in zip(preds, edges[:-1], edges[1:]):
-        band.axvspan(left, right, color=COLORS[p.label])
+        band.axvspan(left, right, color=_color(p.label))
     band.set_yticks([])
     smoothed = f", smoothed over {timeline.smooth}" if timeline.smoothed is not None else ""
     band.set_title(f"{Path(timeline.file or '').name}: top class per window{smoothed}", fontsize=10)
@@ -55,7 +59,8 @@ def _timeline_figure(plt, timeline: Timeline):
 
 def _clip_figure(plt, prediction: Prediction):
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.barh(list(EMOTIONS), prediction.probs_array(), color=COLORS)
+    names = list(prediction.probabilities)
+    ax.barh(names, prediction.probs_array(), color=[_color(i) for i in range(len(names))])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability")

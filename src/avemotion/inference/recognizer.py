@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from avemotion.config import PreprocessConfig
+from avemotion.data.labels import recorded_labels
 from avemotion.errors import ConfigError, InputError
 from avemotion.inference import features
 from avemotion.inference.results import FileError, Prediction, Result, Timeline
@@ -69,20 +70,40 @@ class Recognizer:
     def from_run(cls, path: str | Path, *, model: str | None = None, fold: int | None = None, ensemble: bool = False,
                  device: str = "cpu", allow_missing: bool = False, pad_short: bool | None = None,
                  preprocess: Mapping | PreprocessConfig | None = None, window: float = 3.0, hop: float = 1.0,
-                 smooth: int = 1, batch_size: int = 8) -> "Recognizer":
+                 smooth: int = 1, batch_size: int = 8, detector: str | None = None,
+                 onnx: str | Path | None = None) -> "Recognizer":
         """Load a run; `model` picks one when the run folder holds several, `fold`/`ensemble` the
         checkpoints (default: the best-validated fold). `pad_short` overrides the run's short-clip
         policy (None keeps it); any other difference between `preprocess` (settings you expect,
-        whole or partial) and the run's preprocessing is a ConfigError."""
+        whole or partial) and the run's preprocessing is a ConfigError. `detector` picks the face
+        detector for videos without landmarks (default: the crop rule the run was trained with,
+        features.predict_detector). `onnx`: a model written by `avemotion export` from this run runs
+        the forward pass through onnxruntime (its fold; unimodal fallbacks stay PyTorch)."""
         run = read_run(path, model)
         if run.meta.get("training", {}).get("mfcc_norm") == "speaker":
             raise ConfigError(f"{path}: trained with per-speaker MFCC normalisation (--mfcc-norm speaker), which needs "
                               f"the statistics of the speaker's other clips; predict supports runs without it")
+        exported = None
+        if onnx is not None:
+            from avemotion.inference import export
+
+            exported = export.read_export(onnx)
+            if ensemble or (fold is not None and fold != exported.get("fold")):
+                raise ConfigError(f"{onnx}: holds fold {exported.get('fold')} only (no --ensemble, no other --fold)")
+            fold = exported.get("fold")
         folds = choose_folds(run, fold, ensemble)
         short_clip = None if pad_short is None else ("pad" if pad_short else "error")
-        cfg = resolve_preprocess(run.checkpoint_metas(), preprocess, short_clip)
-        return cls(run, folds, cfg, device=device, allow_missing=allow_missing, window=window, hop=hop,
-                   smooth=smooth, batch_size=batch_size)
+        if detector is None and isinstance(preprocess, Mapping):
+            detector = preprocess.get("detector")  # --preprocess detector=X: as --detector X
+        cfg = resolve_preprocess(run.checkpoint_metas(), preprocess, short_clip,
+                                 detector or features.predict_detector(run))
+        features.check_detector(cfg)
+        rec = cls(run, folds, cfg, device=device, allow_missing=allow_missing, window=window, hop=hop,
+                  smooth=smooth, batch_size=batch_size)
+        if exported is not None:
+            export.check_export(exported, Path(onnx), run.model, cfg)
+            rec._models[run.model] = [export.OnnxModel(onnx, rec.modalities)]
+        return rec
 
     # --- models -------------------------------------------------------------------------------
 
@@ -91,6 +112,7 @@ class Recognizer:
             models = []
             for k in self.folds:
                 model, meta = load_checkpoint(self.run.stem(k, stage), map_location=self.device)
+                self.labels = getattr(self, "labels", None) or recorded_labels(meta)  # the run's class names
                 check_input_contract(meta["model"], PreprocessConfig.from_dict(meta["preprocess"]),
                                      what=f"the preprocessing of {self.run.stem(k, stage)}")
                 models.append(model.to(self.device).eval())  # the factory builds on CPU; load_state_dict keeps it there
@@ -133,7 +155,8 @@ class Recognizer:
             if used[0] != modalities:
                 notes.append(f"{MISSING_DETAIL['video']}; predicted from audio only")
             a = arrays[0]
-            return Prediction.from_probs(self.probabilities(arrays, used[0])[0], used[0], a.start, a.end, str(path), notes)
+            return Prediction.from_probs(self.probabilities(arrays, used[0])[0], used[0], a.start, a.end, str(path), notes,
+                                         names=self.labels)
         return self._predict_timeline(path, info, modalities, notes, landmarks, on_windows)
 
     def _available(self, path: Path, info) -> tuple[tuple[str, ...], list[str]]:
@@ -207,7 +230,7 @@ class Recognizer:
 
     def _timeline(self, path, info, spans, probs, used, notes) -> Timeline:
         def preds(rows):
-            return [Prediction.from_probs(p, u, s, e) for p, u, (s, e) in zip(rows, used, spans)]
+            return [Prediction.from_probs(p, u, s, e, names=self.labels) for p, u, (s, e) in zip(rows, used, spans)]
 
         smoothed = preds(smooth_probs(probs, self.smooth)) if self.smooth > 1 else None
         return Timeline(windows=preds(probs), smoothed=smoothed, smooth=self.smooth, window=self.window,

@@ -15,7 +15,7 @@ class Prediction:
 
     label: int
     emotion: str
-    probabilities: dict[str, float]  # every class of EMOTIONS, in label order
+    probabilities: dict[str, float]  # every class of the run (its recorded names), in label order
     modalities: tuple[str, ...]  # ("video", "audio"), or one of them after a fallback
     start: float
     end: float
@@ -23,13 +23,14 @@ class Prediction:
     notes: tuple[str, ...] = ()  # e.g. "no audio stream; predicted from video only"
 
     @classmethod
-    def from_probs(cls, probs, modalities, start, end, file=None, notes=()) -> "Prediction":
+    def from_probs(cls, probs, modalities, start, end, file=None, notes=(), names=EMOTIONS) -> "Prediction":
+        """`names`: the run's class names in label order (RAVDESS's 8 for a run that records none)."""
         probs = np.asarray(probs, dtype=np.float64)
         label = int(probs.argmax())
         return cls(
             label=label,
-            emotion=EMOTIONS[label],
-            probabilities={name: float(p) for name, p in zip(EMOTIONS, probs)},
+            emotion=names[label],
+            probabilities={name: float(p) for name, p in zip(names, probs)},
             modalities=tuple(modalities),
             start=float(start),
             end=float(end),
@@ -43,7 +44,7 @@ class Prediction:
         return self.probabilities[self.emotion]
 
     def probs_array(self) -> np.ndarray:
-        return np.array([self.probabilities[name] for name in EMOTIONS])
+        return np.array(list(self.probabilities.values()))
 
     def to_dict(self) -> dict:
         return {

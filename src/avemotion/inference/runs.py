@@ -20,8 +20,9 @@ from avemotion.run_layout import UNIMODAL, RunLayout
 from avemotion.utils.io import read_json
 
 UNIMODAL_STAGES = UNIMODAL
-# the preprocessing setting that may differ at prediction time (see docs/inference.md)
-PREDICT_OVERRIDABLE = ("short_clip",)
+# the preprocessing settings that may differ at prediction time (see docs/inference.md): the
+# short-clip policy, and the detector, which only matters for videos without landmarks
+PREDICT_OVERRIDABLE = ("short_clip", "detector")
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,10 @@ def _comparable(preprocess: dict) -> dict:
 
 
 def resolve_preprocess(metas: dict[str, dict], requested: Mapping | PreprocessConfig | None = None,
-                       short_clip: str | None = None) -> PreprocessConfig:
+                       short_clip: str | None = None, detector: str | None = None) -> PreprocessConfig:
     """The run's preprocessing, after checking that every checkpoint agrees, that this environment
     reproduces the recorded hash, and that settings the user asked for (`requested`, whole or
-    partial) match; only the short-clip policy may change, through `short_clip`."""
+    partial) match; only the short-clip policy and the detector may change (`short_clip`, `detector`)."""
     (first_name, first), *others = metas.items()
     for name, meta in others:
         if _comparable(meta["preprocess"]) != _comparable(first["preprocess"]):
@@ -123,6 +124,11 @@ def resolve_preprocess(metas: dict[str, dict], requested: Mapping | PreprocessCo
     _check_requested(cfg.to_dict(), requested)
     if short_clip is not None:
         cfg = PreprocessConfig.from_dict(dict(cfg.to_dict(), short_clip=short_clip))
+    if detector is not None:
+        try:
+            cfg = PreprocessConfig.from_dict(dict(cfg.to_dict(), detector=detector))
+        except ValueError as err:
+            raise ConfigError(f"--detector: {err}") from None
     return cfg
 
 
@@ -137,8 +143,8 @@ def _check_requested(run_settings: dict, requested) -> None:
     wanted = _comparable(dict(run_settings, **requested))
     if wanted != _comparable(run_settings):
         raise ConfigError(
-            "the run was trained with other preprocessing, and only the short-clip policy may change "
-            "at prediction time (--pad-short): " + _diff(run_settings, wanted)
+            "the run was trained with other preprocessing, and only the short-clip policy and the "
+            "detector may change at prediction time (--pad-short, --detector): " + _diff(run_settings, wanted)
         )
 
 

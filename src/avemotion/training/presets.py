@@ -67,6 +67,9 @@ class TrainConfig:
     # actors (train + val) for that many epochs and score only that refit on the test fold
     refit: bool = False
     allow_partial_init: bool = False  # train on when unimodal/Kinetics weights miss encoder tensors
+    # train on a cache that holds less than the complete corpus (recorded in run.json as "partial";
+    # its folds differ from a complete run's, which the folds in run.json then show)
+    allow_partial: bool = False
     # the published pipeline (LEGACY_TRAINING, LEGACY_MODEL_FLAGS, LEGACY_PREPROCESS); set through
     # get_preset(..., legacy=True), which applies those settings under any explicit override
     legacy: bool = False
@@ -259,7 +262,8 @@ def _check_dim(what: str, wanted: int | None, limit: int | None, cached: int, pr
 
 # Settings that change what a stage learns; launch settings (workers, devices) are left out so a
 # run can resume on another machine.
-LAUNCH_ONLY = ("num_workers", "precision", "deterministic", "channels_last", "crop_on_device", "preload", "compile")
+LAUNCH_ONLY = ("num_workers", "precision", "deterministic", "channels_last", "crop_on_device", "preload", "compile",
+               "allow_partial")
 
 
 def settings_hash(payload: dict) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from avemotion.config import PreprocessConfig
-from avemotion.data.folds import Fold, make_folds, write_fold_manifests
+from avemotion.data.datasets import Extent
+from avemotion.data.folds import Fold, check_folds, make_folds, write_fold_manifests
 from avemotion.errors import ConfigError
 from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, base_stage, is_refit
 from avemotion.training.engine import is_global_zero, launch_settings
@@ -40,6 +41,7 @@ class RunContext:
     progress: bool = False
     log: callable = print
     extra_callbacks: list = field(default_factory=list)  # tests inject interruptions here
+    partial: dict | None = None  # what the cache lacks of the complete corpus (--allow-partial)
     _speaker_norm: dict | None = None
 
     @property
@@ -68,15 +70,56 @@ class RunContext:
 # ------------------------------------------------------------------------------------------ folds
 
 
-def build_folds(records: list[dict], cfg: TrainConfig) -> list[Fold]:
-    actors = sorted({int(r["actor"]) for r in records})
-    genders = {int(r["actor"]): r["gender"] for r in records if r.get("gender")}
+def check_complete(cache, records: list[dict], allow_partial: bool) -> dict | None:
+    """None when the cache holds the complete corpus (or nobody declared what that is); else what
+    it lacks, refused in one line unless `allow_partial`: an interrupted or partly failed prepare
+    would otherwise give folds and scores that compare with no other run."""
+    declared = cache.extent()
+    if declared is None:
+        return None
+    extent = Extent.from_dict(declared)
+    present = {int(r["actor"]) for r in records}
+    if present - set(extent.actors):
+        raise ConfigError(f"{cache.path}: actors {sorted(present - set(extent.actors))} are not in the corpus ({extent.source})")
+    missing = sorted(set(extent.actors) - present)
+    if not missing and len(records) >= extent.clips:
+        return None
+    lacks = f"{cache.path} holds {len(records)} of the {extent.clips} clips of the complete corpus ({extent.source})"
+    lacks += f", no clip of actors {missing}" if missing else ""
+    if not allow_partial:
+        raise ConfigError(f"{lacks}: finish `avemotion prepare` (it resumes and lists what failed) or pass --allow-partial")
+    return {"clips": len(records), "expected_clips": extent.clips, "missing_actors": missing, "source": extent.source}
+
+
+def build_folds(records: list[dict], cfg: TrainConfig, extent: dict | None = None) -> list[Fold]:
+    """The run's folds, over the actors of the complete corpus when its extent is known (so they
+    are fixed by actor id, whatever actors a partial cache lacks), else over the actors present."""
+    present = sorted({int(r["actor"]) for r in records})
+    genders = {int(r["actor"]): r["gender"] for r in records if r.get("gender") and r["gender"] != "unknown"}
+    actors = present
+    if extent is not None:
+        declared = Extent.from_dict(extent)
+        actors, genders = sorted(declared.actors), {**declared.actors, **genders}
     # Selection on the test fold or on the last epoch uses no validation actors: they train, as in
     # the published code (20 training actors per RAVDESS fold, not 16).
     n_val = cfg.n_val if cfg.uses_validation else 0
     # make_folds checks them (test groups partition the actors, no leak) before returning
     folds = make_folds(actors, genders=genders, n_folds=cfg.n_folds, n_val=n_val, seed=cfg.fold_seed)
+    if actors != present:
+        folds = [_present_only(f, set(present)) for f in folds]
+        check_folds(folds, present)
     return [f.with_clips(records) for f in folds]
+
+
+def _present_only(fold: Fold, present: set[int]) -> Fold:
+    """A fold of the complete corpus, restricted to the actors a partial cache holds."""
+    def keep(actors):
+        return tuple(a for a in actors if a in present)
+
+    out = Fold(fold.index, keep(fold.test_actors), keep(fold.val_actors), keep(fold.train_actors))
+    if not out.test_actors:
+        raise ConfigError(f"fold {fold.index}: the cache holds none of its test actors {list(fold.test_actors)}")
+    return out
 
 
 def select_folds(ctx: RunContext, which: str | list[int]) -> list[Fold]:
@@ -87,6 +130,10 @@ def select_folds(ctx: RunContext, which: str | list[int]) -> list[Fold]:
     bad = [k for k in wanted if k not in known]
     if bad:
         raise ConfigError(f"no fold {bad[0]}: this run has folds {', '.join(map(str, known))}")
+    for k in wanted:  # a partial cache may leave a fold without training or validation actors
+        fold = known[k]
+        if not fold.train_actors or (ctx.cfg.uses_validation and not fold.val_actors):
+            raise ConfigError(f"fold {k}: the cache holds no {'training' if not fold.train_actors else 'validation'} actor of it")
     return [known[k] for k in wanted]
 
 
@@ -132,6 +179,7 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         # folder relative to the run, so that a copied run stays whole (run_layout)
         "cache": str(ctx.cache_path.resolve()),
         "unimodal_dir": ctx.layout.recorded_unimodal_dir(),
+        "partial": ctx.partial,  # None: the complete corpus (or one whose extent is not declared)
     }
     if is_global_zero():
         write_json(path, doc)

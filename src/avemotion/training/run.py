@@ -18,6 +18,7 @@ from avemotion.training import engine
 from avemotion.training.protocol import (
     RunContext,
     build_folds,
+    check_complete,
     check_stage_start,
     select_folds,
     selection_rule,
@@ -65,16 +66,22 @@ def open_run(
         check_input_contract(name, pre)
     check_input(cfg, pre)
     check_legacy_cache(cfg, pre)
-    check_model_options(cfg, models)
+    check_model_options(cfg, models, len(cache.labels))
     records = cache.records()  # one read of every per-clip JSON, for the folds and their manifests
+    partial = check_complete(cache, records, cfg.allow_partial)
+    if partial:
+        log(f"PARTIAL corpus (--allow-partial): {partial['clips']} of {partial['expected_clips']} clips"
+            + (f", no clip of actors {partial['missing_actors']}" if partial["missing_actors"] else "")
+            + "; the folds are those of the complete corpus, restricted to the actors present")
     ctx = RunContext(
         layout=RunLayout.for_training(run_dir, unimodal_dir),
         cfg=cfg,
         cache=cache,
         cache_path=Path(cache_path),
         preprocess=pre,
-        folds=build_folds(records, cfg),
+        folds=build_folds(records, cfg, cache.extent()),
         progress=progress,
+        partial=partial,
         log=log,
     )
     write_run_json(ctx, models)
@@ -82,23 +89,24 @@ def open_run(
     return ctx
 
 
-def check_model_options(cfg: TrainConfig, models: list[str]) -> None:
+def check_model_options(cfg: TrainConfig, models: list[str], num_classes: int = 8) -> None:
     """Build every requested model on the meta device (no memory, no time) with the run's options,
     so a bad `--set key=value` is refused in one line before any stage trains."""
     for name in models:
         config = model_config_for(cfg, name)
         try:
             with torch.device("meta"):
-                build_model(name, cfg, config)
+                build_model(name, cfg, config, num_classes)
         except TypeError as err:
             given = ", ".join(f"{k}={v!r}" for k, v in config.items()) or "no options"
             raise ConfigError(f"model {name!r} does not accept {given}: {err}") from None
 
 
-def build_model(name: str, cfg: TrainConfig, config: dict):
+def build_model(name: str, cfg: TrainConfig, config: dict, num_classes: int = 8):
+    """`num_classes`: the cache's class count (len(cache.labels))."""
     from avemotion.models import create_model
 
-    return create_model(name, scale=cfg.scale, **config)
+    return create_model(name, num_classes=num_classes, scale=cfg.scale, **config)
 
 
 def train_model(ctx: RunContext, model_name: str, folds: list[Fold]) -> dict[int, Path]:
@@ -128,7 +136,8 @@ def run_stage(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> Path:
     # Seed before building: the weight init must not depend on what ran earlier in this process.
     L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
     model, init_report = build_stage_model(ctx, fold, stage)
-    meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "init": init_report}
+    meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "init": init_report,
+            "labels": list(ctx.cache.labels)}  # the class names, in the checkpoint's meta (predict)
     trainer = fit_stage(ctx, fold, stage, path, model, meta, settings, resume)
     doc = score_stage(ctx, fold, stage, path, meta, trainer)
     m = doc["metrics"]
@@ -144,7 +153,7 @@ def build_stage_model(ctx: RunContext, fold: Fold, stage: str):
     config = {} if name in UNIMODAL else model_config_for(ctx.cfg, name)
     if name == "audio" and ctx.cfg.mfcc_norm == "train":
         config["mfcc_norm"] = True
-    model = build_model(name, ctx.cfg, config)
+    model = build_model(name, ctx.cfg, config, len(ctx.cache.labels))
     if getattr(model, "mfcc_norm", None) is not None:
         fit_mfcc_norm(ctx, model, stage_ids(ctx, fold, stage)[0])
     if name in UNIMODAL or ctx.cfg.recipe == "end-to-end":
@@ -193,7 +202,7 @@ def fit_stage(ctx, fold, stage, path, model, meta, settings, resume):
     cfg = ctx.cfg
     lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay, label_smoothing=cfg.label_smoothing,
                             lr_schedule=cfg.lr_schedule, channels_last=engine.on_cuda_or(cfg.channels_last),
-                            compile=engine.on_cuda_or(cfg.compile))
+                            compile=engine.on_cuda_or(cfg.compile), num_classes=model.num_classes)
     train_ids, val_ids = stage_ids(ctx, fold, stage)
     data = FoldDataModule(
         ctx.cache, train_ids, val_ids, batch_size=settings["batch_size"],
@@ -262,9 +271,10 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
         "test_actors": list(fold.test_actors),
         "train_actors": train_actors(fold, stage),
         "train_clips": len(stage_ids(ctx, fold, stage)[0]),
-        "metrics": score_predictions(preds),
+        "labels": meta["labels"],
+        "metrics": score_predictions(preds, names=meta["labels"]),
         "predictions": preds,
-        "last_epoch": {"epoch": trainer.current_epoch - 1, "metrics": score_predictions(last_preds),
+        "last_epoch": {"epoch": trainer.current_epoch - 1, "metrics": score_predictions(last_preds, names=meta["labels"]),
                        "predictions": last_preds},
     }
     if trainer.is_global_zero:

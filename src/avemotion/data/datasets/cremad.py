@@ -2,7 +2,8 @@
 
 Actor genders live in CREMA-D's `VideoDemographics.csv` (columns ActorID, Sex, ...). It is read from
 the corpus folder or from `demographics=PATH`; without it the gender is "unknown" (never guessed).
-Emotion level LO/MD/HI maps to intensity 1/2/3; XX (unspecified) to None.
+Emotion level LO/MD/HI maps to intensity 1/2/3; XX (unspecified) to None. Labels: CREMA-D's own 6
+classes (LABELS), not RAVDESS's 8.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import csv
 import re
 from pathlib import Path
 
-from avemotion.data.datasets import ClipRecord, Scan, register_dataset
+from avemotion.data.datasets import ClipRecord, Extent, Scan, register_dataset
 from avemotion.errors import InputError
 
 NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
-EMOTION_LABELS = {"NEU": (0, "neutral"), "HAP": (2, "happy"), "SAD": (3, "sad"),
-                  "ANG": (4, "angry"), "FEA": (5, "fearful"), "DIS": (6, "disgust")}
+# CREMA-D's own 6 classes, named as RAVDESS names them and in RAVDESS's order, so that a run trained
+# on one scores the other by name (data/labels.py label_map).
+LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgust")
+CODES = {"NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry", "FEA": "fearful", "DIS": "disgust"}
+EMOTION_LABELS = {code: (LABELS.index(name), name) for code, name in CODES.items()}
 LEVELS = {"LO": 1, "MD": 2, "HI": 3, "XX": None}
 SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI")
 EXTENSIONS = (".flv", ".mp4")
@@ -59,7 +63,7 @@ class CremaD:
 
     def scan(self, root: Path) -> Scan:
         genders = self.genders(root)
-        scan = Scan()
+        scan = Scan(labels=LABELS)
         for path in sorted(p for p in root.iterdir() if p.suffix.lower() in EXTENSIONS):
             try:
                 v = parse_name(path)
@@ -72,6 +76,8 @@ class CremaD:
                 actor=v["actor"], gender=genders.get(v["actor"], "unknown"), intensity=v["intensity"],
                 statement=v["statement"],
             ))
+        # the released corpus: actors 1001-1091, 7442 clips (genders from the demographics file)
+        scan.extent = Extent({a: genders.get(a, "unknown") for a in range(1001, 1092)}, 7442, "CREMA-D: 91 actors, 7442 clips")
         return scan
 
     def genders(self, root: Path) -> dict[int, str]:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from avemotion import EMOTIONS
-from avemotion.data.datasets import ClipRecord, Scan, register_dataset
+from avemotion.data.datasets import ClipRecord, Extent, Scan, register_dataset
 from avemotion.errors import InputError
 
 ACTOR_DIR = re.compile(r"^Actor_(\d{2})$")
@@ -20,6 +20,7 @@ VIDEO_EXTENSIONS = (".mp4",)
 AUDIO_EXTENSIONS = (".wav", ".flac")
 MODALITY_FILES = {1: VIDEO_EXTENSIONS, 2: VIDEO_EXTENSIONS, 3: AUDIO_EXTENSIONS}  # name field 1 -> file kinds
 ACTORS = 24
+CLIPS_PER_ACTOR = 60  # speech: 8 emotions (neutral at one intensity) x 2 statements x 2 repetitions
 FIELDS = ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
 # Allowed values per field (RAVDESS README): modality 01 AV / 02 video-only / 03 audio-only,
 # vocal channel 01 speech / 02 song, 8 emotions, intensity 01/02, statement 01/02, repetition 01/02.
@@ -86,6 +87,9 @@ class Ravdess:
                                   "corpus (prepare the audio-only files from a folder of their own)")
         else:
             scan.records, scan.modalities = audio_only, ("audio",)
+        kind = "audio-only" if scan.modalities == ("audio",) else "audio-video"
+        scan.extent = Extent({a: gender_of(a) for a in range(1, ACTORS + 1)}, ACTORS * CLIPS_PER_ACTOR,
+                             f"RAVDESS: {ACTORS} actors x {CLIPS_PER_ACTOR} {kind} speech clips")
         return scan
 
     def record(self, root: Path, actor_dir: Path, path: Path) -> ClipRecord | None:

@@ -1,0 +1,54 @@
+"""Label spaces: the class names of a corpus, in label order, are a property of its prepared cache.
+
+A cache records them in config.json (`labels`); a cache prepared before they were recorded holds
+RAVDESS's 8 classes (`avemotion.EMOTIONS`). Training builds models with `len(labels)` outputs and
+records the names with every checkpoint and metrics file, so reports and `predict` speak the run's
+names. Two label spaces meet by name (`label_map`): a run trained on RAVDESS (8 names) scores
+CREMA-D clips (6 names, all among RAVDESS's) by mapping each CREMA-D label onto the RAVDESS class
+of the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from avemotion import EMOTIONS
+from avemotion.errors import ConfigError
+
+DEFAULT_LABELS: tuple[str, ...] = tuple(EMOTIONS)  # caches, checkpoints and runs that record none
+
+
+def check_labels(names: Iterable[str], where: str = "labels") -> tuple[str, ...]:
+    """The names as a tuple; ConfigError unless there are at least two, all distinct and non-empty."""
+    names = tuple(str(n).strip() for n in names)
+    if any(not n for n in names):
+        raise ConfigError(f"{where}: a class name is empty")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"{where}: class names repeated: {', '.join(repeated)}")
+    if len(names) < 2:
+        raise ConfigError(f"{where}: needs at least 2 classes, got {len(names)} ({', '.join(names) or 'none'})")
+    return names
+
+
+def parse_labels(text: str) -> tuple[str, ...]:
+    """`--labels neutral,happy,sad` -> ('neutral', 'happy', 'sad')."""
+    return check_labels(text.split(","), "--labels")
+
+
+def recorded_labels(meta: Mapping | None) -> tuple[str, ...]:
+    """The class names a cache config, checkpoint meta, metrics doc or run.json records (RAVDESS's 8
+    when it records none: written before label spaces were recorded)."""
+    names = (meta or {}).get("labels")
+    return tuple(names) if names else DEFAULT_LABELS
+
+
+def label_map(source: Iterable[str], target: Iterable[str]) -> list[int]:
+    """For each class of `source` (a corpus), the index of the class of the same name in `target`
+    (a model's classes); ConfigError naming the classes `target` lacks."""
+    source, target = tuple(source), tuple(target)
+    missing = [n for n in source if n not in target]
+    if missing:
+        raise ConfigError(f"classes {', '.join(missing)} of the corpus are not among the model's "
+                          f"({', '.join(target)}); they cannot be scored")
+    return [target.index(n) for n in source]
