@@ -1,6 +1,7 @@
 """Under DDP (torchrun, 2 CPU processes) one process speaks: the report table and the log lines
 are printed once, not once per rank."""
 
+import json
 import os
 import subprocess
 import sys
@@ -18,4 +19,5 @@ def test_torchrun_two_ranks_print_the_report_once(speech_subset_prepared, tmp_pa
     assert done.stdout.count("report: ") == 1, done.stdout
     assert done.stdout.count("fold 0 audio: training") == 1, done.stdout
     assert done.stdout.count("│ audio") == 1, done.stdout  # the summary table's row
-    assert (out / "fold_0" / "audio" / "metrics.json").exists()
+    metrics = json.loads((out / "fold_0" / "audio" / "metrics.json").read_text())
+    assert metrics["engine"]["world_size"] == 2  # one stage trained by both ranks, not twice alone

@@ -97,7 +97,7 @@ def test_every_bad_input_is_one_line_naming_the_file(monkeypatch, capsys, random
     write_gif(tmp_path / "anim.gif", [frame] * 3)
     (tmp_path / "folder.mp4").mkdir()
     code, out, err = run_predict(monkeypatch, capsys, *files, "--run", random_run, "--format", "json", "--no-progress")
-    assert code == 1 and "Traceback" not in err
+    assert code == 3 and "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == len(files)
     for line, (path, (reason, detail)) in zip(lines, files.items()):

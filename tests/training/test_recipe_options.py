@@ -195,3 +195,14 @@ def test_mfcc_norm_is_fitted_on_the_training_clips_only_and_the_last_epoch_is_sc
     doc = read_json(out / "fold_0" / "audio" / "metrics.json")
     assert doc["last_epoch"]["epoch"] == 1
     assert sorted(p["clip_id"] for p in doc["last_epoch"]["predictions"]) == sorted(manifest["test"])
+
+
+def test_the_improved_preset_is_the_published_recipe_plus_the_chosen_options_only():
+    from avemotion.training.presets import IMPROVED, PRESETS, recipe_extras
+
+    paper, improved = PRESETS["paper"], PRESETS["improved"]
+    assert recipe_extras(paper) == {}  # the paper preset stays the published recipe
+    assert recipe_extras(improved) == IMPROVED
+    same = {k: v for k, v in paper.to_dict().items() if k not in IMPROVED and k != "preset"}
+    assert {k: improved.to_dict()[k] for k in same} == same
+    assert improved.mfcc_norm != "speaker"  # transductive options never enter a preset

@@ -73,7 +73,11 @@ def _run(path: Path, model: str, scored: str) -> dict:
         train[str(k)] = (len(doc.get("train_actors") or []), doc.get("train_clips"))
         preds += [dict(p, statement=statements.get(p["clip_id"])) for p in part["predictions"]]
     stats = {m: mean_std([f[m] for f in folds.values()]) for m in METRICS}
-    training = {k: v for k, v in run["training"].items() if k != "seed"}
+    # what the preset requires of the cache's frames is no learning setting (the preprocessing hash
+    # says what the cache holds), and runs from before its rename name it "frames"
+    ignored = {"seed", "frames", "frame_size", "required_frames", "required_frame_size", "max_frames", "max_frame_size"}
+    training = {k: v for k, v in run["training"].items() if k not in ignored}
+    training["preprocess_hash"] = run.get("preprocess_hash")
     return {
         "path": path, "seed": run["seed"], "label": report.get("label"),
         "settings": repr(sorted(training.items())), "folds": folds,

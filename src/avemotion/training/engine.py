@@ -41,7 +41,7 @@ def make_trainer(path: Path, epochs: int, callbacks: list, *, precision: str, de
     return L.Trainer(
         max_epochs=epochs,
         accelerator="auto",
-        devices="auto",
+        devices=devices(),
         strategy=strategy,
         num_nodes=num_nodes(),
         precision=resolve_precision(precision),
@@ -55,6 +55,14 @@ def make_trainer(path: Path, epochs: int, callbacks: list, *, precision: str, de
         enable_progress_bar=progress,
         enable_model_summary=False,
     )
+
+
+def devices() -> int | str:
+    """Devices per node. Under torchrun (one process per device) Lightning must be told how many:
+    on the CPU "auto" means one, and every process then trained the stage alone, racing the others
+    for its files."""
+    local = os.environ.get("LOCAL_WORLD_SIZE")
+    return int(local) if local else "auto"
 
 
 def ddp_strategy(model) -> str:
@@ -113,6 +121,7 @@ def engine_used(cfg, trainer) -> dict:
     data = trainer.datamodule
     return {
         "device": str(trainer.strategy.root_device),
+        "world_size": trainer.world_size,  # processes that trained the stage together
         "precision": str(trainer.precision),
         "channels_last": on_cuda_or(cfg.channels_last),
         "crop_on_device": on_cuda_or(cfg.crop_on_device),
