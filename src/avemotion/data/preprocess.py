@@ -357,25 +357,12 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
         video_start = _start(c.streams.video[0]) if c.streams.video else None
         stated = stated_span(c, stream)
         samples, skip, decoded = None, 0, 0
-        resampler, layout = None, None
         try:
-            for frame in c.decode(stream):
+            for first, out in _resampled(c, stream, sample_rate):
                 if samples is None:  # the first frame places the track on the clip's clock
-                    first = frame.time if frame.time is not None else _start(stream)
-                    lead = audio_lead(first, video_start)
+                    lead = audio_lead(first if first is not None else _start(stream), video_start)
                     samples = _Samples(round(stated * sample_rate * 1.01), max(0, round(lead * sample_rate)))
                     skip = max(0, round(-lead * sample_rate))
-                setup = (frame.format.name, frame.layout.name, frame.sample_rate)
-                if setup != layout:  # a stream may change rate or layout midway: flush, start over
-                    for out in resampler.resample(None) if resampler else ():
-                        skip, decoded = _keep(samples, out, skip, decoded)
-                    # channels kept through the resampler, averaged below: FFmpeg's own downmix
-                    # weights stereo by 1/sqrt(2) (3 dB louder than the mono files of the corpus)
-                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
-                    layout = setup
-                for out in resampler.resample(frame):
-                    skip, decoded = _keep(samples, out, skip, decoded)
-            for out in resampler.resample(None) if resampler else ():
                 skip, decoded = _keep(samples, out, skip, decoded)
         except av.error.FFmpegError as err:
             if not decoded:
@@ -385,6 +372,30 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
             raise InputError(path, "no_audio", "audio stream holds no samples")
         check_complete(path, "audio", decoded / sample_rate, stated)
     return samples.array()
+
+
+def _resampled(c, stream, sample_rate: int):
+    """(time of the stream's first decoded frame or None, resampled frame) for the whole stream, the
+    one decode loop of decode_audio and decode_audio_span. A stream may change rate or layout
+    midway: the resampler is flushed and started over. Channels are kept through the resampler and
+    averaged in _keep: FFmpeg's own downmix weights stereo by 1/sqrt(2) (3 dB louder than the mono
+    files of the corpus)."""
+    import av
+
+    resampler, layout, first, started = None, None, None, False
+    for frame in c.decode(stream):
+        if not started:
+            first, started = frame.time, True
+        setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if setup != layout:
+            for out in resampler.resample(None) if resampler else ():
+                yield first, out
+            resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
+            layout = setup
+        for out in resampler.resample(frame):
+            yield first, out
+    for out in resampler.resample(None) if resampler else ():
+        yield first, out
 
 
 def _keep(samples: _Samples, frame, skip: int, decoded: int) -> tuple[int, int]:
@@ -625,26 +636,15 @@ def decode_audio_span(path: Path, sample_rate: int, start: float, end: float) ->
         if want - SEEK_MARGIN > track + SEEK_AFTER and stream.time_base:
             c.seek(int((want - SEEK_MARGIN) / stream.time_base), stream=stream, backward=True)
         samples, skip, decoded = None, 0, 0
-        resampler, layout = None, None
         try:
-            for frame in c.decode(stream):
+            for first, out in _resampled(c, stream, sample_rate):
                 if samples is None:
-                    first = frame.time if frame.time is not None else track
+                    first = first if first is not None else track
                     samples = _Samples(need, max(0, round((first - want) * sample_rate)))
                     skip = max(0, round((want - first) * sample_rate))
-                setup = (frame.format.name, frame.layout.name, frame.sample_rate)
-                if setup != layout:
-                    for out in resampler.resample(None) if resampler else ():
-                        skip, decoded = _keep(samples, out, skip, decoded)
-                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
-                    layout = setup
-                for out in resampler.resample(frame):
-                    skip, decoded = _keep(samples, out, skip, decoded)
+                skip, decoded = _keep(samples, out, skip, decoded)
                 if samples.size >= need:
                     break
-            else:
-                for out in resampler.resample(None) if resampler else ():
-                    skip, decoded = _keep(samples, out, skip, decoded)
         except av.error.FFmpegError as err:
             raise InputError(path, "corrupt", f"audio does not decode in {start:.2f}-{end:.2f} s ({err})") from None
         if samples is None or not decoded:

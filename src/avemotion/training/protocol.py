@@ -70,12 +70,11 @@ class RunContext:
 # ------------------------------------------------------------------------------------------ folds
 
 
-def check_complete(cache, records: list[dict], allow_partial: bool) -> dict | None:
+def check_complete(cache, declared: dict | None, records: list[dict], allow_partial: bool) -> dict | None:
     """None when the cache holds the complete corpus (or nobody declared what that is); else what
     it lacks, refused in one line unless `allow_partial`: an interrupted or partly failed prepare
     would otherwise give folds and scores that compare with no other run."""
-    declared = cache.extent()
-    if declared is None:
+    if declared is None:  # cache.extent(): nobody declared what the complete corpus holds
         return None
     extent = Extent.from_dict(declared)
     present = {int(r["actor"]) for r in records}

@@ -68,7 +68,8 @@ def open_run(
     check_legacy_cache(cfg, pre)
     check_model_options(cfg, models, len(cache.labels))
     records = cache.records()  # one read of every per-clip JSON, for the folds and their manifests
-    partial = check_complete(cache, records, cfg.allow_partial)
+    extent = cache.extent()  # corpus.json, read once for the check and the folds
+    partial = check_complete(cache, extent, records, cfg.allow_partial)
     if partial:
         log(f"PARTIAL corpus (--allow-partial): {partial['clips']} of {partial['expected_clips']} clips"
             + (f", no clip of actors {partial['missing_actors']}" if partial["missing_actors"] else "")
@@ -79,7 +80,7 @@ def open_run(
         cache=cache,
         cache_path=Path(cache_path),
         preprocess=pre,
-        folds=build_folds(records, cfg, cache.extent()),
+        folds=build_folds(records, cfg, extent),
         progress=progress,
         partial=partial,
         log=log,
