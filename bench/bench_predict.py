@@ -1,14 +1,16 @@
-"""Latency of `avemotion predict` on one 3 s clip on CPU, split into decode, face, MFCC and model.
+"""Latency of `avemotion predict` on one 3 s clip on CPU, split into decode, face, MFCC and model,
+for each face detector (the default `dlib` against `haar`, measured in the same run).
 
     python bench/bench_predict.py                    # tiny CFN-SR at 8x48x48 and full CFN-SR at 30x224x224
-    python bench/bench_predict.py --repeats 3 --threads 2
+    python bench/bench_predict.py --repeats 3 --threads 2 --detectors dlib,dlib68,haar
 
 The clip is 3.0 s of real CREMA-D video (480x360, 29.97 fps, MP3 audio re-encoded to AAC in an mp4),
-made from the shared clips. The stages call the data layer's own functions (stream_frames,
-detect_faces + crop_frame, decode_audio + audio_window + compute_mfcc) and the model's forward pass;
-"total" is `Recognizer.predict` end to end on a run folder of random weights (checkpoint loading
-excluded), so it also holds probing and conversions. Figures are medians over --repeats runs after
-one warm-up; on a shared machine they are upper bounds.
+made from the shared clips. The stages call the data layer's own functions (stream_frames; the face
+stage as prepare and predict run it, `preprocess.window_videos`: decode the sampled frames, detect,
+follow, smooth, crop; decode_audio + audio_window + compute_mfcc) and the model's forward pass;
+"total" is `Recognizer.predict` end to end on a run folder of random weights with that detector
+(checkpoint loading excluded), so it also holds probing and conversions. Figures are medians over
+--repeats runs after one warm-up; on a shared machine they are upper bounds.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ import numpy as np
 import torch
 
 from avemotion.config import PreprocessConfig
-from avemotion.data import faces
-from avemotion.data.preprocess import audio_window, compute_mfcc, decode_audio, probe, sample_times, stream_frames
+from avemotion.data.preprocess import audio_window, compute_mfcc, decode_audio, probe, sample_times, stream_frames, window_videos
 from avemotion.data.transforms import normalize_video
 from avemotion.inference import Recognizer
 from avemotion.inference import media
@@ -62,17 +63,17 @@ def timed(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def stage_times(clip: Path, cfg: PreprocessConfig, model, repeats: int) -> dict[str, float]:
+def stage_times(clip: Path, cfg: PreprocessConfig, model, repeats: int, detectors: list[str]) -> dict[str, float]:
     duration = probe(clip).duration
     times = sample_times(0.0, duration, cfg.num_frames)
     out = {}
     out["decode video"], decoded = timed(lambda: list(stream_frames(clip, times)), repeats)
     out["decode audio"], audio = timed(lambda: decode_audio(clip, cfg.sample_rate), repeats)
 
-    def face():  # one Haar run and one crop per distinct sampled frame, as preprocessing does
-        return [faces.crop_frame(rgb, box, cfg) for _, rgb, _ in decoded for box in faces.detect_faces(rgb)[:1]]
-
-    out["face (detect + crop)"], _ = timed(face, repeats)
+    for detector in detectors:
+        dcfg = PreprocessConfig.from_dict({**cfg.to_dict(), "detector": detector})
+        out[f"face stage, {detector} (decode + detect + crop)"], _ = timed(
+            lambda: window_videos(clip, dcfg, [(0.0, duration)], None), repeats)
     out["MFCC"], mfcc = timed(lambda: compute_mfcc(audio_window(clip, audio, 0.0, cfg), cfg), repeats)
     # the forward pass's cost does not depend on the pixels
     v = torch.randint(0, 256, (1, 3, cfg.num_frames, cfg.frame_size, cfg.frame_size), dtype=torch.uint8)
@@ -82,16 +83,17 @@ def stage_times(clip: Path, cfg: PreprocessConfig, model, repeats: int) -> dict[
     return out
 
 
-def bench(setup: str, clip: Path, repeats: int, workdir: Path) -> dict[str, float]:
+def bench(setup: str, clip: Path, repeats: int, workdir: Path, detectors: list[str]) -> dict[str, float]:
     scale, frames, size = SETUPS[setup]
     cfg = PreprocessConfig(num_frames=frames, frame_size=size)
     torch.manual_seed(0)
     model = create_model("cfn_sr", scale=scale).eval()
     run = workdir / f"run_{setup}"
     save_checkpoint(model, run / "fold_0" / "cfn_sr" / "best", preprocess=cfg)
-    figures = stage_times(clip, cfg, model, repeats)
-    recognizer = Recognizer.from_run(run)
-    figures["total (Recognizer.predict)"], _ = timed(lambda: recognizer.predict(clip), repeats)
+    figures = stage_times(clip, cfg, model, repeats, detectors)
+    for detector in detectors:
+        recognizer = Recognizer.from_run(run, detector=detector)
+        figures[f"total, {detector} (Recognizer.predict)"], _ = timed(lambda: recognizer.predict(clip), repeats)
     return figures
 
 
@@ -110,6 +112,7 @@ def main() -> None:
     parser.add_argument("--setups", default="tiny,full", help="comma-separated: tiny, full")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the target is 2 cores)")
+    parser.add_argument("--detectors", default="dlib,haar", help="comma-separated face detectors to compare")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(header(args))
@@ -117,13 +120,19 @@ def main() -> None:
         clip = make_clip(Path(tmp) / "clip3s.mp4")
         info = probe(clip)
         print(f"clip: {info.duration:.2f} s, {info.width}x{info.height}, {info.fps:.2f} fps, audio {info.has_audio}")
-        rows = {s: bench(s, clip, args.repeats, Path(tmp)) for s in args.setups.split(",")}
+        detectors = args.detectors.split(",")
+        rows = {s: bench(s, clip, args.repeats, Path(tmp), detectors) for s in args.setups.split(",")}
     stages = list(next(iter(rows.values())))
     print()
     print("| stage (median s) | " + " | ".join(f"{s}: {SETUPS[s][1]}x{SETUPS[s][2]}x{SETUPS[s][2]}" for s in rows) + " |")
     print("|---|" + "---:|" * len(rows))
     for stage in stages:
         print(f"| {stage} | " + " | ".join(f"{rows[s][stage]:.3f}" for s in rows) + " |")
+    base = detectors[-1]
+    for other in detectors[:-1]:
+        for s in rows:
+            ratio = rows[s][f"total, {base} (Recognizer.predict)"] / rows[s][f"total, {other} (Recognizer.predict)"]
+            print(f"{s}: total with {base} / total with {other} = {ratio:.2f}x")
 
 
 if __name__ == "__main__":

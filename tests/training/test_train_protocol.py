@@ -150,6 +150,26 @@ def test_run_folder_layout_and_report(run_dir, train_cache):
     assert "OPTIMISTIC" not in (out / "report.md").read_text()
 
 
+def test_run_json_records_names_and_face_sources_so_a_copied_run_crops_as_trained(run_dir, train_cache, tmp_path):
+    import shutil
+
+    from avemotion import EMOTIONS
+    from avemotion.inference.features import predict_detector
+    from avemotion.inference.runs import read_run
+
+    out, _ = run_dir
+    run = read_json(out / "run.json")
+    assert run["labels"] == list(EMOTIONS) == list(train_cache.labels)
+    sources = train_cache.face_sources(train_cache.records())
+    assert run["face_sources"] == sources and sources.get("landmarks", 0) > sum(sources.values()) / 2
+    copy = tmp_path / "copied_run"  # without its cache: run.json alone must say how it was cropped
+    shutil.copytree(out, copy)
+    meta = read_json(copy / "run.json")
+    meta["cache"] = str(tmp_path / "no_such_cache")
+    (copy / "run.json").write_text(json.dumps(meta))
+    assert predict_detector(read_run(copy)) == "dlib68"
+
+
 def test_killed_run_resumes_to_the_same_result(run_dir, train_cache, tmp_path):
     """Fusion stage only, on the first run's unimodal networks: fold 0 completes, fold 1 is killed
     at the start of epoch 2; the rerun skips fold 0, resumes fold 1 from last.ckpt, and both folds

@@ -191,6 +191,15 @@ class ClipCache:
     def clip_ids(self) -> list[str]:
         return [r["clip_id"] for r in self.records()]
 
+    @staticmethod
+    def face_sources(records: list[dict]) -> dict[str, int]:
+        """Clips per face source ("landmarks", "detector", "none" for audio only) of these records."""
+        counts: dict[str, int] = {}
+        for r in records:
+            source = (r.get("prep") or {}).get("face_source", "unknown")
+            counts[source] = counts.get(source, 0) + 1
+        return dict(sorted(counts.items()))
+
     def write_index(self, records: list[dict] | None = None) -> None:
         """index.jsonl from `records` (default: read them), without the per-clip `prep` details."""
         lines = [json.dumps({k: v for k, v in r.items() if k != "prep"}) for r in records or self.records()]

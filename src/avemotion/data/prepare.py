@@ -248,7 +248,7 @@ def _finish(report: PrepareReport, cache: ClipCache, caught: dict[str, list[str]
     report.cached = len(records)
     report.duplicates = cache.duplicates(records)
     cache.write_index(records)
-    report.face_sources = dict(Counter((r.get("prep") or {}).get("face_source", "unknown") for r in records))
+    report.face_sources = cache.face_sources(records)
     report.padded = [r["clip_id"] for r in records if (r.get("prep") or {}).get("padded")]
     if report.padded:
         report.warnings.append(f"{len(report.padded)} clips are shorter than the {cache.config.min_duration:.2f} s "

@@ -42,6 +42,7 @@ class RunContext:
     log: callable = print
     extra_callbacks: list = field(default_factory=list)  # tests inject interruptions here
     partial: dict | None = None  # what the cache lacks of the complete corpus (--allow-partial)
+    face_sources: dict | None = None  # clips per face source of the cache: predict's crop rule follows it
     _speaker_norm: dict | None = None
 
     @property
@@ -179,6 +180,8 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         "cache": str(ctx.cache_path.resolve()),
         "unimodal_dir": ctx.layout.recorded_unimodal_dir(),
         "partial": ctx.partial,  # None: the complete corpus (or one whose extent is not declared)
+        "labels": list(ctx.cache.labels),  # the class names, in label order
+        "face_sources": ctx.face_sources,
     }
     if is_global_zero():
         write_json(path, doc)

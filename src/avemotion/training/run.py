@@ -83,6 +83,7 @@ def open_run(
         folds=build_folds(records, cfg, extent),
         progress=progress,
         partial=partial,
+        face_sources=cache.face_sources(records),
         log=log,
     )
     write_run_json(ctx, models)
