@@ -6,6 +6,8 @@ evaluation and inference read it, all through `RunLayout`.
     RUN/fold_K/<stage>/               best.safetensors + best.json (the selected checkpoint),
                                       metrics.json (test scores), last.ckpt (resume), stage.json
                                       (settings a partial stage started with), logs/
+    RUN/cross/<corpus>/               `evaluate --corpus`: the run's checkpoints scored on another
+                                      corpus's cache (report.json, report.md)
 
 A stage is a registered model name, or "<name>-refit" (trained on train + val actors for the epoch
 count <name> selected). Unimodal stages ("video", "audio" and their refits) are shared by every
@@ -80,6 +82,10 @@ class RunLayout:
 
     def metrics(self, fold: int, stage: str) -> Path:
         return self.stage_dir(fold, stage) / "metrics.json"
+
+    def cross_dir(self, corpus: str) -> Path:
+        """Where the scores of this run on another corpus's cache go (`evaluate --corpus`)."""
+        return self.root / "cross" / corpus
 
     def inside(self, path: Path) -> bool:
         """Whether `path` lies in the run folder (the only place a reader may write to)."""

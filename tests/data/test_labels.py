@@ -7,7 +7,7 @@ import pytest
 from avemotion import EMOTIONS
 from avemotion.config import PreprocessConfig
 from avemotion.data.cache import ClipCache, open_cache
-from avemotion.data.labels import check_labels, label_map, parse_labels, recorded_labels
+from avemotion.data.labels import check_labels, parse_labels, recorded_labels, shared_labels
 from avemotion.errors import ConfigError
 
 CREMA = ("neutral", "happy", "sad", "angry", "fearful", "disgust")
@@ -15,11 +15,12 @@ IEMOCAP = ("neutral", "happy", "sad", "angry")
 CFG = PreprocessConfig(num_frames=4, frame_size=32)
 
 
-def test_label_map_matches_classes_by_name():
-    assert label_map(CREMA, EMOTIONS) == [0, 2, 3, 4, 5, 6]
-    assert label_map(IEMOCAP, EMOTIONS) == [0, 2, 3, 4]
-    with pytest.raises(ConfigError, match="fearful, disgust of the corpus are not among the model's"):
-        label_map(CREMA, IEMOCAP)
+def test_shared_labels_are_the_common_names_in_the_models_order():
+    assert shared_labels(CREMA, EMOTIONS) == ("neutral", "happy", "sad", "angry", "fearful", "disgust")
+    assert shared_labels(EMOTIONS, CREMA) == CREMA  # a CREMA-D model on RAVDESS: its 6 of the 8
+    assert shared_labels(("angry", "sad", "neutral"), IEMOCAP) == ("neutral", "sad", "angry")
+    with pytest.raises(ConfigError, match="share 1 name: nothing to score"):
+        shared_labels(("angry", "bored"), IEMOCAP)
 
 
 def test_label_lists_are_checked():
@@ -97,20 +98,23 @@ def test_a_ravdess_model_scores_crema_d_clips_by_shared_names(crema_cache, tmp_p
 
     trained = PreprocessConfig(num_frames=4, frame_size=32)  # RAVDESS needs no --pad-short
     out = score_clips(_checkpoint(tmp_path, EMOTIONS, trained), crema_cache)
-    assert out["labels"] == list(EMOTIONS)
-    # CREMA-D's angry (its label 3) is scored as RAVDESS's angry (label 4), and so on
+    assert out["labels"] == list(CREMA) and out["model_labels"] == list(EMOTIONS) and out["left_out"] == {}
+    # labels in the shared space (the model's order of the 6 names CREMA-D and RAVDESS share)
     assert {p["clip_id"]: p["label"] for p in out["predictions"]} == {
-        "1001_DFA_ANG_XX": 4, "1001_DFA_HAP_XX": 2, "1001_DFA_NEU_XX": 0}
-    assert all(0 <= p["pred"] < 8 and len(p["probs"]) == 8 for p in out["predictions"])
+        "1001_DFA_ANG_XX": 3, "1001_DFA_HAP_XX": 1, "1001_DFA_NEU_XX": 0}
+    assert all(0 <= p["pred"] < 6 and len(p["probs"]) == 6 for p in out["predictions"])
     recall = out["metrics"]["per_class_recall"]
-    assert list(recall) == list(EMOTIONS) and recall["calm"] is None and recall["angry"] is not None
+    assert list(recall) == list(CREMA) and recall["fearful"] is None and recall["angry"] is not None
 
 
-def test_a_model_lacking_a_corpus_class_refuses_to_score_it(crema_cache, tmp_path):
+def test_clips_of_classes_the_model_lacks_are_left_out_and_counted(crema_cache, tmp_path):
     from avemotion.evaluation.scoring import score_clips
 
-    with pytest.raises(ConfigError, match="fearful, disgust"):
-        score_clips(_checkpoint(tmp_path, IEMOCAP, CFG), crema_cache)
+    labels = ("neutral", "happy", "bored")  # shares 2 of the cached clips' classes; angry is not its
+    out = score_clips(_checkpoint(tmp_path, labels, CFG), crema_cache)
+    assert out["labels"] == ["neutral", "happy"] and out["left_out"] == {"angry": 1}
+    assert sorted(p["clip_id"] for p in out["predictions"]) == ["1001_DFA_HAP_XX", "1001_DFA_NEU_XX"]
+    assert out["metrics"]["n"] == 2 and all(len(p["probs"]) == 2 for p in out["predictions"])
 
 
 def test_predictions_and_their_csv_speak_the_runs_class_names():

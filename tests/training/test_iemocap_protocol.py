@@ -1,7 +1,8 @@
 """IEMOCAP's standard protocol end to end on the synthetic stand-in: prepare (4 classes), leave one
-session out (5 folds of the 2 actors of a session, inner validation from the training sessions), a
-tiny training on 2 folds, a report with WA (accuracy) and UA (UAR) per fold and mean +- std, in the
-run's own 4 class names, which the checkpoints record for `predict`."""
+session out (5 folds of the 2 actors of a session, inner validation from the training sessions:
+the corpus's protocol, taken without --n-folds / --n-val), CFN-SR and TACFN trained on every fold
+(two-stage, tiny), a report with WA (accuracy) and UA (UAR) per fold and mean +- std, in the run's
+own 4 class names and speaker names, which the checkpoints record for `predict`."""
 
 import json
 
@@ -16,7 +17,7 @@ LABELS = ["neutral", "happy", "sad", "angry"]
 @pytest.fixture(scope="module")
 def iemocap_run(tmp_path_factory):
     from avemotion.data.prepare import prepare
-    from avemotion.training import train
+    from avemotion.training import train_many
 
     root = tmp_path_factory.mktemp("iemocap_release")
     synth_iemocap(root, IemocapSynthOptions(sessions=5, utterances=5))
@@ -24,13 +25,14 @@ def iemocap_run(tmp_path_factory):
                      workers=1)
     assert not report.failed, report.failed
     out = tmp_path_factory.mktemp("iemocap_run")
-    run = train("video", report.cache, out, preset="small", folds=[0, 1], n_folds=5, n_val=2, epochs=2,
-                log=lambda *a, **k: None)
-    return report, run, out
+    said = []
+    run = train_many(["cfn_sr", "tacfn"], report.cache, out, preset="small", epochs=2, unimodal_epochs=2,
+                     log=said.append)
+    return report, run, out, said
 
 
 def test_folds_leave_one_session_out(iemocap_run):
-    report, _, out = iemocap_run
+    report, _, out, said = iemocap_run
     # 25 utterances cycling through neu hap exc sad ang fru xxx: fru and xxx left out
     assert report.cached == 19
     run = json.loads((out / "run.json").read_text())
@@ -42,25 +44,52 @@ def test_folds_leave_one_session_out(iemocap_run):
         assert genders == {0, 1}
 
 
-def test_report_has_wa_and_ua_per_fold_and_mean_std_in_the_runs_class_names(iemocap_run):
-    _, report, out = iemocap_run
-    video = report["models"]["video"]
-    assert sorted(video["folds"]) == ["0", "1"]
-    for row in video["folds"].values():
+    assert any("leave one session out" in line for line in said)  # the corpus's protocol, said once
+
+
+def test_explicit_fold_options_override_the_corpus_protocol(iemocap_run):
+    from avemotion.training.api import corpus_folds
+
+    report = iemocap_run[0]
+    assert corpus_folds(report.cache, {}, log=lambda *a: None) == {"n_folds": 5, "n_val": 2}
+    assert corpus_folds(report.cache, {"n_folds": 10, "n_val": None}, log=lambda *a: None) == {"n_val": 2}
+
+
+@pytest.mark.parametrize("model", ["cfn_sr", "tacfn"])
+def test_report_has_wa_and_ua_per_fold_and_mean_std_in_the_runs_class_names(iemocap_run, model):
+    _, report, out, _ = iemocap_run
+    scores = report["models"][model]
+    assert sorted(scores["folds"]) == ["0", "1", "2", "3", "4"]
+    for k, row in scores["folds"].items():
         assert 0 <= row["accuracy"] <= 1 and 0 <= row["uar"] <= 1  # WA, UA
         assert list(row["per_class_recall"]) == LABELS and len(row["confusion"]) == 4
-    assert video["mean_std"]["accuracy"]["n"] == 2 and video["mean_std"]["uar"]["n"] == 2
-    assert video["labels"] == LABELS
+        session = int(k) + 1
+        assert row["test_speakers"] == [f"Ses{session:02d}F", f"Ses{session:02d}M"]
+    assert scores["mean_std"]["accuracy"]["n"] == 5 and scores["mean_std"]["uar"]["n"] == 5
+    assert scores["labels"] == LABELS
+    assert set(scores["slices"]["actor"]) <= {f"Ses{s:02d}{g}" for s in range(1, 6) for g in "FM"}
+    assert scores["paper"]["accuracy"] is None and report["paper_train"] is None  # RAVDESS figures: not here
     assert json.loads((out / "confusion.json").read_text())["classes"] == LABELS
-    assert all(name in (out / "report.md").read_text() for name in LABELS)
+    text = (out / "report.md").read_text()
+    assert all(name in text for name in LABELS) and "Ses03F, Ses03M" in text and "1200" not in text
 
 
-def test_checkpoints_have_four_outputs_and_record_the_names(iemocap_run):
+def test_run_json_records_the_corpus_names_and_face_sources(iemocap_run):
+    report, _, out, _ = iemocap_run
+    run = json.loads((out / "run.json").read_text())
+    assert run["labels"] == LABELS and run["dataset"] == "iemocap"
+    assert run["speakers"]["1"] == "Ses01F" and run["speakers"]["10"] == "Ses05M"
+    assert run["face_sources"] == {"detector": report.cached}
+
+
+@pytest.mark.parametrize("model", ["cfn_sr", "tacfn", "video", "audio"])
+def test_checkpoints_have_four_outputs_and_record_the_names(iemocap_run, model):
     from avemotion.inference.recognizer import Recognizer
     from avemotion.models.checkpoint import load_checkpoint
 
-    _, _, out = iemocap_run
-    model, meta = load_checkpoint(out / "fold_0" / "video" / "best")
-    assert model.num_classes == 4 and meta["labels"] == LABELS
-    recognizer = Recognizer.from_run(out, fold=0)
-    assert list(recognizer.labels) == LABELS
+    _, _, out, _ = iemocap_run
+    net, meta = load_checkpoint(out / "fold_0" / model / "best")
+    assert net.num_classes == 4 and meta["labels"] == LABELS
+    if model in ("cfn_sr", "tacfn"):
+        recognizer = Recognizer.from_run(out, fold=0, model=model)
+        assert list(recognizer.labels) == LABELS

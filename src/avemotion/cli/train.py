@@ -110,7 +110,7 @@ def _model_config(items: list[str] | None) -> dict | None:
 def _print_report(report: dict) -> None:
     from rich.console import Console
 
-    from avemotion.evaluation.report import summary_table
+    from avemotion.evaluation.report import summary_table, test_speakers
     from avemotion.training.engine import is_global_zero
 
     if not is_global_zero():  # under DDP every rank builds the report; one prints it
@@ -120,10 +120,12 @@ def _print_report(report: dict) -> None:
     console.print(summary_table(report))
     primary = report["models"].get(report["primary"]) if report["primary"] else None
     if primary:
+        paper = report.get("paper_train")
+        paper = f"; paper: {paper['actors']}, {paper['clips']}" if paper else ""
         for k, row in primary["folds"].items():
             console.print(
-                f"  fold {k}: test actors {row['test_actors']}, trained on {row.get('train_actors')} actors "
-                f"({row.get('train_clips')} clips; paper: 20, 1200), epoch {row['epoch']}: "
+                f"  fold {k}: test actors {test_speakers(row)}, trained on {row.get('train_actors')} actors "
+                f"({row.get('train_clips')} clips{paper}), epoch {row['epoch']}: "
                 f"accuracy {row['accuracy'] * 100:.1f}%, UAR {row['uar'] * 100:.1f}%, macro-F1 {row['macro_f1'] * 100:.1f}%"
             )
     if report.get("legacy"):
@@ -162,9 +164,19 @@ def register(app: typer.Typer) -> None:
     def evaluate_cmd(
         run_dir: Path = typer.Argument(..., help="a finished run folder"),
         data: Optional[Path] = typer.Option(None, "--data", help="cache (default: the one recorded in run.json)"),
+        corpus: Optional[Path] = typer.Option(None, "--corpus", help="another corpus's prepared cache: score every fold's model on all its clips of the classes the run knows, by name (written to RUN/cross/)"),
         batch_size: int = typer.Option(16, "--batch-size"),
     ) -> None:
-        """Re-score a run's selected checkpoints on its test manifests and rebuild the report."""
+        """Re-score a run's selected checkpoints on its test manifests and rebuild the report; or
+        with --corpus, score them on another corpus (cross-corpus, shared class names only)."""
+        if corpus is not None:
+            from avemotion.evaluation.cross import score_run_on
+
+            if data is not None:
+                raise ConfigError("--data re-scores the run's own corpus, --corpus scores another one: give one")
+            report = score_run_on(run_dir, corpus, batch_size=batch_size, log=typer.echo)
+            typer.echo((Path(report["written"]) / "report.md").read_text(), nl=False)
+            return
         from avemotion.evaluation.rescore import evaluate_run
 
         _print_report(evaluate_run(run_dir, data, batch_size=batch_size, log=typer.echo))

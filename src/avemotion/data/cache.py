@@ -212,6 +212,15 @@ class ClipCache:
         """corpus.json: what the complete corpus holds (datasets.Extent.to_dict), written by prepare."""
         write_json(self.path / "corpus.json", extent)
 
+    def write_protocol(self, protocol: dict) -> None:
+        """protocol.json: the corpus's standard folds (datasets.Scan.protocol), written by prepare."""
+        write_json(self.path / "protocol.json", protocol)
+
+    def protocol(self) -> dict | None:
+        """The corpus's standard folds ({"n_folds", "n_val", "name"}), None when it has none."""
+        path = self.path / "protocol.json"
+        return read_json(path) if path.is_file() else None
+
     def extent(self) -> dict | None:
         """The corpus extent prepare recorded (None for a cache made before it did, or a corpus
         nobody declared: then completeness cannot be checked)."""

@@ -3,9 +3,9 @@
 A cache records them in config.json (`labels`); a cache prepared before they were recorded holds
 RAVDESS's 8 classes (`avemotion.EMOTIONS`). Training builds models with `len(labels)` outputs and
 records the names with every checkpoint and metrics file, so reports and `predict` speak the run's
-names. Two label spaces meet by name (`label_map`): a run trained on RAVDESS (8 names) scores
-CREMA-D clips (6 names, all among RAVDESS's) by mapping each CREMA-D label onto the RAVDESS class
-of the same name.
+names. Two label spaces meet by name (`shared_labels`): a run trained on RAVDESS (8 names) scores
+CREMA-D clips (6 names, all among RAVDESS's) or IEMOCAP's 4 on the classes of the same name, and a
+CREMA-D run scores RAVDESS on the 6 names they share.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ def recorded_labels(meta: Mapping | None) -> tuple[str, ...]:
     return tuple(names) if names else DEFAULT_LABELS
 
 
-def label_map(source: Iterable[str], target: Iterable[str]) -> list[int]:
-    """For each class of `source` (a corpus), the index of the class of the same name in `target`
-    (a model's classes); ConfigError naming the classes `target` lacks."""
-    source, target = tuple(source), tuple(target)
-    missing = [n for n in source if n not in target]
-    if missing:
-        raise ConfigError(f"classes {', '.join(missing)} of the corpus are not among the model's "
-                          f"({', '.join(target)}); they cannot be scored")
-    return [target.index(n) for n in source]
+def shared_labels(corpus: Iterable[str], model: Iterable[str]) -> tuple[str, ...]:
+    """The class names a corpus and a model share, in the model's order; ConfigError when they
+    share fewer than 2 (nothing to tell apart)."""
+    corpus, model = tuple(corpus), tuple(model)
+    shared = tuple(n for n in model if n in corpus)
+    if len(shared) < 2:
+        raise ConfigError(f"the corpus's classes ({', '.join(corpus)}) and the model's ({', '.join(model)}) share "
+                          f"{len(shared)} name{'' if len(shared) == 1 else 's'}: nothing to score")
+    return shared

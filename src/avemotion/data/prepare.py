@@ -127,21 +127,36 @@ def prepare_one(record_dict: dict, cache_path: str, cfg_dict: dict) -> dict:
     return result
 
 
+def _which_segment(record: ClipRecord, detail: str) -> str:
+    """`detail` prefixed with the clip id (unless it is the file's stem) and its span, unless the
+    detail already says which span (a bad segment's reason does)."""
+    if record.start is None:
+        return f"{record.clip_id}: {detail}" if record.clip_id != Path(record.path).stem else detail
+    if f"{record.start:.2f}-" in detail:
+        return detail
+    span = f"{record.start:.2f}-" + ("end" if record.end is None else f"{record.end:.2f} s")
+    return f"{record.clip_id}, {span}: {detail}"
+
+
 def _preprocess(record: ClipRecord, cfg: PreprocessConfig):
     """ClipArrays, or {"error": InputError dict} for a bad input."""
     import av
 
     from avemotion.data.preprocess import preprocess_clip, preprocess_segment, probe
 
+    segment = record.start is not None or record.audio_path is not None
     try:
-        if record.start is not None or record.audio_path is not None:
+        if segment:
             start = record.start or 0.0
             end = record.end if record.end is not None else probe(record.path).duration
             return preprocess_segment(record.path, cfg, start, end, record.landmarks, audio_path=record.audio_path,
                                       face=record.face)
         return preprocess_clip(record.path, cfg, record.landmarks)
     except InputError as err:
-        return {"error": err.to_dict()}
+        error = err.to_dict()
+        if segment:  # many clips may share one recording: the line must say which one failed
+            error["detail"] = _which_segment(record, error["detail"])
+        return {"error": error}
     except av.error.FFmpegError as err:
         return {"error": {"file": str(record.path), "reason": "corrupt", "detail": f"cannot decode ({err})"}}
     except Exception as err:
@@ -201,6 +216,8 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = Prepr
     cache = ClipCache.create(out, cfg, labels=scan.labels, speakers=scan.speakers)
     if scan.extent is not None:
         cache.write_extent(scan.extent.to_dict())
+    if scan.protocol is not None:
+        cache.write_protocol(scan.protocol)
     todo = [r for r in scan.records if needs_work(cache, r)]
     report = PrepareReport(cache=str(cache.path), dataset=scan.dataset, config_hash=cfg.hash(),
                            labels=scan.labels,

@@ -35,6 +35,17 @@ LEGACY_NOTE = (
 PAPER_TRAIN = {"actors": 20, "clips": 1200}
 
 
+def on_paper_corpus(run: dict) -> bool:
+    """Whether the paper's RAVDESS figures can stand beside this run's: a run on a RAVDESS-layout
+    cache (runs made before run.json recorded the dataset were all RAVDESS-layout)."""
+    return run.get("dataset") in (None, "ravdess")
+
+
+def speaker_names(run: dict) -> dict[int, str]:
+    """Actor id -> the corpus's speaker name (manifest and IEMOCAP corpora; {} for RAVDESS)."""
+    return {int(a): str(n) for a, n in (run.get("speakers") or {}).items()}
+
+
 # ------------------------------------------------------------------------------------- collection
 
 
@@ -55,23 +66,35 @@ def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:
     labels = recorded_labels(docs[min(docs)])  # the run's class names (RAVDESS's 8 when not recorded)
     fold_scores = {k: d["metrics"] for k, d in docs.items()}
     predictions = [p for k in sorted(docs) for p in docs[k]["predictions"]]
+    speakers = speaker_names(run)
+    paper = paper_numbers(name)
+    if not on_paper_corpus(run):  # the paper's accuracies are RAVDESS's: none beside another corpus
+        paper["accuracy"] = None
     return {
         "model": name,
-        "folds": {str(k): _fold_row(d) for k, d in sorted(docs.items())},
+        "folds": {str(k): _fold_row(d, speakers) for k, d in sorted(docs.items())},
         "mean_std": aggregate_folds(fold_scores),
         "confusion": pooled_confusion(fold_scores),
         "labels": list(labels),
-        "slices": slices(predictions, names=labels),
+        "slices": _named_actors(slices(predictions, names=labels), speakers),
         "n_clips": len(predictions),
         "optimistic": any(d.get("optimistic") for d in docs.values()),
         "params": count_params(dirs[min(dirs)] / "best"),
-        "paper": paper_numbers(name),
+        "paper": paper,
         "stage_dirs": {str(k): str(p) for k, p in dirs.items()},
     }
 
 
-def _fold_row(doc: dict) -> dict:
+def _named_actors(groups: dict, speakers: dict[int, str]) -> dict:
+    """The per-actor slice keyed by speaker name where the corpus names its speakers."""
+    if speakers and "actor" in groups:
+        groups["actor"] = {speakers.get(int(a), a): s for a, s in groups["actor"].items()}
+    return groups
+
+
+def _fold_row(doc: dict, speakers: dict[int, str] | None = None) -> dict:
     m = doc["metrics"]
+    test = doc.get("test_actors")
     return {
         **{k: m[k] for k in SCALAR_METRICS},
         "n": m["n"],
@@ -80,7 +103,9 @@ def _fold_row(doc: dict) -> dict:
         "epoch": doc.get("epoch"),
         "selection": doc.get("selection"),
         "scored": doc.get("scored"),
-        "test_actors": doc.get("test_actors"),
+        "test_actors": test,
+        # the corpus's speaker names of the test actors (manifest, IEMOCAP), else the ids
+        "test_speakers": [speakers.get(int(a), str(a)) for a in test] if speakers and test else None,
         # beside the paper's 20 actors / 1200 clips: older stages did not record them (None)
         "train_actors": len(doc["train_actors"]) if doc.get("train_actors") is not None else None,
         "train_clips": doc.get("train_clips"),
@@ -127,7 +152,8 @@ def build_report(run_dir: str | Path, primary: str | None = None) -> dict:
         "refit": bool(run.get("refit")),
         "label": run.get("label") or "",
         "scored": "refit on all training actors" if run.get("refit") else "selected checkpoint",
-        "paper_train": PAPER_TRAIN,
+        "paper_train": PAPER_TRAIN if on_paper_corpus(run) else None,
+        "dataset": run.get("dataset"),
         "note": _note(run),
         "preset": run.get("preset"),
         "preprocess_hash": run.get("preprocess_hash"),
@@ -226,8 +252,7 @@ def render_markdown(report: dict) -> str:
         f"- run: `{report['run_dir']}`",
         f"- preset: {report['preset']}; selection: {report['selection']} ({report['note']})",
         f"- scored on the test folds: {report.get('scored', 'selected checkpoint')}",
-        f"- training per fold: actors and clips in the fold tables; the paper trained on "
-        f"{PAPER_TRAIN['actors']} actors ({PAPER_TRAIN['clips']} clips) per RAVDESS fold",
+        _training_line(report),
         f"- preprocessing hash: `{report['preprocess_hash']}`",
         "- accuracy, UAR and macro-F1 in percent, mean ± sample std over the test folds",
         "",
@@ -241,8 +266,21 @@ def render_markdown(report: dict) -> str:
     lines += _paper_tables(report)
     lines += _comparison_section(report)
     for name, m in report["models"].items():
-        lines += _model_section(name, m, name == report["primary"])
+        lines += _model_section(name, m, name == report["primary"], report.get("paper_train"))
     return "\n".join(lines) + "\n"
+
+
+def _training_line(report: dict) -> str:
+    line = "- training per fold: actors and clips in the fold tables"
+    paper = report.get("paper_train")
+    if paper:
+        return line + f"; the paper trained on {paper['actors']} actors ({paper['clips']} clips) per RAVDESS fold"
+    return line + f" (corpus: {report.get('dataset')}; the paper's figures are RAVDESS's and are not shown)"
+
+
+def test_speakers(row: dict) -> str:
+    """A fold's test actors as the corpus names them (ids where it does not)."""
+    return ", ".join(row.get("test_speakers") or map(str, row.get("test_actors") or []))
 
 
 def _model_row(name: str, m: dict) -> str:
@@ -293,15 +331,15 @@ def _comparison_section(report: dict) -> list[str]:
     return lines
 
 
-def _model_section(name: str, m: dict, primary: bool) -> list[str]:
+def _model_section(name: str, m: dict, primary: bool, paper_train: dict | None = None) -> list[str]:
     lines = ["", f"## {name}" + (" (this run's model)" if primary else ""), ""]
     if m["optimistic"]:
         lines += ["*Selected on the test fold: optimistic.*", ""]
-    paper = f"{PAPER_TRAIN['actors']} / {PAPER_TRAIN['clips']}"
-    lines += [f"| fold | test actors | train actors / clips (paper {paper}) | scored | epoch | n | accuracy | UAR | macro-F1 |",
+    paper = f" (paper {paper_train['actors']} / {paper_train['clips']})" if paper_train else ""
+    lines += [f"| fold | test actors | train actors / clips{paper} | scored | epoch | n | accuracy | UAR | macro-F1 |",
               "|---|---|---|---|---|---|---|---|---|"]
     for k, row in m["folds"].items():
-        actors = ",".join(map(str, row.get("test_actors") or []))
+        actors = test_speakers(row)
         train = f"{_num(row.get('train_actors'), '{}')} / {_num(row.get('train_clips'), '{}')}"
         lines.append(
             f"| {k} | {actors} | {train} | {row.get('scored') or '–'} | {row['epoch']} | {row['n']} "

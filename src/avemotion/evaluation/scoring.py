@@ -51,14 +51,18 @@ def _plain(value):
 CROSS_CORPUS_FREE = ("modalities", "short_clip")
 
 
-def score_clips(stem, cache, clip_ids=None, *, batch_size: int = 16, device: torch.device | str = "cpu") -> dict:
-    """A checkpoint's predictions and scores on a cache's clips (default: all), in the model's label
-    space: each clip's label is mapped onto the model's class of the same name (data.labels.label_map),
-    so a run trained on RAVDESS (8 classes) scores a CREMA-D cache (its 6 classes are among them).
-    A corpus class the model lacks is a ConfigError naming it, and so are preprocessing settings
-    that differ beyond CROSS_CORPUS_FREE. Returns {"labels", "metrics", "predictions"}."""
+def score_clips(stem, cache, clip_ids=None, *, batch_size: int = 16, device: torch.device | str = "cpu",
+                speaker_norm: dict | None = None) -> dict:
+    """A checkpoint's predictions and scores on a cache's clips (default: all), on the classes the
+    model and the corpus share by name (data.labels.shared_labels): a RAVDESS run (8 classes) scores
+    CREMA-D's 6 or IEMOCAP's 4, a CREMA-D run scores RAVDESS's clips of its 6 classes.
+    Clips of a class the model lacks are left out and counted (`left_out`); the model chooses among
+    the shared classes only (its probabilities renormalised over them), and `outside` counts the
+    clips its unrestricted choice would have put in a class the corpus lacks. Preprocessing settings
+    that differ beyond CROSS_CORPUS_FREE are a ConfigError. Returns {"labels" (the shared names),
+    "model_labels", "left_out", "outside", "metrics", "predictions"}."""
     from avemotion.config import PreprocessConfig
-    from avemotion.data.labels import label_map, recorded_labels
+    from avemotion.data.labels import recorded_labels, shared_labels
     from avemotion.errors import ConfigError
     from avemotion.evaluation.metrics import score_predictions
     from avemotion.models.checkpoint import load_checkpoint
@@ -71,10 +75,26 @@ def score_clips(stem, cache, clip_ids=None, *, batch_size: int = 16, device: tor
     if differs:
         raise ConfigError(f"{cache.path}: prepared with other settings than {stem} ({', '.join(differs)})")
     names = recorded_labels(meta)
-    mapping = label_map(cache.labels, names)
-    loader = cached_clip_loader(cache, list(clip_ids) if clip_ids is not None else cache.clip_ids(), batch_size,
-                                video=uses_video(model))
-    preds = predict_cached(model, loader, device)
-    for p in preds:
-        p["label"] = mapping[p["label"]]
-    return {"labels": list(names), "metrics": score_predictions(preds, names=names), "predictions": preds}
+    shared = shared_labels(cache.labels, names)
+    wanted = set(clip_ids) if clip_ids is not None else None
+    records = [r for r in cache.records() if wanted is None or r["clip_id"] in wanted]
+    left_out: dict[str, int] = {}
+    for r in records:
+        if cache.labels[r["label"]] not in shared:
+            left_out[cache.labels[r["label"]]] = left_out.get(cache.labels[r["label"]], 0) + 1
+    kept = [r["clip_id"] for r in records if cache.labels[r["label"]] in shared]
+    loader = cached_clip_loader(cache, kept, batch_size, video=uses_video(model), speaker_norm=speaker_norm)
+    preds = [_on_shared(p, cache.labels, names, shared) for p in predict_cached(model, loader, device)]
+    return {"labels": list(shared), "model_labels": list(names), "left_out": dict(sorted(left_out.items())),
+            "outside": sum(p.pop("outside") for p in preds),
+            "metrics": score_predictions(preds, names=shared), "predictions": preds}
+
+
+def _on_shared(row: dict, corpus: tuple, model: tuple, shared: tuple) -> dict:
+    """A prediction row in the shared label space: label and probabilities of the shared classes."""
+    probs = [row["probs"][model.index(n)] for n in shared]
+    total = sum(probs) or 1.0
+    probs = [round(p / total, 6) for p in probs]
+    outside = model[row["pred"]] not in shared
+    return {**row, "label": shared.index(corpus[row["label"]]), "pred": max(range(len(probs)), key=probs.__getitem__),
+            "probs": probs, "outside": int(outside)}

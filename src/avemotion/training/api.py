@@ -51,6 +51,8 @@ def train_many(
 
     for name in models:
         model_info(name)  # the registry refuses an unknown name with a one-line ConfigError
+    if not isinstance(preset, TrainConfig):
+        overrides = {**overrides, **corpus_folds(data, overrides, log)}  # only keys given as None
     cfg = preset.replace(**{k: v for k, v in overrides.items() if v is not None}) if isinstance(preset, TrainConfig) else get_preset(preset, **overrides)
     ctx = open_run(out, data, cfg, models=models, unimodal_dir=unimodal_dir, progress=progress, log=log)
     ctx.extra_callbacks = list(callbacks or [])
@@ -60,3 +62,19 @@ def train_many(
         for name in models:
             train_model(ctx, name, [fold])
     return build_report(out, primary=primary)
+
+
+def corpus_folds(data: str | Path, overrides: dict, log=print) -> dict:
+    """The fold counts of the corpus's standard protocol (the cache's protocol.json: IEMOCAP leaves
+    one session out), for those of n_folds / n_val not given explicitly; they replace the preset's,
+    which are RAVDESS's (6 folds of 4 actors) or the small synthetic corpus's."""
+    from avemotion.data.cache import open_cache
+
+    protocol = open_cache(data).protocol() or {}
+    taken = {k: protocol[k] for k in ("n_folds", "n_val") if k in protocol and overrides.get(k) is None}
+    from avemotion.training.engine import is_global_zero
+
+    if taken and is_global_zero():  # one process speaks under DDP
+        log(f"folds: the corpus's protocol, {protocol.get('name', 'declared by the corpus')} "
+            f"({', '.join(f'{k}={v}' for k, v in taken.items())}; --n-folds / --n-val override it)")
+    return taken

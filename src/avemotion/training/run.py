@@ -84,6 +84,7 @@ def open_run(
         progress=progress,
         partial=partial,
         face_sources=cache.face_sources(records),
+        dataset=",".join(sorted({str(r.get("dataset")) for r in records if r.get("dataset")})) or None,
         log=log,
     )
     write_run_json(ctx, models)
@@ -144,7 +145,9 @@ def run_stage(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> Path:
     doc = score_stage(ctx, fold, stage, path, meta, trainer)
     m = doc["metrics"]
     rule = "refit: last epoch" if is_refit(stage) else ctx.cfg.selection
-    scored = f"test actors {list(fold.test_actors)}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
+    names = ctx.cache.speakers  # the corpus's speaker names (manifest, IEMOCAP), else the ids
+    actors = [names.get(a, a) for a in fold.test_actors] if names else list(fold.test_actors)
+    scored = f"test actors {actors}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
     ctx.log(f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({rule}); {scored}")
     return path
 

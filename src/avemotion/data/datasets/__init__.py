@@ -106,6 +106,9 @@ class Scan:
     labels: tuple[str, ...] = DEFAULT_LABELS  # the corpus's class names in label order
     speakers: dict[int, str] = field(default_factory=dict)  # actor id -> speaker name (manifests, IEMOCAP)
     extent: Extent | None = None  # what a complete corpus holds, when the adapter or corpus says
+    # the corpus's standard folds, {"n_folds", "n_val", "name"} (IEMOCAP: leave one session out);
+    # training uses them unless --n-folds / --n-val say otherwise
+    protocol: dict | None = None
 
 
 _ADAPTERS: dict[str, type] = {}

@@ -48,6 +48,10 @@ MAPPINGS = {
     "all": (tuple(CODES.values()), dict(CODES)),
 }
 RELEASE_CLIPS = {"4": 5531, "4-noexc": 4490, "6": 7380}  # utterances of the release per mapping
+# The protocol papers report on IEMOCAP: 5 folds, each testing one session (actor ids are
+# consecutive per session, so 5 consecutive groups are the sessions), and 2 validation actors (one
+# female, one male: make_folds balances genders) drawn from the training sessions.
+PROTOCOL = {"n_folds": SESSIONS, "n_val": 2, "name": "leave one session out"}
 
 
 def speaker_id(session: int, gender: str) -> int:
@@ -130,6 +134,7 @@ class Iemocap:
             scan.notes.append(f"{sum(left_out.values())} utterances of classes outside the '{self.classes}' mapping "
                               f"left out ({', '.join(f'{c} {n}' for c, n in sorted(left_out.items()))})")
         scan.modalities = ("video", "audio") if video else ("audio",)
+        scan.protocol = dict(PROTOCOL)
         scan.speakers = {speaker_id(s, g): speaker_name(s, g) for s in range(1, SESSIONS + 1) for g in "FM"}
         genders = {speaker_id(s, g): ("female" if g == "F" else "male") for s in range(1, SESSIONS + 1) for g in "FM"}
         if self.classes in RELEASE_CLIPS:

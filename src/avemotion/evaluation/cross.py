@@ -1,0 +1,118 @@
+"""`avemotion evaluate RUN --corpus CACHE`: a finished run's checkpoints scored on another corpus.
+
+Every fold's scored checkpoint (the one the run's report scores: selected, or its refit) of every
+model in the run scores every clip of the other corpus's cache whose class the model knows, by
+name (scoring.score_clips: the shared classes only). The other corpus's speakers are not the
+run's, so each fold's model is an independent estimate: the report gives each fold's scores and
+their mean +- std, in the shared class names, and says which classes were left out. Written to
+RUN/cross/<corpus>/ (report.json, report.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from avemotion.errors import ConfigError
+from avemotion.evaluation.metrics import aggregate_folds, pooled_confusion
+from avemotion.evaluation.report import stage_dirs
+from avemotion.run_layout import UNIMODAL, RunLayout
+from avemotion.utils.io import read_json, write_json, write_text
+
+
+def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 16, device: str | None = None,
+                 log=print) -> dict:
+    """Score the run's models on the cache `corpus`; returns (and writes) the cross-corpus report."""
+    import torch
+
+    from avemotion.data.cache import open_cache
+    from avemotion.data.dataset import speaker_mfcc_stats
+    from avemotion.evaluation.scoring import score_clips
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").exists():
+        raise ConfigError(f"{run_dir}: not a run folder (no run.json)")
+    run = read_json(run_dir / "run.json")
+    layout = RunLayout.read(run_dir, run)
+    cache = open_cache(corpus)
+    dataset = _dataset(cache)
+    check_unseen(layout, run, cache, dataset)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    speaker_norm = speaker_mfcc_stats(cache) if run.get("training", {}).get("mfcc_norm") == "speaker" else None
+    names = list(run.get("models", [])) + [u for u in UNIMODAL if u not in run.get("models", [])]
+    models = {}
+    for name in names:
+        folds = {}
+        for k, path in stage_dirs(run_dir, run, name).items():
+            folds[k] = score_clips(path / "best", cache, batch_size=batch_size, device=device, speaker_norm=speaker_norm)
+            log(f"fold {k} {name}: accuracy {folds[k]['metrics']['accuracy']:.3f}, UAR {folds[k]['metrics']['uar']:.3f} "
+                f"on {folds[k]['metrics']['n']} clips")
+        if folds:
+            models[name] = _model_entry(folds)
+    report = {"run_dir": str(run_dir), "corpus": str(cache.path), "dataset": dataset,
+              "trained_on": run.get("dataset"), "models": models}
+    out = layout.cross_dir(f"{dataset or 'corpus'}-{cache.path.name}")  # one folder per cache scored
+    write_json(out / "report.json", report)
+    write_text(out / "report.md", render_markdown(report))
+    report["written"] = str(out)
+    return report
+
+
+def check_unseen(layout: RunLayout, run: dict, cache, dataset: str | None) -> None:
+    """Refuse a cache holding clips the run trained, validated or tested on: that is `evaluate`
+    (without --corpus), and scoring training clips would say nothing about another corpus."""
+    ids = set(cache.clip_ids())
+    for k in range(len(run.get("folds", []))):
+        path = layout.manifest(k)
+        if not path.is_file():
+            continue
+        manifest = read_json(path)
+        seen = ids & {c for split in ("train", "val", "test") for c in manifest.get(split, [])}
+        if seen and run.get("dataset") == dataset:
+            raise ConfigError(f"{cache.path}: holds {len(seen)} clips of the run's own folds (e.g. {sorted(seen)[0]}); "
+                              "`avemotion evaluate RUN` re-scores a run on its own corpus, --corpus is for another one")
+
+
+def _dataset(cache) -> str | None:
+    records = cache.records()
+    return ",".join(sorted({str(r.get("dataset")) for r in records if r.get("dataset")})) or None
+
+
+def _model_entry(folds: dict[int, dict]) -> dict:
+    first = folds[min(folds)]
+    scores = {k: f["metrics"] for k, f in folds.items()}
+    return {
+        "labels": first["labels"],
+        "model_labels": first["model_labels"],
+        "left_out": first["left_out"],  # clips of classes the model lacks (the same for every fold)
+        "folds": {str(k): {**{m: s[m] for m in ("n", "accuracy", "uar", "macro_f1", "per_class_recall")},
+                           "outside": folds[k]["outside"]} for k, s in sorted(scores.items())},
+        "mean_std": aggregate_folds(scores),
+        "confusion": pooled_confusion(scores),
+    }
+
+
+def _pct(stat: dict) -> str:
+    return "–" if stat.get("mean") is None else f"{stat['mean'] * 100:.2f} ± {stat['std'] * 100:.2f}"
+
+
+def render_markdown(report: dict) -> str:
+    lines = ["# avemotion cross-corpus scores", "",
+             f"- run: `{report['run_dir']}` (trained on {report.get('trained_on') or 'RAVDESS-layout'} clips)",
+             f"- scored on: `{report['corpus']}` ({report.get('dataset')}), every clip of a class the model knows",
+             "- each fold's model scores the same clips (none of them seen in training); mean ± sample std over folds",
+             "- the model chooses among the shared classes only; 'outside' counts the clips its unrestricted "
+             "choice put in a class the corpus lacks", ""]
+    for name, m in report["models"].items():
+        left = ", ".join(f"{c} {n}" for c, n in m["left_out"].items()) or "none"
+        lines += [f"## {name}", "", f"Shared classes: {', '.join(m['labels'])} (model: {', '.join(m['model_labels'])}); "
+                  f"clips left out (classes the model lacks): {left}.", "",
+                  f"Accuracy {_pct(m['mean_std']['accuracy'])} %, UAR {_pct(m['mean_std']['uar'])} %, "
+                  f"macro-F1 {_pct(m['mean_std']['macro_f1'])} %", "",
+                  "| fold model | n | accuracy | UAR | macro-F1 | outside |", "|---|---|---|---|---|---|"]
+        for k, row in m["folds"].items():
+            lines.append(f"| {k} | {row['n']} | {row['accuracy'] * 100:.2f} | {row['uar'] * 100:.2f} "
+                         f"| {row['macro_f1'] * 100:.2f} | {row['outside']} |")
+        lines += ["", "| class | recall (mean ± std) |", "|---|---|"]
+        lines += [f"| {c} | {_pct(s)} |" for c, s in m["mean_std"]["per_class_recall"].items()]
+        lines.append("")
+    return "\n".join(lines) + "\n"
