@@ -192,6 +192,12 @@ class ClipCache:
         return [r["clip_id"] for r in self.records()]
 
     @staticmethod
+    def dataset(records: list[dict]) -> str | None:
+        """The dataset adapter(s) that read these clips ("ravdess", "iemocap", "manifest", ...;
+        comma-joined when a cache mixes them), None when the records do not say."""
+        return ",".join(sorted({str(r["dataset"]) for r in records if r.get("dataset")})) or None
+
+    @staticmethod
     def face_sources(records: list[dict]) -> dict[str, int]:
         """Clips per face source ("landmarks", "detector", "none" for audio only) of these records."""
         counts: dict[str, int] = {}

@@ -34,7 +34,7 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
     run = read_json(run_dir / "run.json")
     layout = RunLayout.read(run_dir, run)
     cache = open_cache(corpus)
-    dataset = _dataset(cache)
+    dataset = cache.dataset(cache.records())
     check_unseen(layout, run, cache, dataset)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     speaker_norm = speaker_mfcc_stats(cache) if run.get("training", {}).get("mfcc_norm") == "speaker" else None
@@ -70,11 +70,6 @@ def check_unseen(layout: RunLayout, run: dict, cache, dataset: str | None) -> No
         if seen and run.get("dataset") == dataset:
             raise ConfigError(f"{cache.path}: holds {len(seen)} clips of the run's own folds (e.g. {sorted(seen)[0]}); "
                               "`avemotion evaluate RUN` re-scores a run on its own corpus, --corpus is for another one")
-
-
-def _dataset(cache) -> str | None:
-    records = cache.records()
-    return ",".join(sorted({str(r.get("dataset")) for r in records if r.get("dataset")})) or None
 
 
 def _model_entry(folds: dict[int, dict]) -> dict:

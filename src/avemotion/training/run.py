@@ -84,7 +84,7 @@ def open_run(
         progress=progress,
         partial=partial,
         face_sources=cache.face_sources(records),
-        dataset=",".join(sorted({str(r.get("dataset")) for r in records if r.get("dataset")})) or None,
+        dataset=cache.dataset(records),
         log=log,
     )
     write_run_json(ctx, models)
