@@ -175,6 +175,26 @@ def test_prepare_resumes_a_corpus_of_segments(release, prepared):
     assert (again.prepared, again.cached_before, again.cached) == (0, 10, 10)
 
 
+def test_no_face_in_an_utterance_names_the_utterance_and_its_span(release, tmp_path, monkeypatch):
+    """Every utterance of a dialogue is a span of one video: a failure naming only the .avi would not
+    say which utterance failed, so its detail starts with the turn name and the span."""
+    from avemotion.data import faces
+    from avemotion.data.prepare import prepare
+
+    monkeypatch.setattr(faces, "detect_faces", lambda frame, detector="haar": faces.NO_FACE)
+    report = prepare(release, tmp_path, CFG, workers=1)  # one worker: in this process, the patch holds
+    records = {r.clip_id: r for r in scan_dataset(release).records}
+    assert report.cached == 0 and len(report.failed) == len(records) == 10
+    details = {}
+    for f in report.failed:
+        assert f["reason"] == "no_face" and f["file"].endswith(".avi"), f
+        details[f["detail"].split(",")[0]] = f["detail"]
+    assert sorted(details) == sorted(records)  # one failure per utterance, named by its turn
+    for clip_id, r in records.items():
+        assert details[clip_id] == (f"{clip_id}, {r.start:.2f}-{r.end:.2f} s: "
+                                    f"no face found in any of the {CFG.num_frames} sampled frames"), details[clip_id]
+
+
 def test_without_dialogue_videos_the_corpus_is_audio_only(release, tmp_path):
     shutil.copytree(release / "IEMOCAP_full_release", tmp_path / "IEMOCAP_full_release",
                     ignore=shutil.ignore_patterns("avi"))

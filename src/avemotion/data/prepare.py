@@ -77,6 +77,26 @@ def _worker_init() -> None:
         pass
 
 
+@contextlib.contextmanager
+def _single_threaded():
+    """_worker_init for an in-process prepare (workers=1), undone after it: a `train` that follows
+    in the same process (a notebook, the tests) keeps its thread pools."""
+    import cv2
+    import torch
+
+    before = os.environ.get("OMP_NUM_THREADS"), cv2.getNumThreads(), torch.get_num_threads()
+    _worker_init()
+    try:
+        yield
+    finally:
+        if before[0] is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before[0]
+        cv2.setNumThreads(before[1])
+        torch.set_num_threads(before[2])
+
+
 def _pool_init() -> None:
     # Ctrl-C reaches the whole process group: workers finish their clip, the main process stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -174,9 +194,9 @@ def _write(cache: ClipCache, record: ClipRecord, arrays) -> None:
 def _run(todo: list[ClipRecord], cache: ClipCache, workers: int, on_result) -> None:
     args = [(r.to_dict(), str(cache.path), cache.config.to_dict()) for r in todo]
     if workers <= 1:
-        _worker_init()
-        for a in args:
-            on_result(prepare_one(*a))
+        with _single_threaded():  # as a pool worker runs, then the caller's thread pools again
+            for a in args:
+                on_result(prepare_one(*a))
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
