@@ -110,7 +110,7 @@ def _model_config(items: list[str] | None) -> dict | None:
 def _print_report(report: dict) -> None:
     from rich.console import Console
 
-    from avemotion.evaluation.report import summary_table, test_speakers
+    from avemotion.evaluation.report import fold_speakers, summary_table
     from avemotion.training.engine import is_global_zero
 
     if not is_global_zero():  # under DDP every rank builds the report; one prints it
@@ -124,7 +124,7 @@ def _print_report(report: dict) -> None:
         paper = f"; paper: {paper['actors']}, {paper['clips']}" if paper else ""
         for k, row in primary["folds"].items():
             console.print(
-                f"  fold {k}: test actors {test_speakers(row)}, trained on {row.get('train_actors')} actors "
+                f"  fold {k}: test actors {fold_speakers(row)}, trained on {row.get('train_actors')} actors "
                 f"({row.get('train_clips')} clips{paper}), epoch {row['epoch']}: "
                 f"accuracy {row['accuracy'] * 100:.1f}%, UAR {row['uar'] * 100:.1f}%, macro-F1 {row['macro_f1'] * 100:.1f}%"
             )

@@ -278,7 +278,7 @@ def _training_line(report: dict) -> str:
     return line + f" (corpus: {report.get('dataset')}; the paper's figures are RAVDESS's and are not shown)"
 
 
-def test_speakers(row: dict) -> str:
+def fold_speakers(row: dict) -> str:
     """A fold's test actors as the corpus names them (ids where it does not)."""
     return ", ".join(row.get("test_speakers") or map(str, row.get("test_actors") or []))
 
@@ -339,7 +339,7 @@ def _model_section(name: str, m: dict, primary: bool, paper_train: dict | None =
     lines += [f"| fold | test actors | train actors / clips{paper} | scored | epoch | n | accuracy | UAR | macro-F1 |",
               "|---|---|---|---|---|---|---|---|---|"]
     for k, row in m["folds"].items():
-        actors = test_speakers(row)
+        actors = fold_speakers(row)
         train = f"{_num(row.get('train_actors'), '{}')} / {_num(row.get('train_clips'), '{}')}"
         lines.append(
             f"| {k} | {actors} | {train} | {row.get('scored') or '–'} | {row['epoch']} | {row['n']} "

@@ -69,11 +69,10 @@ def corpus_folds(data: str | Path, overrides: dict, log=print) -> dict:
     one session out), for those of n_folds / n_val not given explicitly; they replace the preset's,
     which are RAVDESS's (6 folds of 4 actors) or the small synthetic corpus's."""
     from avemotion.data.cache import open_cache
+    from avemotion.training.engine import is_global_zero
 
     protocol = open_cache(data).protocol() or {}
     taken = {k: protocol[k] for k in ("n_folds", "n_val") if k in protocol and overrides.get(k) is None}
-    from avemotion.training.engine import is_global_zero
-
     if taken and is_global_zero():  # one process speaks under DDP
         log(f"folds: the corpus's protocol, {protocol.get('name', 'declared by the corpus')} "
             f"({', '.join(f'{k}={v}' for k, v in taken.items())}; --n-folds / --n-val override it)")
