@@ -96,6 +96,13 @@ class RunLayout:
         return os.path.relpath(os.path.abspath(self.unimodal_root), os.path.abspath(self.root))
 
 
+def run_models(run: dict) -> list[str]:
+    """The models a run's readers score: run.json's models, then the unimodal stages of a
+    two-stage run that are not among them."""
+    models = list(run.get("models", []))
+    return models + [u for u in UNIMODAL if u not in models]
+
+
 def scored_stage(stage: str, refit: bool) -> str:
     """The stage whose metrics a run's report shows for `stage`: its refit in a refit run."""
     return stage + REFIT if refit else stage

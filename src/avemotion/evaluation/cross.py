@@ -15,7 +15,7 @@ from pathlib import Path
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import aggregate_folds, pooled_confusion
 from avemotion.evaluation.report import stage_dirs
-from avemotion.run_layout import UNIMODAL, RunLayout
+from avemotion.run_layout import RunLayout, run_models
 from avemotion.utils.io import read_json, write_json, write_text
 
 
@@ -34,16 +34,17 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
     run = read_json(run_dir / "run.json")
     layout = RunLayout.read(run_dir, run)
     cache = open_cache(corpus)
-    dataset = cache.dataset(cache.records())
-    check_unseen(layout, run, cache, dataset)
+    records = cache.records()  # one read of every clip's JSON, for every fold and model below
+    dataset = cache.dataset(records)
+    check_unseen(layout, run, cache, {r["clip_id"] for r in records}, dataset)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     speaker_norm = speaker_mfcc_stats(cache) if run.get("training", {}).get("mfcc_norm") == "speaker" else None
-    names = list(run.get("models", [])) + [u for u in UNIMODAL if u not in run.get("models", [])]
     models = {}
-    for name in names:
+    for name in run_models(run):
         folds = {}
         for k, path in stage_dirs(run_dir, run, name).items():
-            folds[k] = score_clips(path / "best", cache, batch_size=batch_size, device=device, speaker_norm=speaker_norm)
+            folds[k] = score_clips(path / "best", cache, records=records, batch_size=batch_size, device=device,
+                                   speaker_norm=speaker_norm)
             log(f"fold {k} {name}: accuracy {folds[k]['metrics']['accuracy']:.3f}, UAR {folds[k]['metrics']['uar']:.3f} "
                 f"on {folds[k]['metrics']['n']} clips")
         if folds:
@@ -57,10 +58,9 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
     return report
 
 
-def check_unseen(layout: RunLayout, run: dict, cache, dataset: str | None) -> None:
-    """Refuse a cache holding clips the run trained, validated or tested on: that is `evaluate`
-    (without --corpus), and scoring training clips would say nothing about another corpus."""
-    ids = set(cache.clip_ids())
+def check_unseen(layout: RunLayout, run: dict, cache, ids: set[str], dataset: str | None) -> None:
+    """Refuse a cache (clip ids `ids`) holding clips the run trained, validated or tested on: that is
+    `evaluate` (without --corpus), and scoring training clips would say nothing about another corpus."""
     for k in range(len(run.get("folds", []))):
         path = layout.manifest(k)
         if not path.is_file():

@@ -17,7 +17,7 @@ from avemotion.evaluation.metrics import (
     pooled_confusion,
     slices,
 )
-from avemotion.run_layout import UNIMODAL, RunLayout, scored_stage
+from avemotion.run_layout import RunLayout, run_models, scored_stage
 from avemotion.utils.io import read_json, write_json, write_text
 
 TABLE1 = ("video", "audio", "averaging", "multiplicative", "multiplication", "concat_fc", "mcbp", "mmtm", "msaf", "cfn_sr", "tacfn")
@@ -139,9 +139,7 @@ def build_report(run_dir: str | Path, primary: str | None = None) -> dict:
     """Collect, compare and write report.{md,json}, confusion.{png,json}, curves.png."""
     run_dir = Path(run_dir)
     run = read_json(run_dir / "run.json")
-    names = list(run.get("models", []))
-    names += [u for u in UNIMODAL if u not in names]  # unimodal stages of a two-stage run
-    models = {n: m for n in names if (m := collect_model(run_dir, run, n)) is not None}
+    models = {n: m for n in run_models(run) if (m := collect_model(run_dir, run, n)) is not None}
     primary = primary if primary in models else next((n for n in reversed(run.get("models", [])) if n in models), None)
     report = {
         "run_dir": str(run_dir),

@@ -10,7 +10,7 @@ from avemotion.data.labels import recorded_labels
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import score_predictions
 from avemotion.evaluation.report import build_report, stage_dirs
-from avemotion.run_layout import UNIMODAL, RunLayout
+from avemotion.run_layout import RunLayout, run_models
 from avemotion.utils.io import read_json, write_json
 
 
@@ -36,9 +36,8 @@ def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_
     from avemotion.data.dataset import speaker_mfcc_stats
 
     speaker_norm = speaker_mfcc_stats(clip_cache) if run.get("training", {}).get("mfcc_norm") == "speaker" else None
-    names = list(run.get("models", [])) + [u for u in UNIMODAL if u not in run.get("models", [])]
     layout = RunLayout.read(run_dir, run)
-    for name in names:
+    for name in run_models(run):
         for k, path in stage_dirs(run_dir, run, name).items():
             if not layout.inside(path):  # a shared unimodal folder: evaluate writes only into its run
                 log(f"fold {k} {name}: in {path}, outside the run folder: kept as scored there")

@@ -51,16 +51,19 @@ def _plain(value):
 CROSS_CORPUS_FREE = ("modalities", "short_clip")
 
 
-def score_clips(stem, cache, clip_ids=None, *, batch_size: int = 16, device: torch.device | str = "cpu",
-                speaker_norm: dict | None = None) -> dict:
+def score_clips(stem, cache, clip_ids=None, *, records: list[dict] | None = None, batch_size: int = 16,
+                device: torch.device | str = "cpu", speaker_norm: dict | None = None) -> dict:
     """A checkpoint's predictions and scores on a cache's clips (default: all), on the classes the
     model and the corpus share by name (data.labels.shared_labels): a RAVDESS run (8 classes) scores
     CREMA-D's 6 or IEMOCAP's 4, a CREMA-D run scores RAVDESS's clips of its 6 classes.
     Clips of a class the model lacks are left out and counted (`left_out`); the model chooses among
     the shared classes only (its probabilities renormalised over them), and `outside` counts the
     clips its unrestricted choice would have put in a class the corpus lacks. Preprocessing settings
-    that differ beyond CROSS_CORPUS_FREE are a ConfigError. Returns {"labels" (the shared names),
-    "model_labels", "left_out", "outside", "metrics", "predictions"}."""
+    that differ beyond CROSS_CORPUS_FREE are a ConfigError. `records`: the cache's records when the
+    caller has read them (cache.records()). Returns {"labels" (the shared names), "model_labels",
+    "left_out", "outside", "metrics", "predictions"}."""
+    from collections import Counter
+
     from avemotion.config import PreprocessConfig
     from avemotion.data.labels import recorded_labels, shared_labels
     from avemotion.errors import ConfigError
@@ -77,12 +80,9 @@ def score_clips(stem, cache, clip_ids=None, *, batch_size: int = 16, device: tor
     names = recorded_labels(meta)
     shared = shared_labels(cache.labels, names)
     wanted = set(clip_ids) if clip_ids is not None else None
-    records = [r for r in cache.records() if wanted is None or r["clip_id"] in wanted]
-    left_out: dict[str, int] = {}
-    for r in records:
-        if cache.labels[r["label"]] not in shared:
-            left_out[cache.labels[r["label"]]] = left_out.get(cache.labels[r["label"]], 0) + 1
-    kept = [r["clip_id"] for r in records if cache.labels[r["label"]] in shared]
+    chosen = [r for r in (cache.records() if records is None else records) if wanted is None or r["clip_id"] in wanted]
+    left_out = Counter(cache.labels[r["label"]] for r in chosen if cache.labels[r["label"]] not in shared)
+    kept = [r["clip_id"] for r in chosen if cache.labels[r["label"]] in shared]
     loader = cached_clip_loader(cache, kept, batch_size, video=uses_video(model), speaker_norm=speaker_norm)
     preds = [_on_shared(p, cache.labels, names, shared) for p in predict_cached(model, loader, device)]
     return {"labels": list(shared), "model_labels": list(names), "left_out": dict(sorted(left_out.items())),

@@ -44,6 +44,7 @@ class RunContext:
     partial: dict | None = None  # what the cache lacks of the complete corpus (--allow-partial)
     face_sources: dict | None = None  # clips per face source of the cache: predict's crop rule follows it
     dataset: str | None = None  # the dataset adapter(s) of the cache's clips, e.g. "ravdess", "iemocap"
+    speakers: dict = field(default_factory=dict)  # actor id -> the corpus's speaker name (manifest, IEMOCAP)
     _speaker_norm: dict | None = None
 
     @property
@@ -182,7 +183,7 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         "unimodal_dir": ctx.layout.recorded_unimodal_dir(),
         "partial": ctx.partial,  # None: the complete corpus (or one whose extent is not declared)
         "labels": list(ctx.cache.labels),  # the class names, in label order
-        "speakers": {str(a): n for a, n in sorted(ctx.cache.speakers.items())},  # actor id -> name, if named
+        "speakers": {str(a): n for a, n in sorted(ctx.speakers.items())},  # actor id -> name, if named
         "dataset": ctx.dataset,  # the adapter that read the corpus: the paper's figures are RAVDESS's
         "face_sources": ctx.face_sources,
     }

@@ -85,6 +85,7 @@ def open_run(
         partial=partial,
         face_sources=cache.face_sources(records),
         dataset=cache.dataset(records),
+        speakers=cache.speakers,
         log=log,
     )
     write_run_json(ctx, models)
@@ -145,8 +146,7 @@ def run_stage(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> Path:
     doc = score_stage(ctx, fold, stage, path, meta, trainer)
     m = doc["metrics"]
     rule = "refit: last epoch" if is_refit(stage) else ctx.cfg.selection
-    names = ctx.cache.speakers  # the corpus's speaker names (manifest, IEMOCAP), else the ids
-    actors = [names.get(a, a) for a in fold.test_actors] if names else list(fold.test_actors)
+    actors = [ctx.speakers.get(a, a) for a in fold.test_actors]  # the corpus's names, else the ids
     scored = f"test actors {actors}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
     ctx.log(f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({rule}); {scored}")
     return path
