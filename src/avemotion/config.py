@@ -22,6 +22,13 @@ MODALITIES = ("video", "audio")
 # The published code's preprocessing (`prepare --legacy`; `train --legacy` refuses a cache without it).
 LEGACY_PREPROCESS = {"crop": "legacy", "stft_pad": "reflect"}  # the one definition of the modality names and their order
 SHORT_CLIP_POLICIES = ("error", "pad")
+# Where the audio window lies in a clip: "paper" = audio_offset s in, audio_duration s long (SPEC 2,
+# the reproduction); "speech" = audio_duration s centred on the speech an energy detector finds,
+# zero-padded symmetrically when the speech is shorter (data.preprocess.speech_span).
+AUDIO_WINDOWS = ("paper", "speech")
+# The corpora whose clips the paper's window was made for (a sentence starting about 0.5 s in and
+# lasting about 3 s); any other corpus is prepared with the speech window unless told otherwise.
+PAPER_WINDOW_DATASETS = ("ravdess",)
 # Face detectors (avemotion.data.detectors runs them); a dlib setting records dlib's major version.
 DETECTOR_NAMES = ("dlib", "dlib68", "haar")
 DLIB_MAJOR = 20
@@ -51,8 +58,11 @@ class PreprocessConfig:
     # librosa's centred-STFT padding: "constant" is librosa >= 0.10's default, "reflect" is 0.8's
     # (the published environment) and reproduces its MFCCs
     stft_pad: str = "constant"
-    # what to do with clips shorter than audio_offset + audio_duration
+    # what to do with clips shorter than audio_offset + audio_duration ("paper" window)
     short_clip: str = "error"
+    # where the audio window lies (AUDIO_WINDOWS); "paper" is left out of to_dict() and so of the
+    # hash, so every cache and checkpoint made before the field existed keeps its hash
+    audio_window: str = "paper"
     # what the cache holds: an audio-only corpus (RAVDESS speech, 03-01-*) is ("audio",); set by
     # `prepare` from the corpus, part of the hash so the two kinds of cache never mix
     modalities: tuple[str, ...] = MODALITIES
@@ -64,6 +74,8 @@ class PreprocessConfig:
             raise ValueError(f"stft_pad must be one of {STFT_PADS}, got {self.stft_pad!r}")
         if self.short_clip not in SHORT_CLIP_POLICIES:
             raise ValueError(f"short_clip must be one of {SHORT_CLIP_POLICIES}, got {self.short_clip!r}")
+        if self.audio_window not in AUDIO_WINDOWS:
+            raise ValueError(f"audio_window must be one of {AUDIO_WINDOWS}, got {self.audio_window!r}")
         object.__setattr__(self, "detector", canonical_detector(self.detector))  # "dlib" -> "dlib@20"
         given = list(self.modalities)  # JSON gives a list
         modalities = tuple(m for m in MODALITIES if m in given)  # canonical order
@@ -73,6 +85,10 @@ class PreprocessConfig:
 
     @property
     def min_duration(self) -> float:
+        """Seconds of audio the window takes before any padding: offset + duration ("paper"), or
+        the duration alone ("speech": the window is centred on the speech, no offset)."""
+        if self.audio_window == "speech":
+            return self.audio_duration
         return self.audio_offset + self.audio_duration
 
     @property
@@ -80,7 +96,13 @@ class PreprocessConfig:
         return round(self.audio_duration * self.sample_rate)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings as recorded (cache config.json, checkpoints, run.json) and hashed. The paper
+        window is left out: every dict, and so every hash, made before audio_window existed stays
+        the same (from_dict reads its absence as "paper")."""
+        d = dataclasses.asdict(self)
+        if d["audio_window"] == "paper":
+            del d["audio_window"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessConfig":
@@ -93,6 +115,12 @@ class PreprocessConfig:
         payload = dict(self.to_dict(), **(fingerprint or cache_fingerprint()))
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def default_audio_window(dataset: str) -> str:
+    """The audio window a corpus is prepared with unless the user says otherwise: the paper's for
+    RAVDESS (the reproduction), the speech-centred one for any other corpus (utterances of any length)."""
+    return "paper" if dataset in PAPER_WINDOW_DATASETS else "speech"
 
 
 def canonical_detector(setting: str) -> str:

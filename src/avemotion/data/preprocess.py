@@ -20,6 +20,17 @@ from avemotion.errors import InputError
 
 # Files shorter than this are refused even with short_clip="pad": too little audio to mean anything.
 MIN_PAD_DURATION = 1.0
+# The speech window (audio_window="speech"): a simple energy-based activity detector. Frames of
+# SPEECH_FRAME s every SPEECH_HOP s are speech when their RMS level is within SPEECH_TOP_DB of the
+# clip's loudest frame (relative, as librosa.effects.trim; 40 dB rather than its 60 leaves out breath
+# and room noise of a quiet studio) and above SPEECH_FLOOR_DB dBFS (absolute: a clip of near-silence
+# holds no speech). Only leading and trailing silence is trimmed; pauses inside the speech stay.
+SPEECH_FRAME = 0.025
+SPEECH_HOP = 0.010
+SPEECH_TOP_DB = 40.0
+SPEECH_FLOOR_DB = -60.0
+# Less speech than this is refused by prepare (a clip, not a window of a longer recording).
+MIN_SPEECH = 0.5
 # A stream that ends more than max(slack, fraction * stated duration) before the duration the
 # container states was cut short (intact files differ by a frame or two).
 TRUNCATION_SLACK = 0.5
@@ -410,9 +421,23 @@ def _keep(samples: _Samples, frame, skip: int, decoded: int) -> tuple[int, int]:
     return skip, decoded
 
 
-def audio_window(path: Path, audio: np.ndarray, start: float, cfg: PreprocessConfig) -> np.ndarray:
-    """`audio_duration` s from `start + audio_offset`; zero-padded only when cfg.short_clip == "pad"."""
+def audio_window(path: Path, audio: np.ndarray, start: float, cfg: PreprocessConfig, end: float | None = None,
+                 *, strict: bool = True) -> np.ndarray:
+    """The samples the MFCCs are computed from (window_audio without the padded flag)."""
+    return window_audio(path, audio, start, cfg, end, strict=strict)[0]
+
+
+def window_audio(path: Path, audio: np.ndarray, start: float, cfg: PreprocessConfig, end: float | None = None,
+                 *, strict: bool = True) -> tuple[np.ndarray, bool]:
+    """(audio_samples samples, whether they were zero-padded) of the window [start, end] (end None:
+    the end of the track). "paper": `audio_duration` s from `start + audio_offset`, zero-padded only
+    when cfg.short_clip == "pad". "speech": speech_window over the window's own audio; `strict`
+    refuses a window with less than MIN_SPEECH s of speech (a clip), otherwise such a window (a quiet
+    stretch of a long recording) is taken as it is."""
     sr = cfg.sample_rate
+    if cfg.audio_window == "speech":
+        stop = None if end is None else round(end * sr)
+        return speech_window(path, audio[round(start * sr):stop], cfg, strict=strict)
     first = round((start + cfg.audio_offset) * sr)
     need = cfg.audio_samples
     piece = audio[first:first + need]
@@ -421,11 +446,56 @@ def audio_window(path: Path, audio: np.ndarray, start: float, cfg: PreprocessCon
         if cfg.short_clip != "pad" or have < MIN_PAD_DURATION:
             raise InputError(path, "too_short", f"audio is {have:.2f} s, " + short_rule(cfg, start + cfg.min_duration))
         piece = np.pad(piece, (0, need - len(piece)))
-    return piece
+        return piece, True
+    return piece, False
+
+
+def speech_span(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """[first, last) sample of the speech in `audio`, leading and trailing silence trimmed (the
+    SPEECH_* rule above); (0, 0) when no frame is loud enough."""
+    frame, hop = round(SPEECH_FRAME * sample_rate), round(SPEECH_HOP * sample_rate)
+    if len(audio) < frame:
+        return 0, 0
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    starts = np.arange(0, len(audio) - frame + 1, hop)
+    rms = np.sqrt((energy[starts + frame] - energy[starts]) / frame)
+    level = 20 * np.log10(np.maximum(rms, 1e-10))
+    loud = np.flatnonzero((level >= level.max() - SPEECH_TOP_DB) & (level >= SPEECH_FLOOR_DB))
+    if not len(loud):
+        return 0, 0
+    return int(starts[loud[0]]), int(min(len(audio), starts[loud[-1]] + frame))
+
+
+def speech_window(path: Path, audio: np.ndarray, cfg: PreprocessConfig, *, strict: bool = True) -> tuple[np.ndarray, bool]:
+    """`audio_duration` s centred on the speech of `audio`: the middle of the speech when it is
+    longer, else the whole speech zero-padded on both sides (padded True). Speech is found by
+    speech_span; with less than MIN_SPEECH s of it, InputError too_short when `strict`, else the
+    window's own audio stands for it."""
+    sr, need = cfg.sample_rate, cfg.audio_samples
+    first, last = speech_span(audio, sr)
+    if last - first < MIN_SPEECH * sr:
+        if strict or len(audio) < MIN_SPEECH * sr:
+            raise InputError(path, "too_short", f"{(last - first) / sr:.2f} s of speech found in {len(audio) / sr:.2f} s "
+                                                f"of audio, under the {MIN_SPEECH:.2f} s the speech window needs")
+        first, last = 0, len(audio)
+    if last - first >= need:
+        begin = (first + last - need) // 2
+        return audio[begin:begin + need], False
+    before = (need - (last - first)) // 2  # symmetric padding, the odd sample after
+    return np.pad(audio[first:last], (before, need - (last - first) - before)), True
+
+
+def shortest_clip(cfg: PreprocessConfig) -> float:
+    """Seconds below which a clip is refused before it is decoded."""
+    if cfg.audio_window == "speech":
+        return MIN_SPEECH
+    return cfg.min_duration if cfg.short_clip == "error" else MIN_PAD_DURATION
 
 
 def short_rule(cfg: PreprocessConfig, needed: float) -> str:
     """The rule a too-short clip broke, as the end of its message."""
+    if cfg.audio_window == "speech":
+        return f"under the {MIN_SPEECH:.2f} s of speech the speech window needs"
     if cfg.short_clip == "pad":
         return f"under the {MIN_PAD_DURATION:.2f} s that --pad-short needs to zero-pad a clip to {needed:.2f} s"
     return f"the window needs {needed:.2f} s (use --pad-short to zero-pad clips of at least {MIN_PAD_DURATION:.2f} s)"
@@ -469,12 +539,12 @@ def preprocess_windows(path: str | Path, cfg: PreprocessConfig, windows: list[tu
     """
     path = Path(path)
     _open(path).close()  # classify unreadable / corrupt / not a media file first
-    return _windows(path, cfg, windows, landmarks, video_frames_only, audio_only)
+    return _windows(path, cfg, windows, landmarks, video_frames_only, audio_only, strict=False)
 
 
 def _windows(path: Path, cfg: PreprocessConfig, windows, landmarks, video_frames_only: bool = False,
-             audio_only: bool = False) -> list[ClipArrays | InputError]:
-    """preprocess_windows on a file already opened once (classified)."""
+             audio_only: bool = False, *, strict: bool = True) -> list[ClipArrays | InputError]:
+    """preprocess_windows on a file already opened once (classified); `strict`: window_audio's."""
     if not windows:
         return []
     videos, boxes, source = [None] * len(windows), [None] * len(windows), "none"
@@ -486,12 +556,15 @@ def _windows(path: Path, cfg: PreprocessConfig, windows, landmarks, video_frames
         if isinstance(video, InputError):
             per_window.append(video)
             continue
+        mfcc, padded = None, False
         try:
-            mfcc = None if audio is None else compute_mfcc(audio_window(path, audio, start, cfg), cfg)
+            if audio is not None:
+                piece, padded = window_audio(path, audio, start, cfg, end, strict=strict)
+                mfcc = compute_mfcc(piece, cfg)
         except InputError as err:
             per_window.append(err)
             continue
-        per_window.append(ClipArrays(video, mfcc, box, float(start), float(end), source))
+        per_window.append(ClipArrays(video, mfcc, box, float(start), float(end), source, padded=padded))
     return per_window
 
 
@@ -608,13 +681,14 @@ def preprocess_clip(path: str | Path, cfg: PreprocessConfig, landmarks: str | Pa
         raise InputError(path, "not_video", "no video stream (audio-only file?)")
     if not info.has_audio:
         raise InputError(path, "no_audio", "no audio stream")
-    if info.duration < (cfg.min_duration if cfg.short_clip == "error" else MIN_PAD_DURATION):
+    if info.duration < shortest_clip(cfg):
         raise InputError(path, "too_short", f"clip is {info.duration:.2f} s, " + short_rule(cfg, cfg.min_duration))
     # probe has classified the file
     result = _windows(path, cfg, [(0.0, info.duration)], landmarks, audio_only=not video)[0]
     if isinstance(result, InputError):
         raise result
-    result.padded = info.duration < cfg.min_duration
+    if cfg.audio_window == "paper":
+        result.padded = info.duration < cfg.min_duration
     return result
 
 
@@ -679,7 +753,7 @@ def preprocess_segment(path: str | Path, cfg: PreprocessConfig, start: float, en
         if not info.has_audio:
             raise InputError(path, "no_audio", "no audio stream")
         length = end - start
-    if length < (cfg.min_duration if cfg.short_clip == "error" else MIN_PAD_DURATION):
+    if length < shortest_clip(cfg):
         raise InputError(source, "too_short", f"segment {start:.2f}-{end:.2f} s is {length:.2f} s, "
                                               + short_rule(cfg, cfg.min_duration))
     frames, boxes, face_source = None, None, "none"
@@ -692,6 +766,8 @@ def preprocess_segment(path: str | Path, cfg: PreprocessConfig, start: float, en
         audio = decode_audio(source, cfg.sample_rate)
     else:
         audio = decode_audio_span(path, cfg.sample_rate, start, end)
-    mfcc = compute_mfcc(audio_window(source, audio, 0.0, cfg), cfg)
-    padded = len(audio) < round(cfg.min_duration * cfg.sample_rate)
+    piece, padded = window_audio(source, audio, 0.0, cfg)
+    mfcc = compute_mfcc(piece, cfg)
+    if cfg.audio_window == "paper":
+        padded = len(audio) < round(cfg.min_duration * cfg.sample_rate)
     return ClipArrays(frames, mfcc, boxes, float(start), float(end), face_source, padded=padded)
