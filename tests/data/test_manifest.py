@@ -41,8 +41,8 @@ def test_every_bad_row_gets_a_one_line_reason_and_the_others_go_on(crema_dir, tm
     assert scan.dataset == "manifest"
     assert [r.clip_id for r in scan.records] == ["1001_DFA_ANG_XX", "1001_DFA_ANG_XX_0.20-1.90"]
     seg = scan.records[1]
-    assert (seg.start, seg.end, seg.speaker, seg.emotion) == (0.2, 1.9, "bob", "joy")
-    assert scan.labels == ("anger", "joy")  # sorted labels
+    assert (seg.start, seg.end, seg.speaker, seg.emotion) == (0.2, 1.9, "bob", "happy")
+    assert scan.labels == ("angry", "happy")  # sorted labels, read as the shared names (anger, joy)
     reasons = {e.path.name: (e.code, e.detail) for e in scan.errors}
     assert reasons["missing.flv"] == ("unreadable", "file not found (corpus.csv line 3)")
     assert reasons["corpus.csv:4"] == ("bad_row", f"{clip}: empty label")
@@ -83,9 +83,9 @@ def test_speakers_get_stable_ids_in_sorted_order_and_folds_keep_them_apart(crema
 def test_labels_option_fixes_the_order_and_refuses_other_labels(crema_dir, tmp_path):
     csv = _write(tmp_path / "corpus.csv", ["path,label,speaker"] + [",".join(r.split(",")[:3]) for r in _crema_rows(crema_dir)])
     scan = scan_dataset(csv, labels=("joy", "anger"))
-    assert scan.labels == ("joy", "anger")
-    assert {r.emotion: r.label for r in scan.records} == {"joy": 0, "anger": 1}
-    assert [e.detail.split(": ", 1)[1] for e in scan.errors] == ["label 'calm' is not among --labels (joy, anger)"]
+    assert scan.labels == ("happy", "angry")  # --labels are read as the shared names too
+    assert {r.emotion: r.label for r in scan.records} == {"happy": 0, "angry": 1}
+    assert [e.detail.split(": ", 1)[1] for e in scan.errors] == ["label 'calm' is not among --labels (happy, angry)"]
 
 
 def test_prepare_manifest_of_real_crema_d_clips(crema_dir, tmp_path):
@@ -94,14 +94,14 @@ def test_prepare_manifest_of_real_crema_d_clips(crema_dir, tmp_path):
     rows = _crema_rows(crema_dir) + [f"{crema_dir / '1001_DFA_NEU_XX.flv'},calm,bob,male,1.0,9.0"]
     csv = _write(tmp_path / "corpus.csv", ["path,label,speaker,gender,start,end"] + [r + ",," for r in rows[:3]] + rows[3:])
     args = ["prepare", "--manifest", str(csv), "--out", str(tmp_path / "cache"), "--frames", "4", "--size", "32",
-            "--pad-short", "--workers", "1"]
+            "--pad-short", "--audio-window", "paper", "--workers", "1"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 3, result.output
-    assert "classes: 3 (anger, calm, joy)" in result.output
+    assert "classes: 3 (angry, calm, happy)" in result.output
     assert "failed: 1001_DFA_NEU_XX.flv: bad_row: segment 1.00-9.00 s ends past the end of the file (2.04 s)" in result.output
     assert "3 clips are shorter than the 2.95 s audio window, their audio zero-padded (--pad-short)" in result.output
     cache = open_cache(tmp_path / "cache")
-    assert cache.labels == ("anger", "calm", "joy") and cache.speakers == {1: "ann", 2: "bob"}
+    assert cache.labels == ("angry", "calm", "happy") and cache.speakers == {1: "ann", 2: "bob"}
     assert cache.modalities == ("video", "audio")
     records = {r["clip_id"]: r for r in cache.records()}
     assert {c: (r["label"], r["actor"], r["gender"]) for c, r in records.items()} == {
@@ -112,7 +112,7 @@ def test_prepare_manifest_of_real_crema_d_clips(crema_dir, tmp_path):
     again = CliRunner().invoke(app, args)
     assert "0 prepared, 3 already cached" in again.output
     report = json.loads((cache.path / "report.json").read_text())
-    assert report["labels"] == ["anger", "calm", "joy"] and report["reasons"] == {"bad_row": 1}
+    assert report["labels"] == ["angry", "calm", "happy"] and report["reasons"] == {"bad_row": 1}
 
 
 def test_prepare_audio_only_manifest_of_real_ravdess_speech(ravdess_speech_dir, tmp_path):

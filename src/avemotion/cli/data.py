@@ -78,7 +78,8 @@ def register(app: typer.Typer) -> None:
         stft_pad: Optional[str] = typer.Option(None, "--stft-pad", help="MFCC STFT padding: 'constant' (librosa >= 0.10; default) or 'reflect' (librosa 0.8, published)."),
         legacy: bool = typer.Option(False, "--legacy", help="The published preprocessing: --crop legacy --stft-pad reflect (explicit options win)."),
         detector: str = typer.Option("dlib", "--detector", help="Face detector where no landmark CSV exists: 'dlib' (HOG, default), 'dlib68' (box of 68 predicted landmarks, the CSV rule; needs the landmarks extra), 'haar' (OpenCV cascade)."),
-        pad_short: bool = typer.Option(False, "--pad-short", help="Zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
+        pad_short: bool = typer.Option(False, "--pad-short", help="Paper window: zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
+        audio_window: Optional[str] = typer.Option(None, "--audio-window", help="Where the 2.45 s audio window lies: 'paper' (0.5 s in; the default for RAVDESS) or 'speech' (centred on the detected speech, short utterances zero-padded; the default for any other corpus)."),
         workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),
         report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
         dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d, iemocap, manifest)."),
@@ -107,9 +108,10 @@ def register(app: typer.Typer) -> None:
 
         base = LEGACY_PREPROCESS if legacy else {}
         given = {k: v for k, v in (("crop", crop), ("stft_pad", stft_pad)) if v is not None}
+        window = audio_window or corpus_audio_window(data_dir, dataset)
         try:
             cfg = PreprocessConfig(num_frames=frames, frame_size=size, short_clip="pad" if pad_short else "error",
-                                   detector=detector, **{**base, **given})
+                                   detector=detector, audio_window=window, **{**base, **given})
         except ValueError as err:
             raise ConfigError(str(err)) from None
         from avemotion.data.detectors import check
@@ -120,6 +122,14 @@ def register(app: typer.Typer) -> None:
         _print_summary(result)
         if result.failed:
             raise typer.Exit(EXIT_FILES_FAILED)
+
+
+def corpus_audio_window(data_dir: Path, dataset: str | None) -> str:
+    """The corpus's default audio window (config.default_audio_window) of the adapter that will read it."""
+    from avemotion.config import default_audio_window
+    from avemotion.data.datasets import detect_dataset
+
+    return default_audio_window(dataset or detect_dataset(data_dir))
 
 
 def _prepare(data_dir: Path, out: Path, cfg, **options):
@@ -154,6 +164,8 @@ def _print_summary(result) -> None:
          "bold")
     if result.labels:
         line(f"classes: {len(result.labels)} ({', '.join(result.labels)})")
+    if result.audio_window:
+        line(f"audio window: {result.audio_window}")
     if "video" in result.modalities:
         line("faces: " + ", ".join(f"{n} from {source}" for source, n in sorted(result.face_sources.items())))
     for f in result.failed:

@@ -16,6 +16,14 @@ from avemotion import EMOTIONS
 from avemotion.errors import ConfigError
 
 DEFAULT_LABELS: tuple[str, ...] = tuple(EMOTIONS)  # caches, checkpoints and runs that record none
+# Other corpora's words for the project's class names (RAVDESS's, plus EmoDB's boredom). A manifest's
+# labels are read through this map, case-insensitively, so that its label space meets the others by
+# name (docs/data.md, Label spaces); a label that is none of these is kept as written.
+SYNONYMS = {
+    "anger": "angry", "happiness": "happy", "joy": "happy", "sadness": "sad", "fear": "fearful",
+    "afraid": "fearful", "surprise": "surprised", "disgusted": "disgust", "calmness": "calm", "bored": "boredom",
+}
+SHARED_NAMES = frozenset(EMOTIONS) | {"boredom"}
 
 
 def check_labels(names: Iterable[str], where: str = "labels") -> tuple[str, ...]:
@@ -34,6 +42,22 @@ def check_labels(names: Iterable[str], where: str = "labels") -> tuple[str, ...]
 def parse_labels(text: str) -> tuple[str, ...]:
     """`--labels neutral,happy,sad` -> ('neutral', 'happy', 'sad')."""
     return check_labels(text.split(","), "--labels")
+
+
+def shared_name(label: str) -> str:
+    """The project's name for a corpus's label: 'Anger' -> 'angry', 'Neutral' -> 'neutral'; any other
+    label as written (stripped)."""
+    key = label.strip().lower()
+    if key in SYNONYMS:
+        return SYNONYMS[key]
+    return key if key in SHARED_NAMES else label.strip()
+
+
+def renamed_note(renamed: Mapping[str, int]) -> str:
+    """The prepare-summary line saying which labels were read as the project's names ({"anger ->
+    angry": rows})."""
+    parts = ", ".join(f"{pair} ({n} row{'' if n == 1 else 's'})" for pair, n in sorted(renamed.items()))
+    return f"labels read as the project's class names: {parts} (docs/data.md, Label spaces)"
 
 
 def recorded_labels(meta: Mapping | None) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avemotion.config import PreprocessConfig
+from avemotion.config import PreprocessConfig, default_audio_window
 from avemotion.data.cache import ClipCache
 from avemotion.data.datasets import ClipRecord, scan_dataset
 from avemotion.errors import ConfigError, InputError
@@ -39,6 +39,7 @@ class PrepareReport:
     seconds: float = 0.0
     interrupted: bool = False
     modalities: tuple[str, ...] = ()
+    audio_window: str = ""  # where the audio window lies (PreprocessConfig.audio_window)
     warnings: list[str] = field(default_factory=list)  # shown by the summary, kept in report.json
     duplicates: list[list[str]] = field(default_factory=list)  # clips with identical audio windows
     cached: int = 0  # clips in the cache at the end
@@ -223,15 +224,17 @@ def _sigint_held():
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = PreprocessConfig(), *,
+def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig | None = None, *,
             workers: int | None = None, report_path: str | Path | None = None, dataset: str | None = None,
             progress: bool = False, on_clip=None, options: dict | None = None) -> PrepareReport:
     """Prepare `data_dir` (a corpus folder, or a manifest CSV) into OUT/<cfg.hash()>/; `on_clip(result)`
     is called after every clip; `options` go to the dataset adapter (e.g. {"labels": (...)} for a
     manifest). The cache records the corpus's class names and speaker names. Ctrl-C raises
-    PrepareInterrupted once the report is written."""
+    PrepareInterrupted once the report is written. `cfg` None: the default settings with the
+    corpus's audio window (config.default_audio_window: the paper's for RAVDESS, else speech)."""
     start = time.perf_counter()
     scan = scan_dataset(data_dir, dataset, **(options or {}))
+    cfg = cfg or PreprocessConfig(audio_window=default_audio_window(scan.dataset))
     cfg = dataclasses.replace(cfg, modalities=scan.modalities)  # an audio-only corpus: no video work
     cache = ClipCache.create(out, cfg, labels=scan.labels, speakers=scan.speakers)
     if scan.extent is not None:
@@ -240,7 +243,7 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig = Prepr
         cache.write_protocol(scan.protocol)
     todo = [r for r in scan.records if needs_work(cache, r)]
     report = PrepareReport(cache=str(cache.path), dataset=scan.dataset, config_hash=cfg.hash(),
-                           labels=scan.labels,
+                           labels=scan.labels, audio_window=cfg.audio_window,
                            found=len(scan.records) + len(scan.errors), cached_before=len(scan.records) - len(todo),
                            failed=[e.to_dict() for e in scan.errors], modalities=cfg.modalities,
                            warnings=list(scan.notes), redone=[r.clip_id for r in todo if cache.has(r.clip_id)],
@@ -288,14 +291,22 @@ def _finish(report: PrepareReport, cache: ClipCache, caught: dict[str, list[str]
     report.face_sources = cache.face_sources(records)
     report.padded = [r["clip_id"] for r in records if (r.get("prep") or {}).get("padded")]
     if report.padded:
-        report.warnings.append(f"{len(report.padded)} clips are shorter than the {cache.config.min_duration:.2f} s "
-                               f"audio window, their audio zero-padded (--pad-short): {_names(report.padded)} "
-                               "(report.json padded lists them)")
+        report.warnings.append(padded_warning(report.padded, cache.config))
     report.warnings += [duplicate_warning(ids) for ids in report.duplicates] + _face_warnings(report, records)
     if report.others:
         report.warnings.append(f"{report.others} clips left to another prepare working on this cache")
     report.warnings += [f"{w} while preprocessing {len(files)} file(s), e.g. {Path(files[0]).name}"
                         for w, files in caught.items()]
+
+
+def padded_warning(ids: list[str], cfg: PreprocessConfig) -> str:
+    """The summary line counting the clips whose audio window was zero-padded."""
+    if cfg.audio_window == "speech":
+        what = (f"hold less than {cfg.audio_duration:.2f} s of speech, the window zero-padded on both sides of it "
+                "(speech window)")
+    else:
+        what = f"are shorter than the {cfg.min_duration:.2f} s audio window, their audio zero-padded (--pad-short)"
+    return f"{len(ids)} clips {what}: {_names(ids)} (report.json padded lists them)"
 
 
 def _face_warnings(report: PrepareReport, records: list[dict]) -> list[str]:

@@ -9,8 +9,10 @@ Columns (header names, any order, spaces around names ignored):
     landmarks  an OpenFace-style CSV of the clip's frames, relative to the CSV    optional
     id         the clip id (default: the file's stem, plus _START-END for a span) optional
 
-Class names = the sorted distinct labels, unless `labels=` (`--labels a,b,c`) fixes them and their
-order. Speakers get stable integer ids 1..N in sorted name order (folds work on integer actor ids);
+Labels are read as the project's class names where they are another word for one (labels.SYNONYMS,
+case-insensitive: anger -> angry, happiness -> happy, ...; noted in the prepare summary), in the
+rows and in `labels=` alike. Class names = the sorted distinct labels, unless `labels=`
+(`--labels a,b,c`) fixes them and their order. Speakers get stable integer ids 1..N in sorted name order (folds work on integer actor ids);
 the names are kept (`Scan.speakers`, recorded in the cache). A corpus of audio files only (wav,
 flac, mp3, ...) is audio-only, like the RAVDESS speech set; in a corpus with video files an audio
 file's row is `not_video`. Every bad row is reported with its line and the others go on.
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from pathlib import Path
 
 from avemotion.data.datasets import ClipRecord, Scan, register_dataset
-from avemotion.data.labels import check_labels
+from avemotion.data.labels import check_labels, renamed_note, shared_name
 from avemotion.errors import ConfigError, InputError
 
 REQUIRED = ("path", "label", "speaker")
@@ -78,10 +81,22 @@ def read_rows(csv_path: Path) -> tuple[list[tuple[int, dict]], list[InputError]]
     return rows, errors
 
 
+def rename_labels(rows: list[tuple[int, dict]]) -> Counter:
+    """Each row's label as the project's class name (labels.shared_name), in place; returns the
+    rows renamed per 'old -> new'."""
+    renamed: Counter = Counter()
+    for _, row in rows:
+        name = shared_name(row["label"]) if row["label"] else ""
+        if name != row["label"]:
+            renamed[f"{row['label']} -> {name}"] += 1
+            row["label"] = name
+    return renamed
+
+
 @register_dataset("manifest")
 class Manifest:
     def __init__(self, labels=None):
-        self.labels = check_labels(labels, "--labels") if labels else None
+        self.labels = check_labels([shared_name(n) for n in labels], "--labels") if labels else None
 
     @staticmethod
     def detect(root: Path) -> bool:
@@ -91,6 +106,7 @@ class Manifest:
         csv_path = Path(root)
         base = csv_path.parent
         rows, errors = read_rows(csv_path)
+        renamed = rename_labels(rows)
         speakers = sorted({r["speaker"] for _, r in rows if r["speaker"]})
         ids = {name: k for k, name in enumerate(speakers, start=1)}  # stable: sorted names
         labels = self.labels or tuple(sorted({r["label"] for _, r in rows if r["label"]}))
@@ -118,6 +134,8 @@ class Manifest:
         scan = Scan(records=records, errors=errors, labels=check_labels(labels, f"{csv_path} labels"),
                     speakers={k: name for name, k in ids.items()})
         scan.modalities = ("video", "audio") if video else ("audio",)
+        if renamed:
+            scan.notes.append(renamed_note(renamed))
         return scan
 
     def record(self, base: Path, row: dict, labels, ids, genders, video: bool) -> ClipRecord:
