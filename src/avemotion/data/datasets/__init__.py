@@ -149,7 +149,7 @@ def detect_dataset(root: str | Path) -> str:
         raise InputError(root, "unreadable", f"cannot list the dataset folder ({err.strerror or err})") from None
     if not found:
         raise InputError(root, "bad_name", "no known dataset layout (RAVDESS Actor_XX/*.mp4 or *.wav/*.flac, CREMA-D "
-                         "1001_DFA_ANG_XX.flv, IEMOCAP Session1..5/; any other corpus: prepare --manifest corpus.csv)")
+                         "1001_DFA_ANG_XX.flv, IEMOCAP Session1..5/, EmoDB 03a01Wa.flac, nEMO labels.csv + audio/; any other corpus: prepare --manifest corpus.csv)")
     return found[0]
 
 
@@ -164,4 +164,4 @@ def scan_dataset(root: str | Path, dataset: str | None = None, **options) -> Sca
 
 
 # Adapters register themselves on import.
-from avemotion.data.datasets import cremad, iemocap, manifest, ravdess  # noqa: E402,F401
+from avemotion.data.datasets import cremad, emodb, iemocap, manifest, nemo, ravdess  # noqa: E402,F401
