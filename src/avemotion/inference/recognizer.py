@@ -22,7 +22,7 @@ from avemotion.errors import ConfigError, InputError
 from avemotion.inference import features
 from avemotion.inference.results import FileError, Prediction, Result, Timeline
 from avemotion.inference.runs import UNIMODAL_STAGES, RunInfo, choose_folds, read_run, resolve_preprocess
-from avemotion.inference.windows import check_window, is_long, plan_windows, smooth_probs
+from avemotion.inference.windows import check_window, is_long, plan_windows, pool_up_to, smooth_probs
 from avemotion.models.checkpoint import checkpoint_exists, load_checkpoint
 from avemotion.models.registry import check_input_contract
 
@@ -62,6 +62,7 @@ class Recognizer:
         self.run, self.folds, self.cfg, self.device = run, folds, cfg, device
         self.allow_missing, self.window, self.hop, self.smooth = allow_missing, window, hop, smooth
         self.batch_size = batch_size
+        self.pool_up_to = pool_up_to(cfg.audio_window)  # files up to this long: one answer pooled over windows
         self.modalities = _stage_modalities(run.model)
         self._models: dict[str, list[torch.nn.Module]] = {}
         self._load(run.model)  # the main models load now so that a broken run fails before any file
@@ -144,8 +145,9 @@ class Recognizer:
     # --- prediction ---------------------------------------------------------------------------
 
     def predict(self, path: str | Path, *, landmarks: str | Path | None = None, on_windows=None) -> Prediction | Timeline:
-        """A short video gives one Prediction, a long one a Timeline; a bad file raises InputError.
-        `on_windows(done, total)` is called as a timeline's windows are predicted (progress)."""
+        """A short video gives one Prediction, a long one a Timeline (up to `pool_up_to` s: one
+        Prediction pooled over its windows); a bad file raises InputError. `on_windows(done, total)`
+        is called as a timeline's windows are predicted (progress)."""
         path = Path(path)
         check_readable(path)
         info = features.probe(path)
@@ -157,7 +159,15 @@ class Recognizer:
             a = arrays[0]
             return Prediction.from_probs(self.probabilities(arrays, used[0])[0], used[0], a.start, a.end, str(path), notes,
                                          names=self.labels)
-        return self._predict_timeline(path, info, modalities, notes, landmarks, on_windows)
+        timeline = self._predict_timeline(path, info, modalities, notes, landmarks, on_windows)
+        return self._pooled(timeline) if info.duration <= self.pool_up_to else timeline
+
+    def _pooled(self, timeline: Timeline) -> Prediction:
+        """One answer for an utterance longer than a window: the mean of its windows' probabilities."""
+        probs = np.mean([w.probs_array() for w in timeline.windows], axis=0)
+        note = f"pooled over {len(timeline.windows)} windows of {self.window:g} s"
+        return Prediction.from_probs(probs, timeline.modalities, 0.0, timeline.duration, timeline.file,
+                                     timeline.notes + (note,), names=self.labels)
 
     def _available(self, path: Path, info) -> tuple[tuple[str, ...], list[str]]:
         """The modalities the file has, after falling back (if allowed) from a missing stream."""

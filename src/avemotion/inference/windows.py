@@ -12,8 +12,20 @@ LONG_FACTOR = 1.5
 _EPS = 1e-6
 
 
+# A model prepared with the speech window (audio_window="speech": utterances of any length) gives
+# one answer for a file up to this long, the mean of its windows' probabilities (an utterance longer
+# than a window is one utterance, not a timeline); longer files give a timeline.
+POOL_UP_TO = 10.5
+
+
 def is_long(duration: float, window: float) -> bool:
     return duration > LONG_FACTOR * window
+
+
+def pool_up_to(audio_window: str) -> float:
+    """Seconds up to which windows are pooled into one answer: POOL_UP_TO for the speech window,
+    0 (never) for the paper's, whose long videos stay timelines as before."""
+    return POOL_UP_TO if audio_window == "speech" else 0.0
 
 
 def check_window(window: float, hop: float, min_duration: float, pad_short: bool) -> None:
