@@ -12,10 +12,10 @@ Columns (header names, any order, spaces around names ignored):
 Labels are read as the project's class names where they are another word for one (labels.SYNONYMS,
 case-insensitive: anger -> angry, happiness -> happy, ...; noted in the prepare summary), in the
 rows and in `labels=` alike. Class names = the sorted distinct labels, unless `labels=`
-(`--labels a,b,c`) fixes them and their order. Speakers get stable integer ids 1..N in sorted name order (folds work on integer actor ids);
-the names are kept (`Scan.speakers`, recorded in the cache). A corpus of audio files only (wav,
-flac, mp3, ...) is audio-only, like the RAVDESS speech set; in a corpus with video files an audio
-file's row is `not_video`. Every bad row is reported with its line and the others go on.
+(`--labels a,b,c`) fixes them and their order. Speakers get stable integer ids 1..N in sorted
+name order (folds work on integer actor ids); the names are kept (`Scan.speakers`, recorded in
+the cache). A corpus of audio files only (wav, flac, mp3, ...) is audio-only, like the RAVDESS
+speech set; in a corpus with video files an audio file's row is `not_video`. Every bad row is reported with its line and the others go on.
 """
 
 from __future__ import annotations
