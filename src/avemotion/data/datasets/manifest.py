@@ -15,7 +15,8 @@ rows and in `labels=` alike. Class names = the sorted distinct labels, unless `l
 (`--labels a,b,c`) fixes them and their order. Speakers get stable integer ids 1..N in sorted
 name order (folds work on integer actor ids); the names are kept (`Scan.speakers`, recorded in
 the cache). A corpus of audio files only (wav, flac, mp3, ...) is audio-only, like the RAVDESS
-speech set; in a corpus with video files an audio file's row is `not_video`. Every bad row is reported with its line and the others go on.
+speech set; in a corpus with video files an audio file's row is `not_video`. Every bad row is
+reported with its line and the others go on.
 """
 
 from __future__ import annotations
