@@ -1,0 +1,177 @@
+"""Voice models: emotion from a 16 kHz waveform of any length (issue 23).
+
+A voice model takes `(waves, lengths)`: float32 (B, window_samples) windows of level-normalised
+speech (data/voice.py) and the number of real samples in each (a short utterance is zero-padded).
+It computes its own log-mel features (so training, export and prediction cannot disagree), normalises
+each band per utterance over the real frames only (a microphone's or room's colouring is a constant
+offset per band in the log domain), and pools over time with attention, masking the padding.
+
+Voice models have their own registry (a registry per pluggable kind): the audio-video models of
+models/registry.py take (video, mfcc) and stay the paper's.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from avemotion.data.voice import VoiceConfig
+from avemotion.errors import ConfigError
+
+NORMS = ("none", "mean", "meanvar")  # per-utterance normalisation of each log-mel band
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_matrix(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
+    import librosa
+
+    return torch.from_numpy(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax))
+
+
+class LogMel(nn.Module):
+    """(B, n) waves + lengths -> (log-mel (B, n_mels, T), frame mask (B, T) bool)."""
+
+    def __init__(self, cfg: VoiceConfig, norm: str = "mean"):
+        super().__init__()
+        if norm not in NORMS:
+            raise ConfigError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        self.n_fft, self.hop, self.norm = cfg.n_fft, cfg.hop_length, norm
+        mel = _mel_matrix(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+        # buffers, not parameters: they are part of the contract, saved with the weights and checked
+        self.register_buffer("mel", mel.clone(), persistent=False)
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+
+    def frames(self, lengths: torch.Tensor) -> torch.Tensor:
+        return lengths // self.hop + 1  # centred STFT: frame i covers sample i * hop
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        spec = torch.stft(waves, self.n_fft, self.hop, window=self.window, center=True, return_complex=True).abs() ** 2
+        logmel = torch.log(self.mel @ spec + 1e-6)
+        steps = torch.arange(logmel.shape[-1], device=waves.device)
+        mask = steps[None, :] < self.frames(lengths)[:, None]
+        return self._normalise(logmel, mask), mask
+
+    def _normalise(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.norm == "none":
+            return x * mask[:, None]
+        m = mask[:, None].to(x.dtype)
+        count = m.sum(-1, keepdim=True).clamp_min(1)
+        mean = (x * m).sum(-1, keepdim=True) / count
+        x = x - mean
+        if self.norm == "meanvar":
+            std = ((x ** 2 * m).sum(-1, keepdim=True) / count).clamp_min(1e-4).sqrt()
+            x = x / std
+        return x * m
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int = 1, stride: int = 1):
+        super().__init__()
+        self.stride = stride
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride, padding=dilation * (kernel - 1) // 2, dilation=dilation)
+        self.bn = nn.BatchNorm1d(c_out)
+        self.residual = c_in == c_out
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.stride > 1:
+            mask = mask[:, ::self.stride]
+        y = F.relu(self.bn(self.conv(x))) * mask[:, None]
+        return (x + y if self.residual else y), mask
+
+
+class AttentiveStats(nn.Module):
+    """Attention weights over the real frames; weighted mean and standard deviation per channel."""
+
+    def __init__(self, channels: int, hidden: int = 64):
+        super().__init__()
+        self.score = nn.Sequential(nn.Conv1d(channels, hidden, 1), nn.Tanh(), nn.Conv1d(hidden, 1, 1))
+
+    def weights(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) softmax over each row's real frames (zero on the padding)."""
+        scores = self.score(x).squeeze(1).masked_fill(~mask, float("-inf"))
+        return torch.softmax(scores, dim=-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        w = self.weights(x, mask)[:, None]
+        mean = (x * w).sum(-1)
+        std = ((x ** 2 * w).sum(-1) - mean ** 2).clamp_min(1e-6).sqrt()
+        return torch.cat([mean, std], dim=1)
+
+
+class VoiceCNN(nn.Module):
+    """Log-mel -> dilated 1-D convolutions over time (mel bands as channels) -> attentive statistics
+    pooling -> a small head. About 0.3 M parameters; real time many times over on one CPU core."""
+
+    def __init__(self, num_classes: int, cfg: VoiceConfig | None = None, *, width: int = 128, embed: int = 256,
+                 norm: str = "mean", dropout: float = 0.3):
+        super().__init__()
+        cfg = cfg or VoiceConfig()
+        self.features = LogMel(cfg, norm)
+        self.blocks = nn.ModuleList([
+            ConvBlock(cfg.n_mels, width, 5, stride=2),  # 20 ms steps: half the cost, enough for prosody
+            ConvBlock(width, width, 3, dilation=2),
+            ConvBlock(width, width, 3, dilation=3),
+            ConvBlock(width, embed, 1),
+        ])
+        self.pool = AttentiveStats(embed)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * embed, 128), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(128, num_classes))
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor, augment: Callable | None = None) -> torch.Tensor:
+        x, mask = self.features(waves, lengths)
+        if augment is not None:  # feature-domain augmentation (training only): masks, band gains
+            x = augment(x, mask)
+        for block in self.blocks:
+            x, mask = block(x, mask)
+        return self.head(self.pool(x, mask))
+
+
+@dataclass(frozen=True)
+class VoiceModelInfo:
+    name: str
+    factory: Callable[..., nn.Module]
+    description: str
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self.factory(num_classes=8).parameters())
+
+
+_VOICE_MODELS: dict[str, VoiceModelInfo] = {}
+
+
+def register_voice_model(name: str, description: str):
+    def wrap(factory):
+        if name in _VOICE_MODELS:
+            raise ValueError(f"voice model {name!r} registered twice")
+        _VOICE_MODELS[name] = VoiceModelInfo(name, factory, description)
+        return factory
+
+    return wrap
+
+
+def list_voice_models() -> list[str]:
+    return sorted(_VOICE_MODELS)
+
+
+def voice_model_info(name: str) -> VoiceModelInfo:
+    if name not in _VOICE_MODELS:
+        raise ConfigError(f"unknown voice model {name!r}; known: {', '.join(list_voice_models())}")
+    return _VOICE_MODELS[name]
+
+
+def create_voice_model(name: str, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
+    """Build a registered voice model; name and options are recorded on it for its weights file."""
+    model = voice_model_info(name).factory(num_classes=num_classes, cfg=cfg, **options)
+    model.voice_name, model.voice_options = name, dict(options)
+    return model
+
+
+@register_voice_model("voice_cnn", "log-mel (64 bands to 8 kHz), per-utterance band normalisation, dilated 1-D CNN, attentive statistics pooling")
+def voice_cnn(*, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
+    return VoiceCNN(num_classes, cfg, **options)
