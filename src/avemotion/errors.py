@@ -11,6 +11,7 @@ REASONS = (
     "not_video",  # readable but no video stream (audio-only, text, image ...)
     "no_audio",  # video without an audio stream
     "too_short",  # shorter than the audio window needs (offset + duration)
+    "too_long",  # longer than a command decodes at once (a stated bound on memory)
     "no_face",  # no face in any sampled frame
     "bad_landmarks",  # landmark CSV unreadable or missing x_0..x_67 / y_0..y_67 columns
     "bad_name",  # file name does not follow the dataset's naming scheme
