@@ -1,4 +1,5 @@
-"""`avemotion predict VIDEO... --run RUN`: a thin layer over `avemotion.inference.Recognizer`.
+"""`avemotion predict FILE... [--run RUN]`: a thin layer over `avemotion.inference.Recognizer`, and
+without --run over the voice model that ships with the package (`inference.pretrained`).
 
 Exit status: 0 every file predicted, 3 some files failed (each reported on one line, the others
 predicted), 2 usage or configuration error, an output that would replace an input or an existing
@@ -29,14 +30,15 @@ def register(app: typer.Typer) -> None:
 
 def predict(
     # readable=False: an unreadable file is one failed input (exit 3), not a usage error for the call
-    videos: List[Path] = typer.Argument(..., help="Video files (mp4, mov, avi, mkv, webm, flv, ...).", show_default=False, readable=False),
-    run: Path = typer.Option(..., "--run", envvar="AVEMOTION_RUN", help="Run folder written by `avemotion train` (default: $AVEMOTION_RUN)."),
+    videos: List[Path] = typer.Argument(..., help="Video or audio files (mp4, mov, avi, mkv, webm, flv, ...; wav, flac, mp3, ogg, opus, ... without --run).", show_default=False, readable=False),
+    run: Optional[Path] = typer.Option(None, "--run", envvar="AVEMOTION_RUN", help="Run folder written by `avemotion train` (default: $AVEMOTION_RUN). Without it: the voice model that ships with avemotion (`avemotion weights`), on the file's audio track."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Without --run: which shipped voice model (`avemotion weights` lists them; default: the default one)."),
     model: Optional[str] = typer.Option(None, help="Model of the run to use when it holds several."),
     fold: Optional[int] = typer.Option(None, help="Use this fold's checkpoint (default: the best-validated fold)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of every fold's checkpoint."),
-    window: float = typer.Option(3.0, help="Window length in seconds for long videos."),
-    hop: float = typer.Option(1.0, help="Seconds between window starts."),
-    smooth: int = typer.Option(1, min=1, help="Moving average of probabilities over N windows (1: none)."),
+    window: Optional[float] = typer.Option(None, help="Window length in seconds for long videos.", show_default="3.0"),
+    hop: Optional[float] = typer.Option(None, help="Seconds between window starts.", show_default="1.0"),
+    smooth: Optional[int] = typer.Option(None, min=1, help="Moving average of probabilities over N windows (1: none).", show_default="1"),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="Output format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output here instead of stdout.", readable=False),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Timeline / probability plot (PNG); one per video, suffixed by its name when several.", readable=False),
@@ -48,19 +50,30 @@ def predict(
     detector: Optional[str] = typer.Option(None, "--detector", help="Face detector for videos without landmarks: dlib (HOG), dlib68 (68-point landmark box, the RAVDESS CSV rule; needs the landmarks extra), haar. Default: the crop rule the run was trained with."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Run the model through onnxruntime: a file written by `avemotion export` from this run."),
     preprocess: List[str] = typer.Option([], "--preprocess", metavar="KEY=VALUE", help="Preprocessing setting you expect; checked against the run, any difference is refused."),
-    device: str = typer.Option("cpu", help="Torch device."),
+    device: Optional[str] = typer.Option(None, help="Torch device.", show_default="cpu"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ) -> None:
-    """Recognise emotions in videos: one prediction per short clip, a timeline for long videos."""
+    """Recognise emotions in videos: one prediction per short clip, a timeline for long videos.
+    Without --run: emotion from the voice of any audio or video file, with the shipped voice model."""
     from avemotion.inference import Recognizer
 
+    if run is None:
+        _check_run_options({"--model": model, "--fold": fold, "--ensemble": ensemble or None, "--window": window,
+                            "--hop": hop, "--smooth": smooth, "--plot": plot, "--annotate": annotate,
+                            "--landmarks": landmarks, "--allow-missing": allow_missing or None, "--pad-short": pad_short,
+                            "--detector": detector, "--onnx": onnx, "--preprocess": preprocess or None, "--device": device})
+        _predict_voice(videos, weights, fmt, output, overwrite, progress)
+        return
+    if weights is not None:
+        raise ConfigError("--weights picks a shipped voice model for predict without --run; with --run the run's models predict")
     settings = _parse_settings(preprocess)
     landmark_map = _landmark_map(videos, landmarks)
     extras = _extra_paths(videos, plot, annotate)
     _check_outputs(videos, output, extras, [Path(p) for p in landmark_map.values()], run, overwrite)
     recognizer = Recognizer.from_run(
-        run, model=model, fold=fold, ensemble=ensemble, device=device, allow_missing=allow_missing, pad_short=pad_short,
-        preprocess=settings, window=window, hop=hop, smooth=smooth, detector=detector, onnx=onnx,
+        run, model=model, fold=fold, ensemble=ensemble, device=device or "cpu", allow_missing=allow_missing,
+        pad_short=pad_short, preprocess=settings, window=3.0 if window is None else window, hop=1.0 if hop is None else hop,
+        smooth=smooth or 1, detector=detector, onnx=onnx,
     )
     results = []
     for result, paths in zip(recognizer.predict_many(videos, progress=progress and sys.stderr.isatty(), landmarks=landmark_map), extras):
@@ -70,6 +83,35 @@ def predict(
     _write_output(results, fmt, output, recognizer.describe())
     if any(_failed(r) for r in results):
         raise typer.Exit(3)  # as `prepare`: finished, some files failed (docs/inference.md)
+
+
+def _check_run_options(given: dict) -> None:
+    """Options of a run's models given without --run: one line naming them (exit 2)."""
+    names = [option for option, value in given.items() if value is not None]
+    if names:
+        raise ConfigError(f"{', '.join(names)} {'go' if len(names) > 1 else 'goes'} with --run RUN (a run folder written by "
+                          f"`avemotion train`); without --run predict uses the shipped voice model (options: --weights, "
+                          f"--format, --output, --overwrite)")
+
+
+def _predict_voice(files: list[Path], name: str | None, fmt: OutputFormat, output: Path | None, overwrite: bool,
+                   progress: bool) -> None:
+    """The shipped voice model on each file's audio track: the same outputs and exit codes as with a run."""
+    from avemotion.inference.pretrained import get_weights, headline
+
+    entry = get_weights(name)  # one line when none ship or the name is unknown
+    _check_outputs(files, output, [], [entry.path, entry.meta_path], None, overwrite)
+    recognizer = entry.load()  # verified: a damaged file is one line naming it
+    spoke = headline(recognizer)
+    if fmt is not OutputFormat.table:
+        typer.echo(spoke, err=True)  # stdout is the JSON/CSV document
+    results = []
+    for result in recognizer.predict_many(files, progress=progress and sys.stderr.isatty()):
+        _report(result, allow_missing=True)  # no modality fallback to hint at: the voice is the only one
+        results.append(result)
+    _write_output(results, fmt, output, recognizer.describe(), header=spoke)
+    if any(_failed(r) for r in results):
+        raise typer.Exit(3)
 
 
 def _failed(result) -> bool:
@@ -165,12 +207,13 @@ def _writing(path: Path, write, *args) -> None:
         raise ConfigError(f"{path}: cannot write ({err.strerror or err})") from None
 
 
-def _write_output(results: list, fmt: OutputFormat, output: Path | None, meta: dict) -> None:
+def _write_output(results: list, fmt: OutputFormat, output: Path | None, meta: dict, header: str | None = None) -> None:
     from avemotion.inference import outputs
     from avemotion.utils.io import write_text
 
     if fmt is OutputFormat.table:
         text = _table_text(results, outputs, width=None if output is None else 120)
+        text = text if header is None else f"{header}\n{text}"
     elif fmt is OutputFormat.json:
         text = outputs.to_json(results, meta)
     else:

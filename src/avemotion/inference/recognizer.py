@@ -106,6 +106,14 @@ class Recognizer:
             rec._models[run.model] = [export.OnnxModel(onnx, rec.modalities)]
         return rec
 
+    @staticmethod
+    def pretrained(name: str | None = None):
+        """The voice model that ships with avemotion (`name`, default `pretrained.DEFAULT_VOICE`),
+        checksum-verified: a `VoiceRecognizer` for any audio or video file (inference/pretrained.py)."""
+        from avemotion.inference.pretrained import get_weights
+
+        return get_weights(name).load()
+
     # --- models -------------------------------------------------------------------------------
 
     def _load(self, stage: str) -> list[torch.nn.Module]:
