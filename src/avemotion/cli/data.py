@@ -128,8 +128,12 @@ def corpus_audio_window(data_dir: Path, dataset: str | None) -> str:
     """The corpus's default audio window (config.default_audio_window) of the adapter that will read it."""
     from avemotion.config import default_audio_window
     from avemotion.data.datasets import detect_dataset
+    from avemotion.errors import InputError
 
-    return default_audio_window(dataset or detect_dataset(data_dir))
+    try:
+        return default_audio_window(dataset or detect_dataset(data_dir))
+    except InputError:
+        return "paper"  # no known layout: prepare itself says what is wrong with the folder
 
 
 def _prepare(data_dir: Path, out: Path, cfg, **options):
