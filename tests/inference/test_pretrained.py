@@ -210,3 +210,17 @@ def test_weights_command_unknown_name_and_nothing_shipped(monkeypatch, capsys, s
     monkeypatch.setattr(pretrained, "DEFAULT_VOICE", None)
     code, out, err = run_cli(monkeypatch, capsys, "weights")
     assert (code, err) == (0, "") and out.startswith("no voice weights ship")
+
+
+def test_the_installed_command_lists_the_package_registry():
+    """Through a fresh interpreter: `avemotion --help` names the command; it reads the real registry."""
+    import subprocess
+    import sys
+
+    run = lambda *args: subprocess.run([sys.executable, "-m", "avemotion.cli.main", *args], capture_output=True,
+                                       text=True, timeout=300)
+    assert "weights" in run("--help").stdout
+    result = run("weights", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["default"] == pretrained.DEFAULT_VOICE and [w["name"] for w in doc["weights"]] == pretrained.list_weights()
