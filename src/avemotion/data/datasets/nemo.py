@@ -28,28 +28,35 @@ CLIPS = 4481
 PROTOCOL = {"n_folds": 9, "n_val": 2, "name": "leave one speaker out"}
 
 
-def header(path: Path) -> list[str]:
-    """The column names of a CSV's first line ([] when it cannot be read)."""
+def first_row(path: Path) -> dict:
+    """The first data row of a CSV by column name ({} when it cannot be read)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            return [c.strip().lower() for c in next(csv.reader(f), [])]
-    except (OSError, UnicodeDecodeError):
-        return []
+            return next(csv.DictReader(f), None) or {}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
 
 
 @register_dataset("nemo")
 class Nemo:
     @staticmethod
     def detect(root: Path) -> bool:
+        # nEMO's columns and one of its speakers: another corpus laid out alike is a manifest's job
         csv_path = root / "labels.csv"
-        return (root / "audio").is_dir() and csv_path.is_file() and all(c in header(csv_path) for c in COLUMNS)
+        if not ((root / "audio").is_dir() and csv_path.is_file()):
+            return False
+        row = first_row(csv_path)
+        return all(c in row for c in COLUMNS) and (row.get("speaker") or "").strip() in SPEAKERS
 
     def scan(self, root: Path) -> Scan:
         csv_path = root / "labels.csv"
         scan = Scan(labels=LABELS, modalities=("audio",), protocol=dict(PROTOCOL),
                     speakers={k: code for code, k in ACTORS.items()})
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with open(csv_path, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            raise InputError(csv_path, "unreadable", f"cannot read the labels ({getattr(err, 'strerror', None) or err})") from None
         for line, row in enumerate(rows, start=2):
             try:
                 scan.records.append(self.record(root, row, f"{csv_path}:{line}"))
