@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import pickle
 import random
+import re
+import zipfile
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +14,7 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from avemotion.errors import InputError
 from avemotion.models.checkpoint import save_checkpoint
 from avemotion.utils.io import atomic_path
 
@@ -103,8 +107,48 @@ class SelectBest(L.Callback):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """last.ckpt is replaced in one rename: a kill during the save leaves the previous one intact."""
+    """last.ckpt is replaced in one rename: a kill during the save leaves the previous one intact.
+
+    It is also the only reader of last.ckpt when a stage resumes (`trainer.fit(ckpt_path=...)`):
+    always weights-only, whatever Lightning asks for and whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
+    says (an explicit True overrides it), so a planted file can never run code."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         with atomic_path(path) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        return load_resume_state(Path(path), map_location or _as_saved)
+
+
+# Errors torch.load raises for a file that is not a checkpoint it may load (a refused global, a
+# truncated or foreign file); anything else is a bug and keeps its traceback.
+BAD_CHECKPOINT = (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, zipfile.BadZipFile)
+
+
+def _as_saved(storage, location):
+    """Tensors where they were saved, as Lightning's own reader does."""
+    return storage
+
+
+def load_resume_state(path: Path, map_location=_as_saved) -> dict:
+    """A Lightning checkpoint (last.ckpt) loaded weights-only, or one line naming the file.
+
+    Lightning's loop, optimizer, scheduler and callback states are tensors, numbers, strings and
+    containers: nothing needs allow-listing (checked on torch 2.13 and Lightning 2.6)."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except BAD_CHECKPOINT as err:
+        raise InputError(path, "corrupt", f"refused to resume from it ({_reason(err)}); delete it to "
+                                          "train the stage from its start") from None
+    if not isinstance(state, dict):
+        raise InputError(path, "corrupt", "not a Lightning checkpoint; delete it to train the stage from its start")
+    return state
+
+
+def _reason(err: Exception) -> str:
+    """One short reason: torch's own message spans lines and advises an unsafe retry."""
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+    if found:
+        return f"it holds {found.group(1)}, which a weights-only load refuses"
+    return "not a readable checkpoint"

@@ -1,0 +1,66 @@
+"""Issue 29, item 1: a planted or damaged last.ckpt never runs code when `train` resumes a stage,
+even with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; the user gets one line naming the file."""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+
+import pytest
+import torch
+
+
+class Payload:
+    """Unpickling this calls open(marker, "w"): the marker file exists iff the payload ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """`avemotion ARGS` in this process through the real entry point: (exit code, stdout + stderr);
+    an exception that escapes it is what the user would see as a traceback (exit 1)."""
+    from avemotion.cli.main import run
+
+    monkeypatch.setattr(sys, "argv", ["avemotion", *map(str, args)])
+    escaped = ""
+    try:
+        run()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    except Exception:
+        code, escaped = 1, traceback.format_exc()
+    out, err = capsys.readouterr()
+    return code, out + err + escaped
+
+
+def plant(ckpt, kind: str, marker) -> None:
+    ckpt.parent.mkdir(parents=True)
+    if kind == "payload":
+        torch.save({"epoch": 0, "state_dict": {}, "loops": Payload(marker)}, ckpt)
+    else:  # truncated: the first half of a real zip-format torch file
+        torch.save({"epoch": 0, "state_dict": {"w": torch.zeros(1000)}}, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("kind", ["payload", "truncated"])
+def test_a_planted_last_ckpt_is_refused_in_one_line_and_never_runs(kind, prepared_cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # torch's switch to unsafe loads
+    run, marker = tmp_path / "run", tmp_path / "payload_ran"
+    ckpt = run / "fold_0" / "audio" / "last.ckpt"
+    plant(ckpt, kind, marker)
+    code, said = run_cli(monkeypatch, capsys, "train", "--model", "audio", "--data", prepared_cache.path,
+                         "--preset", "small", "--folds", "0", "--n-folds", "2", "--n-val", "1", "--epochs", "1",
+                         "--unimodal-epochs", "1", "--out", run)
+    assert not marker.exists()  # the payload never ran
+    assert code != 0
+    refusal = [line for line in said.splitlines() if line.startswith("error:")]
+    assert len(refusal) == 1 and str(ckpt) in refusal[0], said
+    assert "Traceback" not in said and "weights_only=False" not in said, said
+    assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", said), said
+    assert not (run / "fold_0" / "audio" / "metrics.json").exists()  # nothing trained from it
