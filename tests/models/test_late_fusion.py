@@ -54,3 +54,26 @@ def test_multiplicative_beta_zero_is_the_sum_of_cross_entropies(clips):
     v, a = unimodal_log_probs(model, video, audio)
     loss, _ = model.loss(video, audio, target)
     torch.testing.assert_close(loss, F.nll_loss(v, target) + F.nll_loss(a, target))
+
+
+def test_multiplicative_loss_takes_the_trainers_label_smoothing():
+    """Issue 22, defect 3: --label-smoothing reached `multiplicative` as an attribute its loss
+    never read. Through the training module, the loss follows the formula with smoothed targets."""
+    from avemotion.training.module import AVLightningModule
+
+    g = torch.Generator().manual_seed(0)
+    batch = {"video": torch.randint(0, 256, (3, 3, 8, 48, 48), dtype=torch.uint8, generator=g),
+             "audio": torch.randn(3, 13, 212, generator=g), "label": torch.tensor([0, 3, 5])}
+    model = create_model("multiplicative", scale="tiny").eval()
+    plain = AVLightningModule(model, label_smoothing=0.0)._step(batch)[0]
+    smooth = AVLightningModule(model, label_smoothing=0.2)._step(batch)[0]
+    assert not torch.isclose(plain, smooth)
+    v, a = unimodal_log_probs(model, AVLightningModule(model)._video(batch["video"]), batch["audio"])
+    target = batch["label"][:, None]
+    p_v, p_a = v.exp().gather(1, target).squeeze(1), a.exp().gather(1, target).squeeze(1)
+
+    def ce(log_p):  # cross-entropy against targets smoothed as F.cross_entropy smooths them
+        return 0.8 * -log_p.gather(1, target).squeeze(1) + 0.2 * -log_p.mean(1)
+
+    expected = ((1 - p_a) ** 0.3 * ce(v) + (1 - p_v) ** 0.3 * ce(a)).mean()
+    torch.testing.assert_close(smooth, expected)

@@ -141,12 +141,26 @@ def test_a_speaker_normalised_run_scores_with_the_test_speakers_own_statistics_a
 
 
 def test_label_smoothing_reaches_the_loss():
+    from avemotion.training.module import AVLightningModule
+
     model = create_model("audio", scale="tiny").eval()
-    audio, target = torch.randn(4, 13, 212), torch.tensor([0, 1, 2, 3])
-    model.label_smoothing = 0.2
-    loss, logits = model.loss(None, audio, target)
-    assert torch.allclose(loss, F.cross_entropy(logits, target, label_smoothing=0.2))
-    assert not torch.allclose(loss, F.cross_entropy(logits, target))
+    batch = {"video": torch.zeros(4, 3, 1, 1, 1, dtype=torch.uint8), "audio": torch.randn(4, 13, 212),
+             "label": torch.tensor([0, 1, 2, 3])}
+    loss, logits = AVLightningModule(model, label_smoothing=0.2)._step(batch)
+    assert torch.allclose(loss, F.cross_entropy(logits, batch["label"], label_smoothing=0.2))
+    assert not torch.allclose(loss, F.cross_entropy(logits, batch["label"]))
+
+
+@pytest.mark.parametrize("name", ["audio", "multiplicative", "cfn_sr"])
+def test_the_training_module_sets_no_attribute_on_the_model(name):
+    """Settings reach a model as arguments (issue 22, defect 3): wrapping it changes none of its
+    own attributes."""
+    from avemotion.training.module import AVLightningModule
+
+    model = create_model(name, scale="tiny")
+    before = {k: v for k, v in vars(model).items() if not k.startswith("_")}
+    AVLightningModule(model, lr=3e-4, weight_decay=0.1, label_smoothing=0.2, lr_schedule="cosine")
+    assert {k: v for k, v in vars(model).items() if not k.startswith("_")} == before
 
 
 def test_cosine_schedule_anneals_to_zero_over_the_stage_epochs():

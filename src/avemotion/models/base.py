@@ -1,7 +1,7 @@
 """The one interface training and inference code sees: `AVModel`.
 
     logits = model(video, audio)              # video (B, 3, T, H, W) normalised, audio (B, 13, 212)
-    loss, logits = model.loss(video, audio, target)
+    loss, logits = model.loss(video, audio, target, label_smoothing=0.1)
     report = model.load_unimodal(video_model, audio_model)   # two-stage recipe
 """
 
@@ -30,8 +30,6 @@ class AVModel(nn.Module):
     # two-stage copy), by attribute path. tests/models/test_model_forward.py holds every model to it:
     # a declared parameter gets no gradient, every other one does.
     unused_modules: tuple[str, ...] = ()
-    # Cross-entropy label smoothing of `loss`: a training setting the engine sets (TrainConfig).
-    label_smoothing: float = 0.0
 
     def __init__(self, num_classes: int):
         super().__init__()
@@ -63,9 +61,11 @@ class AVModel(nn.Module):
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def loss(self, video: torch.Tensor, audio: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss(self, video: torch.Tensor, audio: torch.Tensor, target: torch.Tensor, *,
+             label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, logits); `label_smoothing` is a training setting, passed by the trainer on every call."""
         logits = self(video, audio)
-        return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing), logits
+        return F.cross_entropy(logits, target, label_smoothing=label_smoothing), logits
 
     def load_unimodal(self, video_model: nn.Module | None = None, audio_model: nn.Module | None = None, *, strict: bool = False):
         """Copy trained unimodal networks in; `strict`: ConfigError unless every tensor of them loads."""

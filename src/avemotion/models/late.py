@@ -54,15 +54,25 @@ class MultiplicativeFusion(LateFusion):
             raise ConfigError(f"beta must be in [0, 1], got {beta!r}")
         self.beta = beta
 
-    def loss(self, video, audio, target):
+    def loss(self, video, audio, target, *, label_smoothing: float = 0.0):
         v, a = self.modality_log_probs(video, audio)
         nll_v = -v.gather(1, target[:, None]).squeeze(1)
         nll_a = -a.gather(1, target[:, None]).squeeze(1)
-        # With M = 2 modalities the exponent beta / (M - 1) is beta.
+        # With M = 2 modalities the exponent beta / (M - 1) is beta. The weights keep the true
+        # class's unsmoothed probability: smoothing changes the targets, not the confidences.
         weight_v = (1 - torch.exp(-nll_a)).clamp_min(0).pow(self.beta).detach()
         weight_a = (1 - torch.exp(-nll_v)).clamp_min(0).pow(self.beta).detach()
-        loss = (weight_v * nll_v + weight_a * nll_a).mean()
+        loss_v, loss_a = smoothed(nll_v, v, label_smoothing), smoothed(nll_a, a, label_smoothing)
+        loss = (weight_v * loss_v + weight_a * loss_a).mean()
         return loss, self.combine_log_probs(v, a)
+
+
+def smoothed(nll: torch.Tensor, log_probs: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    """Per-sample cross-entropy against targets smoothed as F.cross_entropy smooths them:
+    (1 - e) * nll + e * mean over classes of -log p. e = 0 returns `nll` itself (bit-identical)."""
+    if not label_smoothing:
+        return nll
+    return (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(1)
 
 
 @register_model("averaging", fusion="late", paper_accuracy=68.82, paper_params=25.92)

@@ -1,4 +1,5 @@
-"""LightningModule over any AVModel: it only calls `model.loss(video, audio, target)`.
+"""LightningModule over any AVModel: it only calls `model.loss(video, audio, target, label_smoothing=...)`;
+training settings reach the model as arguments, never as attributes set on it.
 
 Batches arrive with uint8 video (4x less to move to the device); normalisation runs on the device,
 the same function inference uses.
@@ -20,7 +21,7 @@ class AVLightningModule(L.LightningModule):
                  lr_schedule: str = "constant"):
         super().__init__()
         self.lr_schedule = lr_schedule
-        model.label_smoothing = label_smoothing  # read by AVModel.loss
+        self.label_smoothing = label_smoothing  # passed to every model.loss call
         # channels_last_3d lets cuDNN pick its fastest 3D-convolution kernels under bf16.
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
         self.model = model.to(memory_format=self.memory_format)
@@ -66,7 +67,7 @@ class AVLightningModule(L.LightningModule):
         if "crop" in batch:  # the loader deferred the clip-level crop/flip to this device
             video = crop_batch(video, batch["crop"])
         video = self._video(video)
-        return self.model.loss(video, batch["audio"], batch["label"])
+        return self.model.loss(video, batch["audio"], batch["label"], label_smoothing=self.label_smoothing)
 
     def training_step(self, batch, batch_idx):
         loss, logits = self._step(batch)
