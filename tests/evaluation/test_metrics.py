@@ -11,7 +11,7 @@ def test_score_matches_hand_counts():
     # class 0: 3 clips, 2 right; class 1: 1 clip, right; class 2: 2 clips, 0 right (both -> 1)
     labels = [0, 0, 0, 1, 2, 2]
     preds = [0, 0, 1, 1, 1, 1]
-    s = score(labels, preds, num_classes=3)
+    s = score(labels, preds, names=["0", "1", "2"])
     assert s["n"] == 6
     assert s["accuracy"] == pytest.approx(3 / 6)
     assert s["uar"] == pytest.approx((2 / 3 + 1 + 0) / 3)
@@ -22,7 +22,7 @@ def test_score_matches_hand_counts():
 
 
 def test_absent_class_is_none_and_left_out_of_uar():
-    s = score([0, 1], [0, 0], num_classes=3)
+    s = score([0, 1], [0, 0], names=["0", "1", "2"])
     assert s["per_class_recall"]["2"] is None
     assert s["uar"] == pytest.approx(0.5)
 
@@ -33,7 +33,7 @@ def test_slices_group_by_actor_gender_intensity():
         {"label": 1, "pred": 0, "actor": 1, "gender": "male", "intensity": 2},
         {"label": 1, "pred": 1, "actor": 2, "gender": "female", "intensity": -1},
     ]
-    out = slices(preds)
+    out = slices(preds, names=["a", "b"])
     assert out["actor"]["1"]["accuracy"] == pytest.approx(0.5)
     assert out["actor"]["2"]["accuracy"] == pytest.approx(1.0)
     assert out["gender"]["female"]["n"] == 1
@@ -48,8 +48,8 @@ def test_mean_std_uses_sample_std():
 
 
 def test_aggregate_folds():
-    a = score([0, 1], [0, 1], num_classes=2)
-    b = score([0, 1], [0, 0], num_classes=2)
+    a = score([0, 1], [0, 1], names=["0", "1"])
+    b = score([0, 1], [0, 0], names=["0", "1"])
     agg = aggregate_folds({0: a, 1: b})
     assert agg["accuracy"]["mean"] == pytest.approx(0.75)
     assert agg["per_class_recall"]["1"]["mean"] == pytest.approx(0.5)

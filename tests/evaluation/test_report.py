@@ -9,6 +9,7 @@ from avemotion.utils.io import write_json
 
 
 def _fake_stage(run, fold, stage, labels, preds, optimistic=False):
+    from avemotion import EMOTIONS
     from avemotion.evaluation.metrics import score
 
     rows = [
@@ -18,7 +19,7 @@ def _fake_stage(run, fold, stage, labels, preds, optimistic=False):
     path = run / f"fold_{fold}" / stage
     write_json(path / "metrics.json", {"fold": fold, "stage": stage, "epoch": 1, "selection": "test-legacy" if optimistic else "val",
                                        "optimistic": optimistic, "test_actors": [1 + fold * 2, 2 + fold * 2],
-                                       "metrics": score(labels, preds), "predictions": rows})
+                                       "metrics": score(labels, preds, names=EMOTIONS), "predictions": rows})
     log = path / "logs" / "csv" / "version_0"
     log.mkdir(parents=True)
     (log / "metrics.csv").write_text("epoch,step,train_loss,val_acc\n0,3,2.0,\n0,3,,0.25\n1,7,1.5,\n1,7,,0.5\n")

@@ -17,23 +17,19 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
-from avemotion import EMOTIONS
-
 SCALAR_METRICS = ("accuracy", "uar", "macro_f1")
 
 
-def score(labels: Sequence[int], preds: Sequence[int], num_classes: int = len(EMOTIONS),
-          names: Sequence[str] | None = None) -> dict:
+def score(labels: Sequence[int], preds: Sequence[int], *, names: Sequence[str]) -> dict:
     """Accuracy, UAR (macro recall), macro-F1, per-class recall and the confusion matrix.
 
-    `names`: the class names in label order (the run's: a cache records them); they give
-    `num_classes` and name the per-class recalls. Without them 8 classes are RAVDESS's.
+    `names`: the class names in label order (the run's: a cache records them); they give the
+    number of classes and name the per-class recalls. Required: no corpus is assumed.
 
     Classes absent from `labels` get recall None (not 0) and do not enter UAR, so a subset of the
     corpus without some class is not penalised for it.
     """
-    if names is not None:
-        num_classes = len(names)
+    num_classes = len(names)
     target = torch.as_tensor(list(labels), dtype=torch.long)
     pred = torch.as_tensor(list(preds), dtype=torch.long)
     if target.numel() == 0:
@@ -42,9 +38,7 @@ def score(labels: Sequence[int], preds: Sequence[int], num_classes: int = len(EM
     support = torch.bincount(target, minlength=num_classes)
     recall = multiclass_recall(pred, target, average="none", **args)
     present = support > 0
-    per_class = {
-        name: (float(recall[i]) if present[i] else None) for i, name in enumerate(class_names(num_classes, names))
-    }
+    per_class = {name: (float(recall[i]) if present[i] else None) for i, name in enumerate(names)}
     return {
         "n": int(target.numel()),
         "accuracy": float(multiclass_accuracy(pred, target, average="micro", **args)),
@@ -55,19 +49,11 @@ def score(labels: Sequence[int], preds: Sequence[int], num_classes: int = len(EM
     }
 
 
-def class_names(num_classes: int, names: Sequence[str] | None = None) -> list[str]:
-    if names is not None:
-        return list(names)
-    if num_classes == len(EMOTIONS):
-        return list(EMOTIONS)
-    return [str(i) for i in range(num_classes)]
+def score_predictions(predictions: list[dict], *, names: Sequence[str]) -> dict:
+    return score([p["label"] for p in predictions], [p["pred"] for p in predictions], names=names)
 
 
-def score_predictions(predictions: list[dict], num_classes: int = len(EMOTIONS), names: Sequence[str] | None = None) -> dict:
-    return score([p["label"] for p in predictions], [p["pred"] for p in predictions], num_classes, names)
-
-
-def slices(predictions: list[dict], num_classes: int = len(EMOTIONS), names: Sequence[str] | None = None) -> dict:
+def slices(predictions: list[dict], *, names: Sequence[str]) -> dict:
     """Accuracy and UAR per actor, gender, intensity and (where predictions carry it) statement;
     -1/None = unknown, left out."""
     out = {}
@@ -80,7 +66,7 @@ def slices(predictions: list[dict], num_classes: int = len(EMOTIONS), names: Seq
             groups.setdefault(str(value), []).append(p)
         if groups or key != "statement":
             out[key] = {
-                name: _slice_scores(group, num_classes, names) for name, group in sorted(groups.items(), key=_natural)
+                name: _slice_scores(group, names) for name, group in sorted(groups.items(), key=_natural)
             }
     return out
 
@@ -90,8 +76,8 @@ def _natural(item):
     return (0, int(name), "") if name.lstrip("-").isdigit() else (1, 0, name)
 
 
-def _slice_scores(group: list[dict], num_classes: int, names: Sequence[str] | None = None) -> dict:
-    s = score_predictions(group, num_classes, names)
+def _slice_scores(group: list[dict], names: Sequence[str]) -> dict:
+    s = score_predictions(group, names=names)
     return {"n": s["n"], "accuracy": s["accuracy"], "uar": s["uar"]}
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from avemotion.data.labels import recorded_labels
@@ -81,7 +82,8 @@ def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:
         "optimistic": any(d.get("optimistic") for d in docs.values()),
         "params": count_params(dirs[min(dirs)] / "best"),
         "paper": paper,
-        "stage_dirs": {str(k): str(p) for k, p in dirs.items()},
+        # relative to the run folder, so that a moved or copied run is read whole (seeds)
+        "stage_dirs": {str(k): os.path.relpath(p, run_dir) for k, p in dirs.items()},
     }
 
 

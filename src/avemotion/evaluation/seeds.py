@@ -15,11 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from avemotion.data.labels import recorded_labels
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import mean_std, score, slices
 from avemotion.utils.io import read_json
 
 METRICS = ("accuracy", "uar", "macro_f1")
+# The settings of a run that are no learning settings (run.json "scopes": "check", what the preset
+# requires of the cache's frames); runs from before run.json recorded its scopes hold these, some
+# under their names before a rename.
+OLD_CHECKS = ("frames", "frame_size", "required_frames", "required_frame_size", "max_frames", "max_frame_size")
 
 
 def summarize_seeds(run_dirs: list[str | Path], model: str, scored: str = "selected") -> dict:
@@ -29,11 +34,13 @@ def summarize_seeds(run_dirs: list[str | Path], model: str, scored: str = "selec
     settings = {r["settings"] for r in runs}
     if len(settings) != 1:
         raise ConfigError(f"runs differ in more than the seed ({len(settings)} settings); summarise like with like")
+    labels = runs[0]["labels"]  # equal in every run: they are part of the settings compared
     folds = sorted({k for r in runs for k in r["folds"]}, key=int)
     preds = [p for r in runs for p in r["predictions"]]
-    pooled = score([p["label"] for p in preds], [p["pred"] for p in preds])
+    pooled = score([p["label"] for p in preds], [p["pred"] for p in preds], names=labels)
     return {
         "model": model,
+        "labels": list(labels),
         "scored": scored,
         "runs": [str(r["path"]) for r in runs],
         "seeds": [r["seed"] for r in runs],
@@ -48,7 +55,7 @@ def summarize_seeds(run_dirs: list[str | Path], model: str, scored: str = "selec
         "epochs": {k: [r["folds"][k]["epoch"] for r in runs if k in r["folds"]] for k in folds},
         "per_class_recall": pooled["per_class_recall"],
         "confusion": pooled["confusion"],
-        "slices": slices(preds),
+        "slices": slices(preds, names=labels),
         "n_predictions": len(preds),
         # accuracy on the inner validation actors at the selected epochs (None unless every fold
         # was selected on them): what choices between recipes may be made on, never the test figures
@@ -64,7 +71,7 @@ def _run(path: Path, model: str, scored: str) -> dict:
     statements = _statements(run["cache"])
     folds, preds, train, val = {}, [], {}, []
     for k, stage in entry["stage_dirs"].items():
-        doc = read_json(Path(stage) / "metrics.json")
+        doc = read_json(path / stage / "metrics.json")  # relative to the run (absolute before)
         val.append((doc.get("selection_metrics") or {}).get("val_acc") if doc.get("selection") == "val" else None)
         part = doc if scored == "selected" else doc.get("last_epoch")
         if part is None:
@@ -74,12 +81,14 @@ def _run(path: Path, model: str, scored: str) -> dict:
         preds += [dict(p, statement=statements.get(p["clip_id"])) for p in part["predictions"]]
     stats = {m: mean_std([f[m] for f in folds.values()]) for m in METRICS}
     # what the preset requires of the cache's frames is no learning setting (the preprocessing hash
-    # says what the cache holds), and runs from before its rename name it "frames"
-    ignored = {"seed", "frames", "frame_size", "required_frames", "required_frame_size", "max_frames", "max_frame_size"}
+    # says what the cache holds): run.json's scopes say which settings those are
+    ignored = {"seed", *run.get("scopes", {}).get("check", OLD_CHECKS)}
     training = {k: v for k, v in run["training"].items() if k not in ignored}
     training["preprocess_hash"] = run.get("preprocess_hash")
+    labels = recorded_labels(run)  # the corpus's class names (RAVDESS's 8 for runs that did not record them)
+    training["labels"] = list(labels)
     return {
-        "path": path, "seed": run["seed"], "label": report.get("label"),
+        "path": path, "seed": run["seed"], "label": report.get("label"), "labels": labels,
         "settings": repr(sorted(training.items())), "folds": folds,
         "mean": {m: stats[m]["mean"] for m in METRICS}, "std": {m: stats[m]["std"] for m in METRICS},
         "train": train, "predictions": preds,

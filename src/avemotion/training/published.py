@@ -92,7 +92,7 @@ def write_stage(ctx, fold, role: str, model, path: Path) -> Path:
         "label": run_label(ctx.cfg), "selection_metrics": None, "test_actors": list(fold.test_actors),
         # what the published networks were trained on: the fold's non-test actors
         "train_actors": list(fold.train_actors), "train_clips": len(fold.train_ids),
-        "metrics": score_predictions(preds), "predictions": preds,
+        "labels": list(ctx.cache.labels), "metrics": score_predictions(preds, names=ctx.cache.labels), "predictions": preds,
     })
     ctx.log(f"fold {fold.index} {role}: imported {path}")
     return out
