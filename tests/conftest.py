@@ -95,3 +95,18 @@ def speech_run(speech_subset_prepared, tmp_path_factory):
     report = train("audio", cache.path, out, preset="small", folds=[0, 1], n_folds=4, n_val=1, epochs=20,
                    log=lambda *a, **k: None)
     return report, out
+
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def emodb_dir() -> Path:
+    """The real EmoDB (535 German utterances, 16 kHz FLAC) beside the checkout."""
+    return SHARED_DATA / "emodb"
+
+
+@pytest.fixture(scope="session")
+def ravdess_speech_dir() -> Path:
+    """The real RAVDESS speech audio (1440 FLAC files, 24 actors) beside the checkout."""
+    return SHARED_DATA / "ravdess-speech"

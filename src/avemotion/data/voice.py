@@ -125,28 +125,35 @@ def frame_db(wave: np.ndarray, cfg: VoiceConfig) -> np.ndarray:
     return 20 * np.log10(np.maximum(rms, 1e-10))
 
 
-def speech_span(wave: np.ndarray, cfg: VoiceConfig) -> tuple[int, int] | None:
-    """(first, end) sample of the speech, or None when no frame passes the detector."""
+def loud_span(wave: np.ndarray, cfg: VoiceConfig) -> tuple[int, int] | None:
+    """(first, end) sample of the frames the detector calls speech, or None when none is."""
     db = frame_db(wave, cfg)
     threshold = max(db.max() - cfg.vad_top_db, cfg.vad_floor_dbfs)
     loud = np.flatnonzero(db >= threshold)
     if not len(loud):
         return None
-    hop, size, pad = round(0.010 * cfg.sample_rate), round(0.025 * cfg.sample_rate), round(cfg.vad_pad * cfg.sample_rate)
-    first = max(0, loud[0] * hop - pad)
-    end = min(len(wave), loud[-1] * hop + size + pad)
-    return first, end
+    hop, size = round(0.010 * cfg.sample_rate), round(0.025 * cfg.sample_rate)
+    return int(loud[0] * hop), int(min(len(wave), loud[-1] * hop + size))
+
+
+def speech_span(wave: np.ndarray, cfg: VoiceConfig) -> tuple[int, int] | None:
+    """(first, end) sample of the speech with `vad_pad` s kept on each side, or None (no speech)."""
+    span = loud_span(wave, cfg)
+    if span is None:
+        return None
+    pad = round(cfg.vad_pad * cfg.sample_rate)
+    return max(0, span[0] - pad), min(len(wave), span[1] + pad)
 
 
 def prepare_wave(path: str | Path, wave: np.ndarray, cfg: VoiceConfig) -> Utterance:
     """Trim silence and set the level; InputError when there is not `min_speech` of speech."""
     sr = cfg.sample_rate
-    span = speech_span(wave, cfg)
-    if span is None:
+    loud = loud_span(wave, cfg)
+    if loud is None:
         raise InputError(path, "too_short", f"no speech found (every frame below {cfg.vad_floor_dbfs:.0f} dBFS)")
-    first, end = span
-    if end - first < cfg.min_speech * sr:
-        raise InputError(path, "too_short", f"{(end - first) / sr:.2f} s of speech; a voice prediction needs {cfg.min_speech:.2f} s")
+    if loud[1] - loud[0] < cfg.min_speech * sr:
+        raise InputError(path, "too_short", f"{(loud[1] - loud[0]) / sr:.2f} s of speech; a voice prediction needs {cfg.min_speech:.2f} s")
+    first, end = speech_span(wave, cfg)
     speech = wave[first:end]
     rms = float(np.sqrt(np.mean(speech.astype(np.float64) ** 2)))
     gain_db = cfg.level_dbfs - 20 * np.log10(max(rms, 1e-10))

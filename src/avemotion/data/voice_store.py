@@ -91,6 +91,8 @@ def build_store(root: str | Path, out: str | Path, cfg: VoiceConfig | None = Non
     scan = scan_dataset(root, dataset)
     if not scan.records:
         raise ConfigError(f"{root}: no clips found")
+    if scan.dataset == "manifest":  # a corpus from a CSV is called by the CSV's name (speakers are "name:speaker")
+        scan.dataset = Path(root).stem
     _check_existing(out, cfg, scan.dataset)
     write_json(out / "config.json", _config_doc(cfg, scan))
     records = scan.records

@@ -50,7 +50,10 @@ class LogMel(nn.Module):
         return lengths // self.hop + 1  # centred STFT: frame i covers sample i * hop
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        spec = torch.stft(waves, self.n_fft, self.hop, window=self.window, center=True, return_complex=True).abs() ** 2
+        # zero ("constant") centre padding: a short utterance padded inside a batch then gets exactly
+        # the frames it gets alone (reflect padding would mirror its end only when alone)
+        spec = torch.stft(waves, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
+                          return_complex=True).abs() ** 2
         logmel = torch.log(self.mel @ spec + 1e-6)
         steps = torch.arange(logmel.shape[-1], device=waves.device)
         mask = steps[None, :] < self.frames(lengths)[:, None]

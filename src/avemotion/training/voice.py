@@ -93,7 +93,7 @@ def train_voice(train: VoiceCorpus, val: VoiceCorpus | None, labels: tuple[str, 
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1)}
         if val is not None:
             row["val_uar"] = uar(label_indices(val, labels), predict_probs(model, val).argmax(1), len(labels))
