@@ -7,6 +7,7 @@ import re
 import sys
 import traceback
 
+import lightning as L
 import pytest
 import torch
 
@@ -64,3 +65,36 @@ def test_a_planted_last_ckpt_is_refused_in_one_line_and_never_runs(kind, prepare
     assert "Traceback" not in said and "weights_only=False" not in said, said
     assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", said), said
     assert not (run / "fold_0" / "audio" / "metrics.json").exists()  # nothing trained from it
+
+
+class StopAt(L.Callback):
+    """A kill at the start of `epoch` (the previous epoch's last.ckpt is on disk)."""
+
+    def __init__(self, epoch: int):
+        self.epoch, self.fired = epoch, False
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch and not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+
+
+def test_a_genuine_last_ckpt_resumes_weights_only_to_the_same_result(prepared_cache, tmp_path, monkeypatch):
+    """The whole of Lightning's resume state (loops, optimizer, callbacks) loads weights-only: a
+    killed stage resumes (even under TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1) to the uninterrupted result."""
+    from avemotion.training import train
+    from avemotion.utils.io import read_json
+
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    settings = dict(preset="small", folds="0", n_folds=2, n_val=1, epochs=3, unimodal_epochs=3, lr_schedule="cosine")
+    train("audio", prepared_cache.path, tmp_path / "whole", log=lambda *a: None, **settings)
+    stop = StopAt(2)
+    with pytest.raises(KeyboardInterrupt):
+        train("audio", prepared_cache.path, tmp_path / "killed", callbacks=[stop], log=lambda *a: None, **settings)
+    assert stop.fired and (tmp_path / "killed" / "fold_0" / "audio" / "last.ckpt").exists()
+    said = []
+    train("audio", prepared_cache.path, tmp_path / "killed", log=said.append, **settings)
+    assert any("resuming" in line for line in said)
+    whole, resumed = (read_json(tmp_path / run / "fold_0" / "audio" / "metrics.json") for run in ("whole", "killed"))
+    assert resumed["epoch"] == whole["epoch"]
+    assert [p["probs"] for p in resumed["predictions"]] == [p["probs"] for p in whole["predictions"]]
