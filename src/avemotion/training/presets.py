@@ -22,68 +22,90 @@ RECIPES = ("two-stage", "end-to-end")
 PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
 LR_SCHEDULES = ("constant", "cosine")
 MFCC_NORMS = ("none", "train", "speaker")
-# Recipe options beyond the published one: a stage's settings name them only when they differ from
-# the default, so stages trained before they existed keep their hashes.
-RECIPE_EXTRAS = {"label_smoothing": 0.0, "lr_schedule": "constant", "mfcc_norm": "none", "audio_augment": "none"}
+
+# Every TrainConfig field declares its scope (tests/training/test_setting_scopes.py holds every
+# field to it); the partitions below are derived from these declarations, nowhere kept by hand.
+#   launch: how this process trains (workers, devices, precision): a run resumes under other values.
+#   check:  what the preset requires of the cache's frames; recorded in run.json, learns nothing.
+#   run:    decided once per run folder (run.json); reaches stages through their fold actors or
+#           derived values (n_folds, legacy, refit...), so it must match to share a run folder.
+#   stage:  enters the settings hash of every stage: a finished stage is reused only when all match.
+#   fusion: as stage, for fusion stages only (a unimodal stage is shared by every fusion model).
+# "extra": beyond the published recipe, named in settings only when not the default, so stages
+# trained before the option existed keep their hashes. "via": the stage setting a field reaches a
+# stage through (its value there is derived: batch_size_for, model_config_for).
+SCOPES = ("launch", "check", "run", "stage", "fusion")
+
+
+def setting(default=dataclasses.MISSING, *, scope: str, factory=dataclasses.MISSING, extra: bool = False,
+            via: str | None = None):
+    """A TrainConfig field with its scope (SCOPES) declared."""
+    meta = {"scope": scope, "extra": extra, "via": via}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    preset: str = "paper"
-    scale: str = "full"  # model scale passed to every factory
+    preset: str = setting("paper", scope="run")
+    scale: str = setting("full", scope="stage")  # model scale passed to every factory
     # what the preset requires of the cache's frames (the cache owns the values): an int must
     # match, None takes any, up to the max_ limits
-    required_frames: int | None = 30
-    required_frame_size: int | None = 224
-    max_frames: int | None = None
-    max_frame_size: int | None = None
+    required_frames: int | None = setting(30, scope="check")
+    required_frame_size: int | None = setting(224, scope="check")
+    max_frames: int | None = setting(None, scope="check")
+    max_frame_size: int | None = setting(None, scope="check")
     # recipe (SPEC 5)
-    epochs: int = 70
-    unimodal_epochs: int | None = None  # None: same as epochs
-    batch_size: int = 16
-    lr: float = 1e-3  # Adam, constant
-    weight_decay: float = 0.0
-    recipe: str = "two-stage"
-    augment: str = "clip"  # random resized crop + flip drawn once per clip; "frame" = legacy
-    # protocol (SPEC 3)
-    n_folds: int = 6
-    n_val: int = 4  # inner validation actors per fold (gender-balanced)
-    fold_seed: int = 0
-    selection: str = "val"  # "test-legacy" = best test-fold accuracy over epochs (optimistic)
-    seed: int = 0
+    epochs: int = setting(70, scope="stage")
+    unimodal_epochs: int | None = setting(None, scope="stage")  # None: same as epochs
+    batch_size: int = setting(16, scope="stage")
+    lr: float = setting(1e-3, scope="stage")  # Adam, constant
+    weight_decay: float = setting(0.0, scope="stage")
+    recipe: str = setting("two-stage", scope="fusion")
+    augment: str = setting("clip", scope="stage")  # random resized crop + flip drawn once per clip; "frame" = legacy
+    # protocol (SPEC 3): the folds enter every stage as its actors
+    n_folds: int = setting(6, scope="run")
+    n_val: int = setting(4, scope="run")  # inner validation actors per fold (gender-balanced)
+    fold_seed: int = setting(0, scope="run")
+    selection: str = setting("val", scope="stage")  # "test-legacy" = best test-fold accuracy over epochs (optimistic)
+    seed: int = setting(0, scope="stage")
     # engine
-    num_workers: int = 4
-    precision: str = "auto"  # bf16-mixed on CUDA, 32 on CPU
-    channels_last: str = "auto"  # channels_last_3d memory format: "auto" = on CUDA only, "on", "off"
-    crop_on_device: str = "auto"  # clip-level crop/flip on the training device: "auto" = on CUDA only
+    num_workers: int = setting(4, scope="launch")
+    precision: str = setting("auto", scope="launch")  # bf16-mixed on CUDA, 32 on CPU
+    channels_last: str = setting("auto", scope="launch")  # channels_last_3d memory format: "auto" = on CUDA only, "on", "off"
+    crop_on_device: str = setting("auto", scope="launch")  # clip-level crop/flip on the training device: "auto" = on CUDA only
     # the fold's clips read once onto the training device, batches gathered there: "auto" = on CUDA
     # when they take at most 40% of its free memory
-    preload: str = "auto"
-    compile: str = "off"  # nn.Module.compile() in place: "auto" = on CUDA only (unmeasured there)
-    deterministic: bool = False  # torch.use_deterministic_algorithms(True, warn_only=True)
-    model_config: dict = field(default_factory=dict)  # extra factory arguments (e.g. legacy flags)
-    kinetics: str | None = None  # 3D-ResNets Kinetics checkpoint to initialise the video encoder
+    preload: str = setting("auto", scope="launch")
+    compile: str = setting("off", scope="launch")  # nn.Module.compile() in place: "auto" = on CUDA only (unmeasured there)
+    deterministic: bool = setting(False, scope="launch")  # torch.use_deterministic_algorithms(True, warn_only=True)
+    # extra factory arguments (e.g. legacy flags)
+    model_config: dict = setting(scope="fusion", factory=dict)
+    kinetics: str | None = setting(None, scope="stage")  # 3D-ResNets Kinetics checkpoint to initialise the video encoder
     # after selecting the epoch count on the inner validation actors, retrain on all training
     # actors (train + val) for that many epochs and score only that refit on the test fold
-    refit: bool = False
-    allow_partial_init: bool = False  # train on when unimodal/Kinetics weights miss encoder tensors
+    refit: bool = setting(False, scope="run")
+    # train on when unimodal/Kinetics weights miss encoder tensors
+    allow_partial_init: bool = setting(False, scope="run")
     # train on a cache that holds less than the complete corpus (recorded in run.json as "partial";
     # its folds differ from a complete run's, which the folds in run.json then show)
-    allow_partial: bool = False
+    allow_partial: bool = setting(False, scope="launch")
     # the published pipeline (LEGACY_TRAINING, LEGACY_MODEL_FLAGS, LEGACY_PREPROCESS); set through
     # get_preset(..., legacy=True), which applies those settings under any explicit override
-    legacy: bool = False
-    batch_sizes: dict = field(default_factory=dict)  # per-model batch size (legacy: MSAF trained with 4)
+    legacy: bool = setting(False, scope="fusion", via="model_config")
+    # per-model batch size (legacy: MSAF trained with 4)
+    batch_sizes: dict = setting(scope="stage", factory=dict, via="batch_size")
     # beyond the published recipe (docs/results.md measures each on the real voices); the defaults
     # are the published behaviour and leave the stage hashes of earlier runs unchanged
-    label_smoothing: float = 0.0  # cross-entropy label smoothing
-    lr_schedule: str = "constant"  # "cosine": annealed to 0 over the stage's epochs
+    label_smoothing: float = setting(0.0, scope="stage", extra=True)  # cross-entropy label smoothing
+    lr_schedule: str = setting("constant", scope="stage", extra=True)  # "cosine": annealed to 0 over the stage's epochs
     # "train": per-coefficient mean/std of the training actors' clips, in the model (inductive);
     # "speaker": each speaker's own statistics, its clips unlabelled (transductive for test actors)
-    mfcc_norm: str = "none"
+    mfcc_norm: str = setting("none", scope="stage", extra=True)
     # "+"-joined parts of transforms.AUDIO_AUGMENT_PARTS: "mask" (time shift + time and coefficient
     # masks), "noise", "tempo"; drawn per training clip
-    audio_augment: str = "none"
+    audio_augment: str = setting("none", scope="stage", extra=True)
 
     def __post_init__(self):
         for name, value, choices in (
@@ -146,9 +168,39 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+def scoped(*scopes: str) -> list[dataclasses.Field]:
+    """TrainConfig's fields of these scopes, in declaration order."""
+    return [f for f in dataclasses.fields(TrainConfig) if f.metadata["scope"] in scopes]
+
+
+def scope_names(scope: str) -> tuple[str, ...]:
+    return tuple(f.name for f in scoped(scope))
+
+
+# Recipe options beyond the published one (declared `extra`), with their published defaults.
+RECIPE_EXTRAS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.metadata["extra"]}
+
+
 def recipe_extras(cfg: "TrainConfig") -> dict:
     """The recipe options of `cfg` that differ from the published recipe."""
     return {k: getattr(cfg, k) for k, default in RECIPE_EXTRAS.items() if getattr(cfg, k) != default}
+
+
+def stage_values(cfg: "TrainConfig", model_name: str, unimodal: bool) -> dict:
+    """The stage- (and, for a fusion stage, fusion-) scope settings as a stage of `model_name` uses
+    them: the stage part of its settings hash."""
+    used = {"batch_size": batch_size_for(cfg, model_name), "model_config": model_config_for(cfg, model_name),
+            "epochs": cfg.unimodal_epoch_count if unimodal else cfg.epochs,
+            "unimodal_epochs": cfg.unimodal_epoch_count}
+    values = {}
+    for f in scoped("stage") if unimodal else scoped("stage", "fusion"):
+        value = used.get(f.name, getattr(cfg, f.name))
+        if f.metadata["via"] or (f.metadata["extra"] and value == f.default):
+            continue  # counted in the value it derives / the published default
+        values[f.name] = value
+    if unimodal:  # a unimodal stage trains for the unimodal epoch count, recorded as its epochs
+        del values["unimodal_epochs"]
+    return values
 
 
 # The `improved` preset: the published recipe plus every inductive option whose accuracy on the
@@ -268,10 +320,8 @@ def _check_dim(what: str, wanted: int | None, limit: int | None, cached: int, pr
         )
 
 
-# Settings that change what a stage learns; launch settings (workers, devices) are left out so a
-# run can resume on another machine.
-LAUNCH_ONLY = ("num_workers", "precision", "deterministic", "channels_last", "crop_on_device", "preload", "compile",
-               "allow_partial")
+# Launch settings (workers, devices) are left out of every hash so a run can resume on another machine.
+LAUNCH_ONLY = scope_names("launch")
 
 
 def settings_hash(payload: dict) -> str:

@@ -19,13 +19,13 @@ from avemotion.errors import ConfigError
 from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, base_stage, is_refit
 from avemotion.training.engine import is_global_zero, launch_settings
 from avemotion.training.presets import (
+    SCOPES,
     TrainConfig,
-    batch_size_for,
     learning_settings,
-    model_config_for,
-    recipe_extras,
     run_label,
+    scope_names,
     settings_hash,
+    stage_values,
 )
 from avemotion.utils.io import read_json, write_json
 
@@ -176,6 +176,9 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         "label": run_label(ctx.cfg),  # "LEGACY, OPTIMISTIC", "OPTIMISTIC" or ""
         "seed": ctx.cfg.seed,
         "launch": launch_settings(ctx.cfg),
+        # which settings decide what (presets.SCOPES): readers such as evaluation.seeds compare
+        # runs by it without importing training
+        "scopes": {scope: list(scope_names(scope)) for scope in SCOPES},
         "preprocess": ctx.preprocess.to_dict(),
         # where the data came from (read only by `evaluate` without --data), and the unimodal
         # folder relative to the run, so that a copied run stays whole (run_layout)
@@ -254,27 +257,14 @@ def refit_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> 
 
 
 def selection_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> dict:
-    cfg = ctx.cfg
-    common = {
-        "stage": stage,
-        "preprocess_hash": ctx.preprocess_hash,
-        "fold": fold.actors_dict(),
-        "scale": cfg.scale,
-        "batch_size": batch_size_for(cfg, stage),
-        "lr": cfg.lr,
-        "weight_decay": cfg.weight_decay,
-        "augment": cfg.augment,
-        "selection": cfg.selection,
-        "seed": cfg.seed,
-        "kinetics": cfg.kinetics,
-        **recipe_extras(cfg),
-    }
-    if stage in UNIMODAL:
-        # Only what the unimodal network sees: every fusion model of the fold (and the unimodal
-        # model itself, same folder) reuses it, so it always trains for the unimodal epoch count.
-        return dict(common, epochs=cfg.unimodal_epoch_count)
-    return dict(common, model=model_name, model_config=model_config_for(cfg, model_name), recipe=cfg.recipe,
-                epochs=cfg.epochs, unimodal_epochs=cfg.unimodal_epoch_count)
+    """What a selection stage's hash covers: its data (preprocessing, fold actors) and every stage-
+    scope setting (presets.stage_values, from the fields' declared scopes). A unimodal stage holds
+    only what the unimodal network sees: every fusion model of the fold (and the unimodal model
+    itself, same folder) reuses it."""
+    unimodal = stage in UNIMODAL
+    data = {"stage": stage, "preprocess_hash": ctx.preprocess_hash, "fold": fold.actors_dict()}
+    model = {} if unimodal else {"model": model_name}
+    return {**data, **model, **stage_values(ctx.cfg, stage, unimodal)}
 
 
 def stage_done(path: Path, expected_hash: str) -> bool:
