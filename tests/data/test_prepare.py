@@ -134,6 +134,11 @@ def test_prepare_cli_on_real_clips(crema_dir, tmp_path):
     assert rep["prepared"] == 3 and rep["failed"] == [] and rep["dataset"] == "crema-d"
     cache = open_cache(tmp_path / "c")
     assert cache.config.short_clip == "pad" and len(cache) == 3
+    # CREMA-D's 2 s clips are shorter than the paper window: refused there without --pad-short
     refused = CliRunner().invoke(app, ["prepare", str(crema_dir), "--out", str(tmp_path / "d"), "--frames", "4",
-                                       "--size", "32", "--workers", "1"])
+                                       "--size", "32", "--workers", "1", "--audio-window", "paper"])
     assert refused.exit_code == 3 and "too_short" in refused.output  # finished, some files failed
+    # ... and prepared by default, with the speech window (any corpus but RAVDESS, issue 23)
+    default = CliRunner().invoke(app, ["prepare", str(crema_dir), "--out", str(tmp_path / "e"), "--frames", "4",
+                                       "--size", "32", "--workers", "1"])
+    assert default.exit_code == 0 and "audio window: speech" in default.output, default.output
