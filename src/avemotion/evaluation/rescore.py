@@ -42,13 +42,14 @@ def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_
             if not layout.inside(path):  # a shared unimodal folder: evaluate writes only into its run
                 log(f"fold {k} {name}: in {path}, outside the run folder: kept as scored there")
                 continue
-            rescore_stage(layout, clip_cache, path, k, batch_size, device, speaker_norm)
+            rescore_stage(layout, clip_cache, path, k, batch_size, device, speaker_norm, seed=run.get("seed", 0))
             log(f"fold {k} {name}: re-scored")
     return build_report(run_dir, primary=(run.get("models") or [None])[-1])
 
 
-def rescore_stage(layout: RunLayout, cache, path: Path, fold: int, batch_size: int, device, speaker_norm=None) -> None:
-    from avemotion.evaluation.scoring import cached_clip_loader, predict_cached
+def rescore_stage(layout: RunLayout, cache, path: Path, fold: int, batch_size: int, device, speaker_norm=None,
+                  seed: int = 0) -> None:
+    from avemotion.evaluation.scoring import cached_clip_loader, eval_clip_order, predict_cached
     from avemotion.models.checkpoint import load_checkpoint
     from avemotion.models.registry import uses_video
 
@@ -56,8 +57,12 @@ def rescore_stage(layout: RunLayout, cache, path: Path, fold: int, batch_size: i
     model, meta = load_checkpoint(path / "best")
     if meta.get("preprocess_hash") != cache.config.hash():
         raise ConfigError(f"{path}/best: trained on preprocessing {meta.get('preprocess_hash')}, cache has {cache.config.hash()}")
-    loader = cached_clip_loader(cache, manifest["test"], batch_size, video=uses_video(model), speaker_norm=speaker_norm)
-    preds = predict_cached(model, loader, device)
     doc = read_json(path / "metrics.json")
+    order = eval_clip_order(model, manifest["test"], seed)
+    batches = doc.get("eval_batches")  # a batch-pooled model: the batches training scored, again
+    if batches and sorted(batches["test"]) == sorted(order):
+        order, batch_size = batches["test"], batches["batch_size"]
+    loader = cached_clip_loader(cache, order, batch_size, video=uses_video(model), speaker_norm=speaker_norm)
+    preds = predict_cached(model, loader, device)
     doc.update(metrics=score_predictions(preds, names=recorded_labels(meta)), predictions=preds, rescored=True)
     write_json(path / "metrics.json", doc)

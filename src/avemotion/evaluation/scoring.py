@@ -10,9 +10,36 @@ from avemotion.data.dataset import ClipDataset
 from avemotion.data.transforms import normalize_video
 
 
+def pools_over_batch(model) -> bool:
+    """Whether a model's prediction depends on its batch mates: CFN-SR's published attention
+    ("batch_sum") sums its maps over the batch. Every other model predicts each clip alone
+    (tests/evaluation/test_eval_batches.py holds every registered model to that)."""
+    return getattr(model, "avemotion_config", {}).get("attention") == "batch_sum"
+
+
+def shuffled_order(n: int, seed: int, epoch: int = 0) -> list[int]:
+    """The order in which a seeded shuffled loader draws n clips at `epoch`: how the published code
+    drew its evaluation batches. Sorted RAVDESS clip ids put one emotion in every batch, so a
+    batch-pooled attention map would be pooled over clips of the clip's own emotion."""
+    gen = torch.Generator().manual_seed(EVAL_SEED + seed * 100_003 + epoch)
+    return torch.randperm(n, generator=gen).tolist()
+
+
+EVAL_SEED = 7_919  # keeps evaluation draws apart from the training shuffle of the same (seed, epoch)
+
+
+def eval_clip_order(model, clip_ids, seed: int) -> list[str]:
+    """The clips in the order they are scored: shuffled (seed) for a batch-pooled model, as given otherwise."""
+    clip_ids = list(clip_ids)
+    if not pools_over_batch(model):
+        return clip_ids
+    return [clip_ids[i] for i in shuffled_order(len(clip_ids), seed)]
+
+
 def cached_clip_loader(cache, clip_ids, batch_size: int, num_workers: int = 0, video: bool = True,
                        speaker_norm: dict | None = None) -> DataLoader:
-    """Un-augmented, unshuffled batches of these cached clips (`video=False`: none read)."""
+    """Un-augmented batches of these cached clips in the given order (`video=False`: none read);
+    `eval_clip_order` gives the order a model is scored in."""
     dataset = ClipDataset(cache, list(clip_ids), augment="none", seed=0, video=video, speaker_norm=speaker_norm)
     return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
 
@@ -83,6 +110,7 @@ def score_clips(stem, cache, clip_ids=None, *, records: list[dict] | None = None
     chosen = [r for r in (cache.records() if records is None else records) if wanted is None or r["clip_id"] in wanted]
     left_out = Counter(cache.labels[r["label"]] for r in chosen if cache.labels[r["label"]] not in shared)
     kept = [r["clip_id"] for r in chosen if cache.labels[r["label"]] in shared]
+    kept = eval_clip_order(model, kept, seed=0)  # shuffled only for a batch-pooled model
     loader = cached_clip_loader(cache, kept, batch_size, video=uses_video(model), speaker_norm=speaker_norm)
     preds = [_on_shared(p, cache.labels, names, shared) for p in predict_cached(model, loader, device)]
     return {"labels": list(shared), "model_labels": list(names), "left_out": dict(sorted(left_out.items())),

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from avemotion.data.dataset import ClipDataset, PreloadedClips, load_store, normalise_store_audio, pass_batch, store_bytes
+from avemotion.evaluation.scoring import shuffled_order
 
 # "auto" preloads when the fold takes at most this share of the device's free memory: the rest is
 # for the model, its activations and cuDNN's workspaces.
@@ -43,6 +44,15 @@ class EpochShuffleSampler(Sampler[int]):
         return self.n
 
 
+class EvalOrderSampler(EpochShuffleSampler):
+    """Validation batches of a batch-pooled model, drawn as the published shuffled loader did: the
+    order scoring.shuffled_order gives for (seed, epoch); Lightning sets the epoch before each
+    validation run."""
+
+    def __iter__(self):
+        return iter(shuffled_order(self.n, self.seed, self.epoch))
+
+
 class FoldDataModule(L.LightningDataModule):
     def __init__(
         self,
@@ -59,8 +69,12 @@ class FoldDataModule(L.LightningDataModule):
         video: bool = True,
         audio_augment: str = "none",
         speaker_norm: dict | None = None,
+        pooled_eval: bool = False,
     ):
         super().__init__()
+        # the model pools over its batch (scoring.pools_over_batch): validation batches are shuffled
+        # per epoch, else they keep the given order (no prediction depends on it)
+        self.pooled_eval = pooled_eval
         self.speaker_norm = speaker_norm  # per-speaker MFCC statistics (dataset.speaker_mfcc_stats)
         self.cache = cache
         self.video = video and "video" in cache.modalities  # False: the model needs no video, none is read
@@ -135,6 +149,8 @@ class FoldDataModule(L.LightningDataModule):
         return self._loader(self.train_set, sampler=EpochShuffleSampler(len(self.train_set), self.seed), train=True)
 
     def val_dataloader(self) -> DataLoader:
+        if self.pooled_eval:
+            return self._loader(self.val_set, sampler=EvalOrderSampler(len(self.val_set), self.seed))
         return self._loader(self.val_set)
 
 

@@ -201,6 +201,7 @@ def init_kinetics(ctx: RunContext, model, stage: str) -> dict | None:
 
 
 def fit_stage(ctx, fold, stage, path, model, meta, settings, resume):
+    from avemotion.evaluation.scoring import pools_over_batch
     from avemotion.training.datamodule import FoldDataModule
     from avemotion.training.module import AVLightningModule
 
@@ -213,7 +214,7 @@ def fit_stage(ctx, fold, stage, path, model, meta, settings, resume):
         ctx.cache, train_ids, val_ids, batch_size=settings["batch_size"],
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
         crop_on_device=engine.on_cuda_or(cfg.crop_on_device), preload=cfg.preload, video=uses_video(model),
-        audio_augment=cfg.audio_augment, speaker_norm=ctx.speaker_norm,
+        audio_augment=cfg.audio_augment, speaker_norm=ctx.speaker_norm, pooled_eval=pools_over_batch(model),
     )
     with engine.quiet(not ctx.progress):
         trainer = engine.make_trainer(path, settings["epochs"], stage_callbacks(ctx, path, stage, meta),
@@ -282,6 +283,9 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
         "last_epoch": {"epoch": trainer.current_epoch - 1, "metrics": score_predictions(last_preds, names=meta["labels"]),
                        "predictions": last_preds},
     }
+    batches = eval_batches(ctx, model, stage, preds, list(stage_ids(ctx, fold, stage)[1]), best_meta.get("epoch"))
+    if batches is not None:  # recorded only where the batches change the predictions
+        doc["eval_batches"] = batches
     if trainer.is_global_zero:
         write_json(path / "metrics.json", doc)
         with contextlib.suppress(FileNotFoundError):
@@ -291,9 +295,24 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
 
 
 def predict_clips(ctx: RunContext, model, clip_ids, device, model_name: str = "") -> list[dict]:
-    from avemotion.evaluation.scoring import cached_clip_loader, predict_cached
+    """Predictions in the order they were scored (scoring.eval_clip_order: shuffled with the run's
+    seed for a batch-pooled model, the given order otherwise)."""
+    from avemotion.evaluation.scoring import cached_clip_loader, eval_clip_order, predict_cached
 
     # the training batch size: a legacy batch-summed attention map depends on it
-    loader = cached_clip_loader(ctx.cache, list(clip_ids), batch_size_for(ctx.cfg, model_name), ctx.cfg.num_workers,
+    order = eval_clip_order(model, clip_ids, ctx.cfg.seed)
+    loader = cached_clip_loader(ctx.cache, order, batch_size_for(ctx.cfg, model_name), ctx.cfg.num_workers,
                                 video=uses_video(model), speaker_norm=ctx.speaker_norm)
     return predict_cached(model, loader, device)
+
+
+def eval_batches(ctx: RunContext, model, stage: str, preds: list[dict], val_ids, epoch) -> dict | None:
+    """How a batch-pooled model's evaluation batches were drawn (None for any other model): the
+    test clips in scoring order, and the validation order of the selected epoch."""
+    from avemotion.evaluation.scoring import pools_over_batch, shuffled_order
+
+    if not pools_over_batch(model):
+        return None
+    val = [val_ids[i] for i in shuffled_order(len(val_ids), ctx.cfg.seed, epoch)] if val_ids and epoch is not None else []
+    return {"shuffled": True, "seed": ctx.cfg.seed, "batch_size": batch_size_for(ctx.cfg, base_stage(stage)),
+            "test": [p["clip_id"] for p in preds], "selected_epoch_validation": val}
