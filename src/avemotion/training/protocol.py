@@ -45,6 +45,7 @@ class RunContext:
     face_sources: dict | None = None  # clips per face source of the cache: predict's crop rule follows it
     dataset: str | None = None  # the dataset adapter(s) of the cache's clips, e.g. "ravdess", "iemocap"
     speakers: dict = field(default_factory=dict)  # actor id -> the corpus's speaker name (manifest, IEMOCAP)
+    clips: dict = field(default_factory=dict)  # clip id -> digest of its content (clip_digests)
     _speaker_norm: dict | None = None
 
     @property
@@ -139,6 +140,31 @@ def select_folds(ctx: RunContext, which: str | list[int]) -> list[Fold]:
     return [known[k] for k in wanted]
 
 
+# ---------------------------------------------------------------------------------- cache identity
+
+
+def clip_digests(records: list[dict]) -> dict[str, str]:
+    """clip id -> a digest of what a model learns from the clip: its label and cached arrays (the
+    MFCC digest and face boxes the cache records), so two corpora that name clips alike differ."""
+    def content(r: dict) -> list:
+        prep = r.get("prep") or {}
+        return [r["label"], prep.get("mfcc_sha1"), prep.get("boxes")]
+
+    return {r["clip_id"]: settings_hash(content(r)) for r in records}
+
+
+def cache_identity(ctx: RunContext) -> str:
+    """The cache a run is bound to: a digest of every clip's id and content."""
+    return settings_hash(sorted(ctx.clips.items()))
+
+
+def stage_clips(ctx: RunContext, fold: Fold, stage: str) -> str:
+    """A digest of the clips (ids and content) a stage trains on, selects on and is scored on."""
+    train, val = stage_ids(ctx, fold, stage)
+    return settings_hash({split: [[c, ctx.clips.get(c)] for c in sorted(ids)]
+                          for split, ids in (("train", train), ("val", val), ("test", fold.test_ids))})
+
+
 # ----------------------------------------------------------------------------------------- run.json
 
 
@@ -164,6 +190,7 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
                 f"use a new --out folder (or the same settings to resume)"
             )
         previous_models = old.get("models", [])
+        check_same_cache(ctx, old)
     doc = {
         **settings,
         "settings_hash": settings_hash(settings),
@@ -183,6 +210,7 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         # where the data came from (read only by `evaluate` without --data), and the unimodal
         # folder relative to the run, so that a copied run stays whole (run_layout)
         "cache": str(ctx.cache_path.resolve()),
+        "cache_identity": cache_identity(ctx),  # its clips' ids and content (a run is bound to it)
         "unimodal_dir": ctx.layout.recorded_unimodal_dir(),
         "partial": ctx.partial,  # None: the complete corpus (or one whose extent is not declared)
         "labels": list(ctx.cache.labels),  # the class names, in label order
@@ -192,6 +220,16 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
     }
     if is_global_zero():
         write_json(path, doc)
+
+
+def check_same_cache(ctx: RunContext, old: dict) -> None:
+    """A run folder is bound to the cache it was trained on: another corpus with the same settings
+    (even the same clip names) would otherwise reuse every finished stage. Runs from before the
+    binding was recorded are bound now."""
+    found = old.get("cache_identity")
+    if found is not None and found != cache_identity(ctx):
+        raise ConfigError(f"{ctx.run_dir} was trained on another cache ({old.get('cache')}); this cache holds "
+                          f"other clips or other content: use a new --out folder")
 
 
 def _diff_keys(old: dict, new: dict) -> list[str]:
@@ -267,28 +305,39 @@ def selection_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str)
     return {**data, **model, **stage_values(ctx.cfg, stage, unimodal)}
 
 
-def stage_done(path: Path, expected_hash: str) -> bool:
+def stage_done(path: Path, expected_hash: str, clips: str | None = None) -> bool:
+    """Whether the stage in `path` is finished with these settings; ConfigError when it finished
+    with other settings or on other clips (`clips`: stage_clips; stages from before it was recorded
+    are judged on their settings)."""
     metrics, best = path / "metrics.json", path / "best.json"
     if not (metrics.exists() and best.exists()):
         return False
-    found = read_json(metrics).get("settings_hash")
+    doc = read_json(metrics)
+    found = doc.get("settings_hash")
     if found != expected_hash:
         raise ConfigError(
             f"{path} was trained with other settings (hash {found} != {expected_hash}); "
             f"use another output or unimodal folder"
         )
+    check_clips(path, doc.get("clips"), clips)
     return True
 
 
-def check_stage_start(path: Path, settings: dict, digest: str) -> None:
-    """A half-trained stage may only be resumed with the settings it started with."""
+def check_clips(path: Path, found: str | None, clips: str | None) -> None:
+    if found is not None and clips is not None and found != clips:
+        raise ConfigError(f"{path} was trained on other clips (another cache or corpus); use another output or unimodal folder")
+
+
+def check_stage_start(path: Path, settings: dict, digest: str, clips: str | None = None) -> None:
+    """A half-trained stage may only be resumed with the settings (and clips) it started with."""
     marker = path / "stage.json"
     if marker.exists():
-        found = read_json(marker).get("settings_hash")
-        if found != digest:
+        doc = read_json(marker)
+        if doc.get("settings_hash") != digest:
             raise ConfigError(f"{path} holds a partial stage with other settings; remove it or use another folder")
+        check_clips(path, doc.get("clips"), clips)
     elif is_global_zero():
-        write_json(marker, {"settings_hash": digest, "settings": settings})
+        write_json(marker, {"settings_hash": digest, "settings": settings, **({"clips": clips} if clips else {})})
 
 
 def selection_rule(ctx: RunContext, stage: str) -> str:

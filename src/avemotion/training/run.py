@@ -20,8 +20,10 @@ from avemotion.training.protocol import (
     build_folds,
     check_complete,
     check_stage_start,
+    clip_digests,
     select_folds,
     selection_rule,
+    stage_clips,
     stage_done,
     stage_ids,
     stage_settings,
@@ -86,6 +88,7 @@ def open_run(
         face_sources=cache.face_sources(records),
         dataset=cache.dataset(records),
         speakers=cache.speakers,
+        clips=clip_digests(records),
         log=log,
     )
     write_run_json(ctx, models)
@@ -128,11 +131,11 @@ def run_stage(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> Path:
 
     path = ctx.stage_dir(fold, stage)
     settings = stage_settings(ctx, fold, stage, model_name)
-    digest = settings_hash(settings)
-    if stage_done(path, digest):
+    digest, clips = settings_hash(settings), stage_clips(ctx, fold, stage)
+    if stage_done(path, digest, clips):
         ctx.log(f"fold {fold.index} {stage}: done, reusing {path}")
         return path
-    check_stage_start(path, settings, digest)
+    check_stage_start(path, settings, digest, clips)
     resume = (path / "last.ckpt").exists()
     n_train = len(stage_ids(ctx, fold, stage)[0])
     ctx.log(f"fold {fold.index} {stage}: {'resuming' if resume else 'training'} "
@@ -140,7 +143,7 @@ def run_stage(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> Path:
     # Seed before building: the weight init must not depend on what ran earlier in this process.
     L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
     model, init_report = build_stage_model(ctx, fold, stage)
-    meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "init": init_report,
+    meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "clips": clips, "init": init_report,
             "labels": list(ctx.cache.labels)}  # the class names, in the checkpoint's meta (predict)
     trainer = fit_stage(ctx, fold, stage, path, model, meta, settings, resume)
     doc = score_stage(ctx, fold, stage, path, meta, trainer)
@@ -264,6 +267,7 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
         "fold": fold.index,
         "stage": stage,
         "settings_hash": meta["settings_hash"],
+        "clips": meta["clips"],  # stage_clips: the clips it trained, selected and was scored on
         "selection": "refit" if is_refit(stage) else ctx.cfg.selection,
         "scored": "refit" if is_refit(stage) else "selected checkpoint",
         "optimistic": ctx.cfg.optimistic,
