@@ -63,10 +63,14 @@ def test_every_parameter_reaches_the_loss_unless_declared_unused(name, clips):
 def test_eval_forward_is_deterministic(name, clips):
     video, audio, _ = clips
     model = create_model(name, scale="tiny").eval()
+    g = torch.Generator().manual_seed(1)
+    other_video, other_audio = torch.randn(video.shape, generator=g), torch.randn(audio.shape, generator=g)
     with torch.no_grad():
         first, second = model(video, audio), model(video, audio)
+        other = model(other_video, other_audio)
     assert first.shape == (2, 8) and torch.isfinite(first).all()
     torch.testing.assert_close(first, second)
+    assert not torch.allclose(first, other)  # deterministic, yet a function of its input
 
 
 def test_unimodal_models_ignore_the_other_modality(clips):

@@ -183,9 +183,28 @@ def test_cosine_schedule_anneals_to_zero_over_the_stage_epochs():
     assert isinstance(lit.configure_optimizers(), torch.optim.Adam)  # the published constant rate
 
 
-def test_recipe_options_enter_the_settings_only_when_set():
+@pytest.mark.parametrize("stage", ["audio", "cfn_sr"])
+def test_recipe_options_enter_the_settings_only_when_set(stage):
+    """Each option beyond the published recipe enters a stage's settings hash when set, and is
+    absent at its default, so stages trained before it existed keep their hashes."""
+    from types import SimpleNamespace
+
+    from avemotion.data.folds import Fold
+    from avemotion.training.presets import RECIPE_EXTRAS, settings_hash
+    from avemotion.training.protocol import selection_settings
+
+    def stage_settings(cfg):
+        return selection_settings(SimpleNamespace(cfg=cfg, preprocess_hash="p"), Fold(0, (1,), (2,), (3, 4)), stage, stage)
+
+    published = stage_settings(TrainConfig())
+    assert RECIPE_EXTRAS and not set(RECIPE_EXTRAS) & set(published)
+    for name, value in (("label_smoothing", 0.1), ("lr_schedule", "cosine"), ("mfcc_norm", "train"),
+                        ("audio_augment", "mask")):
+        assert name in RECIPE_EXTRAS
+        settings = stage_settings(TrainConfig(**{name: value}))
+        assert settings[name] == value and settings_hash(settings) != settings_hash(published), name
+        assert learning_settings(TrainConfig(**{name: value}))[name] == value
     assert "label_smoothing" not in learning_settings(TrainConfig())  # earlier runs keep their hashes
-    assert learning_settings(TrainConfig(label_smoothing=0.1))["label_smoothing"] == 0.1
     for bad in (dict(lr_schedule="step"), dict(mfcc_norm="test"), dict(label_smoothing=1.0)):
         with pytest.raises(Exception, match="must be"):
             TrainConfig(**bad)
