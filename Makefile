@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
 	$(BIN)/python -m pip install -q "$(TORCH)" 2>&1 | grep -v '^WARNING' || true
 	$(BIN)/python -m pip install -q -e ".[dev]" 2>&1 | grep -v '^WARNING' || true
-	$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, avemotion"
+	$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, avemotion"
 	touch $@
 
 # The main job on the embedded default data: a synthetic RAVDESS-layout corpus (8 actors, 480 clips),

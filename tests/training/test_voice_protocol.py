@@ -17,7 +17,7 @@ from avemotion.training.voice_protocol import common_classes, plan
 from avemotion.training.voice_run import export_voice, run_voice
 
 
-def fake_corpus(dataset, speakers, labels, per=2):
+def fake_corpus(dataset, speakers, labels, per=2, protocol=None):
     ids, emotions, spk, genders = [], [], [], []
     for s in speakers:
         for e in labels:
@@ -27,11 +27,12 @@ def fake_corpus(dataset, speakers, labels, per=2):
                 spk.append(f"{dataset}:{s}")
                 genders.append("male" if int(s) % 2 else "female")
     return VoiceCorpus(VoiceConfig(), dataset, tuple(labels), ids, emotions, spk, genders, [dataset] * len(ids),
-                       [np.zeros(10, np.float32)] * len(ids))
+                       [np.zeros(10, np.float32)] * len(ids), protocols={dataset: protocol})
 
 
 RAV = fake_corpus("ravdess", [f"{a:02d}" for a in range(1, 25)], ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"])
-EMO = fake_corpus("emodb", ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"], ["angry", "boredom", "disgust", "fearful", "happy", "neutral", "sad"])
+EMO = fake_corpus("emodb", ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"],
+                  ["angry", "boredom", "disgust", "fearful", "happy", "neutral", "sad"], protocol={"n_folds": 5, "n_val": 2})
 
 
 def test_speaker_folds_on_ravdess_alone_are_the_audio_video_protocols_folds():
@@ -152,3 +153,14 @@ def test_a_store_resumes_and_refuses_another_corpus(small_stores, tmp_path):
     assert len(store) > 0 and store.cfg == VoiceConfig()
     with pytest.raises(ConfigError):
         build_store(small_stores / "rav.csv", small_stores / "emo", workers=1, progress=False)
+
+
+def test_a_corpus_folds_by_its_adapters_speaker_order_and_protocol(emodb_dir, tmp_path):
+    """EmoDB's adapter pairs one man and one woman per fold (actor ids 03+08, 10+09, ...)."""
+    store = build_store(emodb_dir, tmp_path / "emodb", workers=1, progress=False)
+    splits = plan([store], "speaker-folds")
+    assert len(splits) == 5
+    genders = dict(zip(store.speakers, store.genders))
+    for split in splits:
+        assert sorted(genders[s] for s in split.test) == ["female", "male"]
+        assert len(split.val) == 2

@@ -58,7 +58,7 @@ def train(
     batch_size: int = typer.Option(32),
     lr: float = typer.Option(2e-3),
     augment: float = typer.Option(1.0, help="augmentation strength (0: none)"),
-    norm: str = typer.Option("mean", help="per-utterance band normalisation: none | mean | meanvar"),
+    norm: str = typer.Option(None, help="voice_cnn's per-utterance band normalisation: none | mean | meanvar (default mean)"),
     threads: int = typer.Option(0, help="torch threads (0: torch's default)"),
 ) -> None:
     """Train a voice model (selection on validation speakers only) and write its cross-corpus report."""
@@ -85,6 +85,23 @@ def train(
                    f"{100 * s['accuracy']['mean']:.1f} +- {100 * s['accuracy']['std']:.1f} % over {s['uar']['n']} stages"
                    + (f"; COLLAPSE onto {', '.join(collapses)}" if collapses else ""))
     typer.echo(f"report: {Path(out) / 'report.md'}")
+
+
+@voice_app.command("evaluate")
+def evaluate(
+    run: Path = typer.Argument(..., help="a voice run folder"),
+    data: Path = typer.Option(..., "--data", help="a voice store of the corpus to score the run's models on"),
+) -> None:
+    """Score a voice run's models on another corpus: the cross-corpus report (RUN/cross/...)."""
+    from avemotion.training.voice_run import evaluate_voice
+
+    report = evaluate_voice(run, data, progress=typer.echo)
+    for name, entry in report["corpora"].items():
+        s = entry["summary"]
+        collapses = sorted({st["collapse"] for st in entry["stages"] if st["collapse"]})
+        typer.echo(f"{name}: UAR {100 * s['uar']['mean']:.1f} +- {100 * s['uar']['std']:.1f} %, accuracy "
+                   f"{100 * s['accuracy']['mean']:.1f} +- {100 * s['accuracy']['std']:.1f} % over {s['uar']['n']} models"
+                   + (f"; COLLAPSE onto {', '.join(collapses)}" if collapses else ""))
 
 
 @voice_app.command("export")

@@ -43,6 +43,12 @@ class VoiceCorpus:
     genders: list[str]
     corpora: list[str]  # dataset of each clip
     waves: list[np.ndarray] = field(repr=False)
+    stores: dict[str, Path] = field(default_factory=dict)  # dataset -> its store folder (feature caches)
+    # the corpus's own facts, from its adapter: speaker -> integer actor id (folds are consecutive ids:
+    # EmoDB's adapter numbers its speakers so that pairs are one man and one woman), and each dataset's
+    # standard fold protocol ({"n_folds", "n_val", "name"}; None: 6 folds and 4 validation speakers)
+    actor_ids: dict[str, int] = field(default_factory=dict)
+    protocols: dict[str, dict | None] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,7 +57,8 @@ class VoiceCorpus:
         keep = [i for i in range(len(self)) if keep(i)]
         pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
         return VoiceCorpus(self.cfg, self.dataset, self.labels, pick(self.ids), pick(self.emotions), pick(self.speakers),
-                           pick(self.genders), pick(self.corpora), pick(self.waves))
+                           pick(self.genders), pick(self.corpora), pick(self.waves), dict(self.stores),
+                           dict(self.actor_ids), dict(self.protocols))
 
     def digest(self) -> str:
         """Identity of the content: ids, labels and every sample (a store rebuilt from other files differs)."""
@@ -67,8 +74,10 @@ def merge(corpora: list[VoiceCorpus]) -> VoiceCorpus:
         raise ConfigError("voice stores made with different settings cannot be trained together")
     labels = tuple(dict.fromkeys(n for c in corpora for n in c.labels))
     cat = lambda attr: [x for c in corpora for x in getattr(c, attr)]  # noqa: E731
+    union = lambda attr: {k: v for c in corpora for k, v in getattr(c, attr).items()}  # noqa: E731
     return VoiceCorpus(corpora[0].cfg, "+".join(c.dataset for c in corpora), labels, cat("ids"), cat("emotions"),
-                       cat("speakers"), cat("genders"), cat("corpora"), cat("waves"))
+                       cat("speakers"), cat("genders"), cat("corpora"), cat("waves"), union("stores"),
+                       union("actor_ids"), union("protocols"))
 
 
 def _one(args):
@@ -137,14 +146,14 @@ def _write_index(out: Path, shards) -> None:
         for r in shard:
             if r.clip_id in kept:
                 lines.append(json.dumps({"id": r.clip_id, "emotion": r.emotion, "speaker": r.speaker or f"{r.actor:02d}",
-                                         "gender": r.gender, "shard": k}))
+                                         "actor": r.actor, "gender": r.gender, "shard": k}))
     with atomic_path(out / "index.jsonl") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
 
 
 def _config_doc(cfg: VoiceConfig, scan) -> dict:
     return {"voice": cfg.to_dict(), "hash": cfg.hash(), "dataset": scan.dataset, "labels": list(scan.labels),
-            "clips": len(scan.records)}
+            "clips": len(scan.records), "protocol": scan.protocol}
 
 
 def _check_existing(out: Path, cfg: VoiceConfig, dataset: str) -> None:
@@ -172,7 +181,9 @@ def open_store(path: str | Path) -> VoiceCorpus:
     waves = _read_waves(path, rows)
     dataset = doc["dataset"]
     return VoiceCorpus(cfg, dataset, tuple(doc["labels"]), [r["id"] for r in rows], [r["emotion"] for r in rows],
-                       [f"{dataset}:{r['speaker']}" for r in rows], [r["gender"] for r in rows], [dataset] * len(rows), waves)
+                       [f"{dataset}:{r['speaker']}" for r in rows], [r["gender"] for r in rows], [dataset] * len(rows), waves,
+                       {dataset: path}, {f"{dataset}:{r['speaker']}": int(r["actor"]) for r in rows},
+                       {dataset: doc.get("protocol")})
 
 
 def _read_waves(path: Path, rows: list[dict]) -> list[np.ndarray]:
@@ -208,3 +219,32 @@ class _Progress:
     def __exit__(self, *exc):
         if self.enabled:
             self.bar.stop()
+
+
+def cached_features(corpus: VoiceCorpus, name: str, compute, progress: bool = False) -> np.ndarray:
+    """(n, d) features of every utterance, computed once per store and kept in STORE/features_NAME.npz
+    (`name` says what computed them, versions included); `compute(waves) -> (k, d)` for the missing."""
+    out = [None] * len(corpus)
+    for dataset in sorted(set(corpus.corpora)):
+        rows = [i for i, c in enumerate(corpus.corpora) if c == dataset]
+        folder = corpus.stores.get(dataset)
+        known = _read_features(folder / f"features_{name}.npz") if folder else {}
+        missing = [i for i in rows if corpus.ids[i] not in known]
+        if missing:
+            values = compute([corpus.waves[i] for i in missing])
+            known.update({corpus.ids[i]: v for i, v in zip(missing, values)})
+            if folder:
+                ids = sorted(known)
+                with atomic_path(folder / f"features_{name}.npz") as tmp:
+                    with open(tmp, "wb") as f:
+                        np.savez(f, ids=np.array(ids, dtype=str), x=np.stack([known[i] for i in ids]))
+        for i in rows:
+            out[i] = known[corpus.ids[i]]
+    return np.stack(out).astype(np.float32)
+
+
+def _read_features(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    with np.load(path) as z:
+        return dict(zip(z["ids"].tolist(), z["x"]))

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avemotion.data.voice import VoiceConfig, load_utterance, windows
+from avemotion.data.voice import VoiceConfig, load_utterance
 from avemotion.errors import InputError
 from avemotion.inference.results import FileError, Prediction
+from avemotion.models.voice import model_windows
 from avemotion.models.voice_weights import load_voice_model
 
 
@@ -33,8 +34,8 @@ class VoiceRecognizer:
 
     @torch.inference_mode()
     def probabilities(self, wave: np.ndarray) -> np.ndarray:
-        """Class probabilities of level-normalised speech: the mean over its windows."""
-        ws, lengths = windows(wave, self.cfg)
+        """Class probabilities of level-normalised speech: the mean over what the model sees of it."""
+        ws, lengths = model_windows(self.model, wave, self.cfg)
         logits = self.model(torch.from_numpy(ws), torch.from_numpy(lengths))
         return torch.softmax(logits.float(), dim=-1).mean(0).numpy().astype(np.float64)
 
@@ -47,9 +48,11 @@ class VoiceRecognizer:
 
     def notes(self, utt) -> list[str]:
         speech = utt.speech_end - utt.speech_start
-        n = len(windows(utt.wave, self.cfg)[0])
+        n = len(model_windows(self.model, utt.wave, self.cfg)[0])
+        seen = ("the whole speech" if getattr(self.model, "whole_utterance", False)
+                else f"{n} window{'s' if n > 1 else ''} of {self.cfg.window:.0f} s pooled")
         notes = [f"voice model {self.name}" + (f" ({self.meta['licence_short']})" if self.meta.get("licence_short") else ""),
-                 f"{speech:.1f} s of speech of {utt.duration:.1f} s; {n} window{'s' if n > 1 else ''} of {self.cfg.window:.0f} s pooled"]
+                 f"{speech:.1f} s of speech of {utt.duration:.1f} s; {seen}"]
         if speech < self.cfg.window / 2:
             notes.append(f"short: {speech:.1f} s of speech (less context than the model was trained on)")
         return notes

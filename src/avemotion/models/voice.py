@@ -16,11 +16,12 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from avemotion.data.voice import VoiceConfig
+from avemotion.data.voice import VoiceConfig, windows
 from avemotion.errors import ConfigError
 
 NORMS = ("none", "mean", "meanvar")  # per-utterance normalisation of each log-mel band
@@ -134,6 +135,75 @@ class VoiceCNN(nn.Module):
         return self.head(self.pool(x, mask))
 
 
+class EgemapsMLP(nn.Module):
+    """eGeMAPS v02 functionals (88 per utterance: pitch, loudness, voice quality, spectral balance,
+    formants, rhythm; openSMILE) of the whole utterance, standardised with the training set's
+    statistics (buffers, saved with the weights), then a small MLP (`hidden=0`: a linear classifier).
+
+    The features are the field's standard minimal acoustic parameter set (Eyben et al. 2016); on these
+    corpora they carry across corpora far better than a log-mel CNN trained from scratch
+    (docs/results.md). openSMILE is an optional dependency under audEERING's research licence
+    (`pip install avemotion[egemaps]`): research, private and educational use."""
+
+    whole_utterance = True  # functionals summarise any length: one window, the whole speech
+    n_features = 88
+
+    def __init__(self, num_classes: int, cfg: VoiceConfig | None = None, *, hidden: int = 128, dropout: float = 0.3):
+        super().__init__()
+        self.sample_rate = (cfg or VoiceConfig()).sample_rate
+        self.register_buffer("mean", torch.zeros(self.n_features))
+        self.register_buffer("std", torch.ones(self.n_features))
+        if hidden:
+            self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(self.n_features, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                      nn.Linear(hidden, num_classes))
+        else:
+            self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(self.n_features, num_classes))
+
+    def features(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, 88) functionals of each row's real samples."""
+        smile = egemaps_extractor()
+        rows = [smile.process_signal(w[:int(n)].numpy(), self.sample_rate).to_numpy()[0] for w, n in zip(waves, lengths)]
+        return torch.from_numpy(np.stack(rows).astype(np.float32))
+
+    def feature_name(self) -> str:
+        """What computed the features (their cache key): the extractor and its version."""
+        return f"egemaps02-opensmile{egemaps_version()}"
+
+    def fit_standardisation(self, features: torch.Tensor) -> None:
+        self.mean.copy_(features.mean(0))
+        self.std.copy_(features.std(0).clamp_min(1e-6))
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head((features - self.mean) / self.std)
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor, augment: Callable | None = None) -> torch.Tensor:
+        return self.classify(self.features(waves, lengths))
+
+
+@functools.lru_cache(maxsize=1)
+def egemaps_extractor():
+    try:
+        import opensmile
+    except ImportError:
+        raise ConfigError("this voice model needs openSMILE: pip install 'avemotion[egemaps]' (audEERING research "
+                          "licence: research, private and educational use)") from None
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals)
+
+
+def egemaps_version() -> str:
+    from importlib.metadata import version
+
+    return version("opensmile")
+
+
+def model_windows(model: nn.Module, wave: np.ndarray, cfg: VoiceConfig) -> tuple[np.ndarray, np.ndarray]:
+    """What a model sees of an utterance: the whole speech for a model of functionals, else the
+    fixed windows of data.voice.windows (a long utterance's outputs are then averaged)."""
+    if getattr(model, "whole_utterance", False):
+        return wave[None].astype(np.float32), np.array([len(wave)], dtype=np.int64)
+    return windows(wave, cfg)
+
+
 @dataclass(frozen=True)
 class VoiceModelInfo:
     name: str
@@ -178,3 +248,13 @@ def create_voice_model(name: str, num_classes: int, cfg: VoiceConfig | None = No
 @register_voice_model("voice_cnn", "log-mel (64 bands to 8 kHz), per-utterance band normalisation, dilated 1-D CNN, attentive statistics pooling")
 def voice_cnn(*, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
     return VoiceCNN(num_classes, cfg, **options)
+
+
+@register_voice_model("egemaps_mlp", "eGeMAPS v02 functionals of the whole utterance (openSMILE), standardised, MLP (128 hidden)")
+def egemaps_mlp(*, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
+    return EgemapsMLP(num_classes, cfg, **options)
+
+
+@register_voice_model("egemaps_linear", "eGeMAPS v02 functionals of the whole utterance (openSMILE), standardised, linear")
+def egemaps_linear(*, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
+    return EgemapsMLP(num_classes, cfg, hidden=0, **options)

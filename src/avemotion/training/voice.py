@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from avemotion.data.voice import windows
 from avemotion.data.voice_store import VoiceCorpus
-from avemotion.models.voice import create_voice_model
+from avemotion.errors import ConfigError
+from avemotion.models.voice import create_voice_model, model_windows
 from avemotion.training.voice_augment import WaveAugment, spec_augment
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class VoiceTrainConfig:
     label_smoothing: float = 0.1
     augment: float = 1.0  # strength: each effect's probability is scaled by it (0: none)
     spec_augment: bool = True
-    norm: str = "mean"  # per-utterance band normalisation (models/voice.py NORMS)
+    norm: str | None = None  # voice_cnn's per-utterance band normalisation (models/voice.py NORMS); None: its default
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -71,7 +71,9 @@ def train_voice(train: VoiceCorpus, val: VoiceCorpus | None, labels: tuple[str, 
     g = torch.Generator().manual_seed(cfg.seed)
     y = label_indices(train, labels)
     keep = np.flatnonzero(y >= 0)
-    model = create_voice_model(cfg.model, len(labels), train.cfg, norm=cfg.norm)
+    model = build_model(cfg, len(labels), train)
+    if getattr(model, "whole_utterance", False):
+        return _train_on_features(model, train, val, labels, cfg, progress)
     counts = np.bincount(y[keep], minlength=len(labels)).astype(np.float64)
     weights = torch.tensor(len(keep) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
     steps = cfg.epochs * max(1, int(np.ceil(len(keep) / cfg.batch_size)))
@@ -110,15 +112,77 @@ def train_voice(train: VoiceCorpus, val: VoiceCorpus | None, labels: tuple[str, 
     return model, history
 
 
+def build_model(cfg: VoiceTrainConfig, num_classes: int, corpus: VoiceCorpus) -> torch.nn.Module:
+    options = {} if cfg.norm is None else {"norm": cfg.norm}
+    try:
+        return create_voice_model(cfg.model, num_classes, corpus.cfg, **options)
+    except TypeError as err:
+        raise ConfigError(f"voice model {cfg.model}: {err}") from None
+
+
+def _train_on_features(model, train: VoiceCorpus, val: VoiceCorpus | None, labels, cfg: VoiceTrainConfig, progress):
+    """A model of fixed per-utterance features (functionals): the features are computed once (and
+    cached with the store); the classifier trains on them, standardised with the training statistics."""
+    y = label_indices(train, labels)
+    keep = np.flatnonzero(y >= 0)
+    x = torch.from_numpy(utterance_features(model, train))
+    model.fit_standardisation(x[keep])
+    x_val = torch.from_numpy(utterance_features(model, val)) if val is not None else None
+    y_val = label_indices(val, labels) if val is not None else None
+    counts = np.bincount(y[keep], minlength=len(labels)).astype(np.float64)
+    weights = torch.tensor(len(keep) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
+    opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(cfg.seed)
+    best, history = None, []
+    for epoch in range(cfg.epochs):
+        model.train()
+        losses = []
+        for idx in np.array_split(rng.permutation(keep), max(1, int(np.ceil(len(keep) / cfg.batch_size)))):
+            loss = F.cross_entropy(model.classify(x[idx]), torch.from_numpy(y[idx]), weight=weights,
+                                   label_smoothing=cfg.label_smoothing)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        row = {"epoch": epoch, "loss": float(np.mean(losses))}
+        if x_val is not None:
+            model.eval()
+            with torch.no_grad():
+                row["val_uar"] = uar(y_val, model.classify(x_val).argmax(1).numpy(), len(labels))
+            if best is None or row["val_uar"] > best[0]:
+                best = (row["val_uar"], epoch, copy.deepcopy(model.state_dict()))
+        history.append(row)
+        if progress:
+            progress(row)
+    if best is not None:
+        model.load_state_dict(best[2])
+        for row in history:
+            row["selected"] = row["epoch"] == best[1]
+    return model.eval(), history
+
+
+def utterance_features(model, corpus: VoiceCorpus) -> np.ndarray:
+    """The model's per-utterance features of every utterance of `corpus`, cached with its stores."""
+    from avemotion.data.voice_store import cached_features
+
+    def compute(waves):
+        return np.concatenate([model.features(torch.from_numpy(w[None]), torch.tensor([len(w)])).numpy() for w in waves])
+
+    return cached_features(corpus, model.feature_name(), compute)
+
+
 @torch.no_grad()
 def predict_probs(model: torch.nn.Module, corpus: VoiceCorpus, batch: int = 64) -> np.ndarray:
-    """(n, classes): every utterance cut into the model's windows (data.voice.windows), the windows'
-    probabilities averaged. Utterances are batched by length so that padding costs little."""
+    """(n, classes): every utterance as the model sees it (models.voice.model_windows: the whole
+    speech, or windows whose probabilities are averaged). Utterances are batched by length so that
+    padding costs little."""
     model.eval()
+    if getattr(model, "whole_utterance", False):
+        return torch.softmax(model.classify(torch.from_numpy(utterance_features(model, corpus))), dim=1).numpy()
     cfg = corpus.cfg
     items = []  # (utterance, window wave, length)
     for i, w in enumerate(corpus.waves):
-        ws, ls = windows(w, cfg)
+        ws, ls = model_windows(model, w, cfg)
         items += [(i, ws[k, :ls[k]], int(ls[k])) for k in range(len(ws))]
     items.sort(key=lambda t: t[2])
     sums, counts = None, np.zeros(len(corpus))

@@ -26,9 +26,8 @@ from avemotion.data.voice_store import VoiceCorpus
 from avemotion.errors import ConfigError
 
 PROTOCOLS = ("speaker-folds", "leave-one-corpus-out", "all")
-# Folds per corpus when a corpus says nothing: as the audio-video protocol for RAVDESS (6 of 4), 5 of 2
-# speakers for EmoDB's 10, one speaker per fold for smaller corpora.
-DEFAULT_FOLDS = {"ravdess": (6, 4), "emodb": (5, 2), "nemo": (9, 2)}
+# Folds of a corpus whose adapter declares no protocol: those of the audio-video protocol (SPEC 3).
+DEFAULT_FOLDS = (6, 4)
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,8 @@ def common_classes(corpora: list[VoiceCorpus]) -> tuple[str, ...]:
 
 
 def _speaker_folds(corpus: VoiceCorpus, n_folds: int, n_val: int, seed: int = 0):
-    names = sorted(set(corpus.speakers))
+    """The corpus's speakers in folds, by its adapter's actor ids (sorted names where it has none)."""
+    names = sorted(set(corpus.speakers), key=lambda s: (corpus.actor_ids.get(s, 0), s))
     ids = {s: i + 1 for i, s in enumerate(names)}
     gender = {ids[s]: g for s, g in zip(corpus.speakers, corpus.genders)}
     back = {i: s for s, i in ids.items()}
@@ -62,8 +62,11 @@ def _speaker_folds(corpus: VoiceCorpus, n_folds: int, n_val: int, seed: int = 0)
 
 
 def fold_shape(corpus: VoiceCorpus, n_folds: int | None, n_val: int | None) -> tuple[int, int]:
-    default = DEFAULT_FOLDS.get(corpus.dataset, (min(5, len(set(corpus.speakers))), 1))
-    return n_folds or default[0], n_val or default[1]
+    """--n-folds / --n-val, else the corpus's declared protocol, else DEFAULT_FOLDS (bounded by its speakers)."""
+    declared = corpus.protocols.get(corpus.dataset) or {}
+    speakers = len(set(corpus.speakers))
+    folds = n_folds or declared.get("n_folds") or min(DEFAULT_FOLDS[0], speakers)
+    return folds, n_val or declared.get("n_val") or max(1, min(DEFAULT_FOLDS[1], speakers - speakers // folds - 1))
 
 
 def plan(corpora: list[VoiceCorpus], protocol: str, *, n_folds: int | None = None, n_val: int | None = None,

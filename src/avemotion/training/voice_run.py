@@ -179,3 +179,52 @@ def corpus_cfg(meta: dict):
     from avemotion.data.voice import VoiceConfig
 
     return VoiceConfig.from_dict(meta["voice"])
+
+
+def evaluate_voice(run: str | Path, store: str | Path, *, progress=print) -> dict:
+    """Score every model of a run on another corpus (a voice store): per stage, mean +- std, and the
+    pooled report of each seed's first split. Utterances whose speech is sample for sample one the run
+    trained on are left out and counted, whatever the corpus is called. Written to
+    RUN/cross/<dataset>-<content digest>/ (two corpora never share a folder)."""
+    run = Path(run)
+    doc = read_json(run / "run.json")
+    corpus = open_store(store)
+    seen = _seen_in_training(doc, corpus)
+    if seen:
+        progress(f"{len(seen)} utterances of {corpus.dataset} were in the run's training data: left out")
+        corpus = corpus.subset(lambda i: i not in seen)
+    out = run / "cross" / f"{corpus.dataset}-{corpus.digest()}"
+    stages, pooled = [], {}
+    for split in doc["splits"]:
+        for seed in doc["seeds"]:
+            stem = run / split["name"] / f"seed_{seed}" / "model"
+            if not voice_paths(stem)[1].is_file():
+                continue
+            model, meta = load_voice_model(stem)
+            probs = predict_probs(model, corpus)
+            r = corpus_report(corpus.emotions, probs, meta["labels"], corpus.speakers, corpus=corpus.dataset,
+                              model=f"{split['name']}, seed {seed}")
+            stages.append({"split": split["name"], "seed": seed, **{k: r["overall"][k] for k in ("uar", "accuracy", "macro_f1", "ece", "collapse")}})
+            pooled.setdefault(str(seed), r)
+    if not stages:
+        raise ConfigError(f"{run}: no trained voice model to evaluate")
+    report = {"protocol": f"{doc['protocol']} run scored on {corpus.dataset}", "seen_in_training": len(seen),
+              "corpora": {corpus.dataset: {"summary": {k: seeds_summary([s[k] for s in stages]) for k in ("uar", "accuracy", "macro_f1", "ece")},
+                                           "stages": stages, "pooled": pooled}}}
+    write_json(out / "report.json", report)
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text(report_text(report))
+    return report
+
+
+def _seen_in_training(doc: dict, corpus: VoiceCorpus) -> set[int]:
+    """Indices of `corpus` whose speech equals an utterance of the run's stores (by content digest)."""
+    def digest(w):
+        return hashlib.sha256(np.ascontiguousarray(w).tobytes()).hexdigest()
+
+    trained = set()
+    for info in doc["stores"].values():
+        path = Path(info["path"])
+        if path.is_dir():
+            trained |= {digest(w) for w in open_store(path).waves}
+    return {i for i, w in enumerate(corpus.waves) if digest(w) in trained}
