@@ -27,7 +27,7 @@ from avemotion.errors import ConfigError
 from avemotion.evaluation.voice_report import corpus_report, report_markdown
 from avemotion.models.voice_weights import load_voice_model, save_voice_model, voice_paths
 from avemotion.training.voice import VoiceTrainConfig, predict_probs, train_voice
-from avemotion.training.voice_protocol import VoiceSplit, plan, select, seeds_summary
+from avemotion.training.voice_protocol import PROTOCOLS, VoiceSplit, plan, select, seeds_summary
 from avemotion.utils.io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ def run_voice(stores: list[str | Path], out: str | Path, cfg: VoiceTrainConfig, 
               n_folds: int | None = None, n_val: int | None = None, folds: list[int] | None = None,
               progress=print) -> dict:
     out = Path(out)
+    if protocol not in PROTOCOLS:  # before any store is read
+        raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     corpora = [open_store(s) for s in stores]
     if len({c.dataset for c in corpora}) != len(corpora):
         raise ConfigError("each corpus may be given once (two stores of the same dataset)")
