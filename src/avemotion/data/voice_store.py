@@ -174,16 +174,17 @@ def open_store(path: str | Path) -> VoiceCorpus:
         doc = read_json(path / "config.json")
         cfg = VoiceConfig.from_dict(doc["voice"])
         rows = [json.loads(line) for line in (path / "index.jsonl").read_text().splitlines() if line.strip()]
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        raise ConfigError(f"{path}: not a voice store ({err})") from None
+        dataset = doc["dataset"]
+        actors = {f"{dataset}:{r['speaker']}": int(r["actor"]) for r in rows}
+    except (OSError, KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ConfigError(f"{path}: not a voice store of this version ({type(err).__name__}: {err}); rebuild it "
+                          f"with avemotion voice prepare") from None
     if cfg.hash() != doc.get("hash"):
         raise ConfigError(f"{path}: made by another version of the voice preprocessing (rebuild it)")
     waves = _read_waves(path, rows)
-    dataset = doc["dataset"]
     return VoiceCorpus(cfg, dataset, tuple(doc["labels"]), [r["id"] for r in rows], [r["emotion"] for r in rows],
                        [f"{dataset}:{r['speaker']}" for r in rows], [r["gender"] for r in rows], [dataset] * len(rows), waves,
-                       {dataset: path}, {f"{dataset}:{r['speaker']}": int(r["actor"]) for r in rows},
-                       {dataset: doc.get("protocol")})
+                       {dataset: path}, actors, {dataset: doc.get("protocol")})
 
 
 def _read_waves(path: Path, rows: list[dict]) -> list[np.ndarray]:
