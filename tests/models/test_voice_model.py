@@ -49,7 +49,7 @@ def test_a_prediction_depends_on_its_input(name):
 
 @pytest.mark.parametrize("name", list_voice_models())
 def test_voice_models_stay_under_one_million_parameters(name):
-    assert 10_000 < voice_model_info(name).params < 1_000_000
+    assert 0 < voice_model_info(name).params < 1_000_000
 
 
 def test_attention_pooling_sums_to_one_over_the_real_frames_and_ignores_padding():

@@ -135,21 +135,28 @@ class VoiceCNN(nn.Module):
         return self.head(self.pool(x, mask))
 
 
-class EgemapsMLP(nn.Module):
-    """eGeMAPS v02 functionals (88 per utterance: pitch, loudness, voice quality, spectral balance,
-    formants, rhythm; openSMILE) of the whole utterance, standardised with the training set's
-    statistics (buffers, saved with the weights), then a small MLP (`hidden=0`: a linear classifier).
+# openSMILE functionals a voice model may read: name -> (openSMILE feature set, features per utterance)
+FUNCTIONALS = {"egemaps02": ("eGeMAPSv02", 88), "compare16": ("ComParE_2016", 6373)}
 
-    The features are the field's standard minimal acoustic parameter set (Eyben et al. 2016); on these
-    corpora they carry across corpora far better than a log-mel CNN trained from scratch
+
+class FunctionalsModel(nn.Module):
+    """openSMILE functionals of the whole utterance, standardised with the training set's statistics
+    (buffers, saved with the weights), then a small MLP (`hidden=0`: a linear classifier).
+
+    eGeMAPS v02 (88: pitch, loudness, voice quality, spectral balance, formants, rhythm; Eyben et al.
+    2016) is the field's standard minimal set; ComParE 2016 (6373) its large brute-force set. On these
+    corpora both carry across corpora far better than a log-mel CNN trained from scratch
     (docs/results.md). openSMILE is an optional dependency under audEERING's research licence
     (`pip install avemotion[egemaps]`): research, private and educational use."""
 
     whole_utterance = True  # functionals summarise any length: one window, the whole speech
-    n_features = 88
 
-    def __init__(self, num_classes: int, cfg: VoiceConfig | None = None, *, hidden: int = 128, dropout: float = 0.3):
+    def __init__(self, num_classes: int, cfg: VoiceConfig | None = None, *, features: str = "egemaps02",
+                 hidden: int = 128, dropout: float = 0.3):
         super().__init__()
+        if features not in FUNCTIONALS:
+            raise ConfigError(f"features must be one of {', '.join(FUNCTIONALS)}, got {features!r}")
+        self.feature_set, self.n_features = features, FUNCTIONALS[features][1]
         self.sample_rate = (cfg or VoiceConfig()).sample_rate
         self.register_buffer("mean", torch.zeros(self.n_features))
         self.register_buffer("std", torch.ones(self.n_features))
@@ -160,14 +167,15 @@ class EgemapsMLP(nn.Module):
             self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(self.n_features, num_classes))
 
     def features(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, 88) functionals of each row's real samples."""
-        smile = egemaps_extractor()
+        """(B, n_features) functionals of each row's real samples."""
+        smile = functionals_extractor(FUNCTIONALS[self.feature_set][0])
         rows = [smile.process_signal(w[:int(n)].numpy(), self.sample_rate).to_numpy()[0] for w, n in zip(waves, lengths)]
-        return torch.from_numpy(np.stack(rows).astype(np.float32))
+        x = torch.from_numpy(np.stack(rows).astype(np.float32))
+        return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)  # openSMILE gives NaN for a few degenerate inputs
 
     def feature_name(self) -> str:
-        """What computed the features (their cache key): the extractor and its version."""
-        return f"egemaps02-opensmile{egemaps_version()}"
+        """What computed the features (their cache key): the set and openSMILE's version."""
+        return f"{self.feature_set}-opensmile{opensmile_version()}"
 
     def fit_standardisation(self, features: torch.Tensor) -> None:
         self.mean.copy_(features.mean(0))
@@ -180,17 +188,18 @@ class EgemapsMLP(nn.Module):
         return self.classify(self.features(waves, lengths))
 
 
-@functools.lru_cache(maxsize=1)
-def egemaps_extractor():
+@functools.lru_cache(maxsize=2)
+def functionals_extractor(feature_set: str):
     try:
         import opensmile
     except ImportError:
         raise ConfigError("this voice model needs openSMILE: pip install 'avemotion[egemaps]' (audEERING research "
                           "licence: research, private and educational use)") from None
-    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals)
+    return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
+                           feature_level=opensmile.FeatureLevel.Functionals)
 
 
-def egemaps_version() -> str:
+def opensmile_version() -> str:
     from importlib.metadata import version
 
     return version("opensmile")
@@ -252,9 +261,14 @@ def voice_cnn(*, num_classes: int, cfg: VoiceConfig | None = None, **options) ->
 
 @register_voice_model("egemaps_mlp", "eGeMAPS v02 functionals of the whole utterance (openSMILE), standardised, MLP (128 hidden)")
 def egemaps_mlp(*, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
-    return EgemapsMLP(num_classes, cfg, **options)
+    return FunctionalsModel(num_classes, cfg, features="egemaps02", **options)
 
 
 @register_voice_model("egemaps_linear", "eGeMAPS v02 functionals of the whole utterance (openSMILE), standardised, linear")
 def egemaps_linear(*, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
-    return EgemapsMLP(num_classes, cfg, hidden=0, **options)
+    return FunctionalsModel(num_classes, cfg, features="egemaps02", hidden=0, **options)
+
+
+@register_voice_model("compare_linear", "ComParE 2016 functionals (6373) of the whole utterance (openSMILE), standardised, linear")
+def compare_linear(*, num_classes: int, cfg: VoiceConfig | None = None, **options) -> nn.Module:
+    return FunctionalsModel(num_classes, cfg, features="compare16", hidden=0, **options)

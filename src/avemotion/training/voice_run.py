@@ -173,7 +173,8 @@ def export_voice(run: str | Path, out: str | Path, *, split: str | None = None, 
     if target.resolve() == voice_paths(stem)[0].resolve():
         raise ConfigError(f"{target}: is the run's own model; export writes a new file")
     extra = {k: v for k, v in meta.items() if k not in ("kind", "model", "model_options", "labels", "voice", "voice_hash", "sha256", "avemotion_version")}
-    extra.update({"exported_from": {"run": str(run), "split": split, "seed": seed}, **(card or {})})
+    extra.update({"exported_from": {"run": str(run), "split": split, "seed": seed}, "corpora": list(doc["stores"]),
+                  **(card or {})})
     return save_voice_model(model, out, labels=tuple(meta["labels"]), cfg=corpus_cfg(meta), extra=extra)
 
 
