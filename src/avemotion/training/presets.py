@@ -333,3 +333,109 @@ def learning_settings(cfg: TrainConfig) -> dict:
     # recipe extras only when set: run folders made before they existed stay resumable
     return {k: v for k, v in cfg.to_dict().items()
             if k not in LAUNCH_ONLY and not (k in RECIPE_EXTRAS and v == RECIPE_EXTRAS[k])}
+
+
+# --set values arrive as text; each is parsed against the type its model factory declares for it.
+TRUE_WORDS, FALSE_WORDS = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def typed_model_config(model_config: dict, models: list[str]) -> dict:
+    """`model_config` with every value parsed against the declared type of the argument of the first
+    model in `models` whose factory declares it (bool: true/false, yes/no, 1/0 in any case; int;
+    float, finite; str). A value that does not parse is refused in one line naming the key and the
+    accepted values. A key no factory declares keeps its value (a text value read as JSON, as
+    before) and is refused by the model build (training.run.check_model_options)."""
+    if not model_config:
+        return dict(model_config or {})
+    out = {}
+    for key, value in model_config.items():
+        declared = _declared_type(key, models)
+        if declared is None:
+            out[key] = _json_or_text(value)
+            continue
+        kind, optional, model = declared
+        out[key] = _parse_typed(key, value, kind, optional, model)
+    return out
+
+
+def _declared_type(key: str, models: list[str]):
+    """(type, optional, model) of `key` in the first factory of `models` declaring it as bool, int,
+    float or str; None when none does (or its annotation is of another kind)."""
+    import inspect
+    import types
+    import typing
+
+    from avemotion.models import model_info
+
+    for name in models:
+        try:
+            factory = model_info(name).factory
+            param = inspect.signature(factory).parameters.get(key)
+        except (ConfigError, TypeError, ValueError):
+            continue
+        if param is None or param.kind is inspect.Parameter.VAR_KEYWORD:
+            continue
+        ann = param.annotation
+        if isinstance(ann, str):
+            try:
+                ann = eval(ann, getattr(factory, "__globals__", {}), {})  # noqa: S307 (the factory's own annotation)
+            except Exception:
+                return None
+        optional = False
+        if typing.get_origin(ann) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            optional = len(args) < len(typing.get_args(ann))
+            ann = args[0] if len(args) == 1 else None
+        if ann in (bool, int, float, str):
+            return ann, optional, name
+        return None
+    return None
+
+
+def _json_or_text(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _parse_typed(key: str, value, kind, optional: bool, model: str):
+    import math
+
+    text = value.strip() if isinstance(value, str) else None
+    if optional and (value is None or (text is not None and text.lower() in ("none", "null"))):
+        return None
+    accepted = {bool: "true/false, yes/no or 1/0", int: "an integer", float: "a finite number",
+                str: "text"}[kind] + (" or none" if optional else "")
+    bad = ConfigError(f"--set {key}={value}: model {model!r} takes {key} as {kind.__name__} ({accepted})")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        word = text.lower() if text is not None else str(value).lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise bad
+    if kind is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        try:
+            return int(text if text is not None else value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if kind is float:
+        if isinstance(value, bool):
+            raise bad
+        try:
+            number = float(text if text is not None else value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if not math.isfinite(number):
+            raise bad
+        return number
+    return value

@@ -40,6 +40,7 @@ from avemotion.training.presets import (
     model_config_for,
     run_label,
     settings_hash,
+    typed_model_config,
 )
 from avemotion.utils.io import read_json, write_json
 
@@ -68,6 +69,7 @@ def open_run(
         check_input_contract(name, pre)
     check_input(cfg, pre)
     check_legacy_cache(cfg, pre)
+    cfg = cfg.replace(model_config=typed_model_config(cfg.model_config, models))  # --set text -> declared types
     check_model_options(cfg, models, len(cache.labels))
     records = cache.records()  # one read of every per-clip JSON, for the folds and their manifests
     extent = cache.extent()  # corpus.json, read once for the check and the folds

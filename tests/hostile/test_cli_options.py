@@ -1,0 +1,102 @@
+"""Issue 29, items 9-13: options are what they say. A `--set` value is parsed against the declared
+type of the model's argument; `synth` never writes into a non-empty folder unless asked; options that
+size work are bounded before any work starts; `--allow-partial` checks only the requested folds;
+loader workers are capped at the cores available. Each refusal is one line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import traceback
+
+import pytest
+
+from avemotion.data.cache import open_cache
+from avemotion.utils.io import read_json
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """`avemotion ARGS` in this process through the real entry point: (exit code, stdout + stderr);
+    an exception that escapes it is what the user would see as a traceback (exit 1)."""
+    from avemotion.cli.main import run
+
+    monkeypatch.setattr(sys, "argv", ["avemotion", *map(str, args)])
+    monkeypatch.setenv("COLUMNS", "200")
+    escaped = ""
+    try:
+        run()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    except Exception:
+        code, escaped = 1, traceback.format_exc()
+    out, err = capsys.readouterr()
+    return code, out + err + escaped
+
+
+def one_line_refusal(said: str) -> str:
+    """The single error line of a refusal; fails on a traceback or a class name in what was said."""
+    assert "Traceback" not in said, said
+    assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", said), said
+    lines = [line for line in said.splitlines() if line.strip()]
+    assert len(lines) == 1, said
+    return lines[0]
+
+
+def snapshot(folder) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class Stop(Exception):
+    """Raised instead of training: what open_run decided is then inspected."""
+
+
+def stop_before_training(monkeypatch) -> list:
+    """Replace the training of each model by a record of (model, its factory arguments, workers)."""
+    import avemotion.training.api as api
+    from avemotion.training.presets import model_config_for
+
+    seen = []
+
+    def record(ctx, name, folds):
+        seen.append((name, model_config_for(ctx.cfg, name), ctx.cfg.num_workers, [f.index for f in folds]))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(api, "train_model", record)
+    return seen
+
+
+TRAIN = ("train", "--model", "cfn_sr", "--preset", "small", "--folds", "0", "--n-folds", "2", "--n-val", "1",
+         "--epochs", "1", "--unimodal-epochs", "1")
+
+
+# ----------------------------------------------------------------------------- item 9: typed --set
+
+
+@pytest.mark.parametrize(("given", "expected"), [("no", False), ("NO", False), ("false", False), ("0", False),
+                                                 ("Yes", True), ("true", True), ("1", True)])
+def test_set_parses_a_bool_against_the_declared_type(given, expected, prepared_cache, tmp_path, monkeypatch, capsys):
+    seen = stop_before_training(monkeypatch)
+    run = tmp_path / "run"
+    code, said = run_cli(monkeypatch, capsys, *TRAIN, "--data", prepared_cache.path, "--out", run,
+                         "--set", f"stem_relu={given}", "--set", "attention_multiplier=2")
+    assert code == 0, said
+    assert seen and seen[0][1]["stem_relu"] is expected, seen
+    assert seen[0][1]["attention_multiplier"] == 2.0 and isinstance(seen[0][1]["attention_multiplier"], float)
+
+
+@pytest.mark.parametrize(("item", "accepted"), [("stem_relu=maybe", "true/false"), ("stem_relu=", "true/false"),
+                                                ("attention_multiplier=big", "number"),
+                                                ("attention_multiplier=nan", "number"),
+                                                ("audio_dropout=inf", "number")])
+def test_set_refuses_a_value_of_the_wrong_type_in_one_line(item, accepted, prepared_cache, tmp_path, monkeypatch, capsys):
+    seen = stop_before_training(monkeypatch)
+    run = tmp_path / "run"
+    code, said = run_cli(monkeypatch, capsys, *TRAIN, "--data", prepared_cache.path, "--out", run, "--set", item)
+    assert code == 2, said
+    line = one_line_refusal(said)
+    key = item.split("=")[0]
+    assert key in line and accepted in line, line
+    assert not seen and not run.exists()  # refused before anything was written
