@@ -100,3 +100,67 @@ def test_set_refuses_a_value_of_the_wrong_type_in_one_line(item, accepted, prepa
     key = item.split("=")[0]
     assert key in line and accepted in line, line
     assert not seen and not run.exists()  # refused before anything was written
+
+
+# --------------------------------------------------------------- item 10: synth into a non-empty OUT
+
+
+def a_ravdess_copy(root):
+    """A folder holding what looks like real RAVDESS recordings (the names synth writes)."""
+    actor = root / "Actor_01"
+    actor.mkdir(parents=True)
+    (actor / "01-01-01-01-01-01-01.mp4").write_bytes(b"a real recording")
+    (root / "notes.txt").write_text("mine")
+    return snapshot(root)
+
+
+@pytest.mark.parametrize("extra", [(), ("--iemocap",)])
+def test_synth_refuses_a_non_empty_out_and_changes_nothing(extra, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "RAVDESS"
+    before = a_ravdess_copy(out)
+    code, said = run_cli(monkeypatch, capsys, "synth", out, "--actors", "1", "--size", "64x48", *extra)
+    assert code == 2, said
+    line = one_line_refusal(said)
+    assert str(out) in line and "--overwrite" in line, line
+    assert snapshot(out) == before
+
+
+def test_synth_refuses_a_file_as_out(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "file.mp4"
+    out.write_bytes(b"keep")
+    code, said = run_cli(monkeypatch, capsys, "synth", out, "--actors", "1", "--size", "64x48")
+    assert code == 2, said
+    assert str(out) in one_line_refusal(said)
+    assert out.read_bytes() == b"keep"
+
+
+def test_synth_overwrite_writes_into_a_non_empty_out(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "work"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, said = run_cli(monkeypatch, capsys, "synth", out, "--actors", "1", "--size", "64x48", "--statements", "1",
+                         "--repetitions", "1", "--overwrite")
+    assert code == 0, said
+    assert len(list((out / "Actor_01").glob("*.mp4"))) == 15 and (out / "notes.txt").read_text() == "mine"
+
+
+# ----------------------------------------------------------------- item 11: options that size work
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (("synth", "{out}", "--size", "8000x6000"), "--size"),
+    (("synth", "{out}", "--size", "1922x1080"), "--size"),
+    (("synth", "{out}", "--iemocap", "--utterances", "100000"), "--utterances"),
+    (("prepare", "{corpus}", "--out", "{out}", "--frames", "100000"), "--frames"),
+    (("prepare", "{corpus}", "--out", "{out}", "--size", "30000"), "--size"),
+])
+def test_options_that_size_work_are_bounded_before_any_work(args, option, tmp_path, monkeypatch, capsys):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    before = a_ravdess_copy(corpus)
+    args = [a.format(out=out, corpus=corpus) for a in args]
+    code, said = run_cli(monkeypatch, capsys, *args)
+    assert code == 2, said
+    line = one_line_refusal(said)
+    assert option in line and "--allow-large" in line, line
+    assert not out.exists() and snapshot(corpus) == before

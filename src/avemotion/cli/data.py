@@ -16,14 +16,39 @@ EXIT_FILES_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
-def _parse_size(size: str) -> tuple[int, int]:
+# Stated bounds on the options that size work and memory, checked before any work starts;
+# --allow-large lifts them for a user who really wants more.
+MAX_SYNTH_SIZE = (1920, 1080)
+MAX_SYNTH_UTTERANCES = 100
+MAX_PREPARE_FRAMES = 300
+MAX_PREPARE_SIZE = 1024
+
+
+def _parse_size(size: str, allow_large: bool = False) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise ConfigError(f"--size must look like 160x120, got {size!r}") from None
     if w < 64 or h < 48 or w % 2 or h % 2:
         raise ConfigError(f"--size {size}: width/height must be even and at least 64x48")
+    if not allow_large and (w > MAX_SYNTH_SIZE[0] or h > MAX_SYNTH_SIZE[1]):
+        raise ConfigError(f"--size {size}: at most {MAX_SYNTH_SIZE[0]}x{MAX_SYNTH_SIZE[1]} "
+                          "(memory and time grow with the frame area); pass --allow-large to go beyond")
     return w, h
+
+
+def _check_bound(option: str, value: int, limit: int, allow_large: bool) -> None:
+    if value > limit and not allow_large:
+        raise ConfigError(f"{option} {value}: at most {limit}; pass --allow-large to go beyond")
+
+
+def check_empty_out(out: Path, overwrite: bool) -> None:
+    """synth writes RAVDESS (or IEMOCAP) file names: into a non-empty folder, only when asked."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: not a folder")
+    if not overwrite and out.is_dir() and any(out.iterdir()):
+        raise ConfigError(f"{out}: not empty (synth would replace files of corpus names there); "
+                          "choose an empty or new folder, or pass --overwrite")
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +64,9 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, min=1, help="Processes."),
         iemocap: bool = typer.Option(False, "--iemocap", help="An IEMOCAP-layout stand-in instead: OUT/IEMOCAP_full_release/Session1..N (dialogue videos with both actors, utterance wavs, EmoEvaluation files)."),
         sessions: int = typer.Option(5, min=1, max=5, help="--iemocap: sessions (2 actors each)."),
-        utterances: int = typer.Option(8, min=1, help="--iemocap: utterances per dialogue."),
+        utterances: int = typer.Option(8, min=1, help=f"--iemocap: utterances per dialogue (at most {MAX_SYNTH_UTTERANCES} unless --allow-large)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty OUT, replacing files of the same names (refused by default)."),
+        allow_large: bool = typer.Option(False, "--allow-large", help=f"Lift the bounds on --size ({MAX_SYNTH_SIZE[0]}x{MAX_SYNTH_SIZE[1]}) and --utterances ({MAX_SYNTH_UTTERANCES})."),
     ) -> None:
         """Write a small synthetic corpus in RAVDESS layout (drawn faces + voice-like audio per emotion)."""
         from rich.progress import Progress
@@ -49,6 +76,9 @@ def register(app: typer.Typer) -> None:
         if iemocap:
             from avemotion.data.synth import IemocapSynthOptions, synth_iemocap
 
+            _check_bound("--utterances", utterances, MAX_SYNTH_UTTERANCES, allow_large)
+            check_empty_out(out, overwrite)
+
             opts = IemocapSynthOptions(sessions=sessions, utterances=utterances, seed=seed)
             base = synth_iemocap(out, opts)
             typer.echo(f"wrote {sessions} sessions of {utterances} utterances (IEMOCAP layout) to {base}")
@@ -56,7 +86,8 @@ def register(app: typer.Typer) -> None:
 
         if landmarks not in ("flat", "actor"):
             raise ConfigError(f"--landmarks must be 'flat' or 'actor', got {landmarks!r}")
-        w, h = _parse_size(size)
+        w, h = _parse_size(size, allow_large)
+        check_empty_out(out, overwrite)
         opts = SynthOptions(actors=actors, seed=seed, width=w, height=h, statements=statements,
                             repetitions=repetitions, landmarks=landmarks)
         with Progress() as bar:
@@ -83,6 +114,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),
         report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
         dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d, iemocap, manifest)."),
+        allow_large: bool = typer.Option(False, "--allow-large", help=f"Lift the bounds on --frames ({MAX_PREPARE_FRAMES}) and --size ({MAX_PREPARE_SIZE})."),
     ) -> None:
         """Preprocess every clip (faces, 30 frames, MFCC) into the cache; bad files are reported, not fatal
         (exit 3 when some failed, after the others)."""
@@ -91,6 +123,8 @@ def register(app: typer.Typer) -> None:
 
         if (data_dir is None) == (manifest is None):
             raise ConfigError("give a corpus folder or --manifest CSV (one of them)")
+        _check_bound("--frames", frames, MAX_PREPARE_FRAMES, allow_large)
+        _check_bound("--size", size, MAX_PREPARE_SIZE, allow_large)
         options: dict = {}
         if labels is not None:
             if manifest is None:
