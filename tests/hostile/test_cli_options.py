@@ -164,3 +164,43 @@ def test_options_that_size_work_are_bounded_before_any_work(args, option, tmp_pa
     line = one_line_refusal(said)
     assert option in line and "--allow-large" in line, line
     assert not out.exists() and snapshot(corpus) == before
+
+
+# ------------------------------------------------- item 12: --allow-partial checks the requested folds
+
+
+def without_actor(cache, tmp_path, actor: int):
+    """A copy of `cache` lacking every clip of `actor` (a partial cache)."""
+    copy = shutil.copytree(cache.path, tmp_path / "cache" / cache.path.name)
+    for record in cache.records():
+        if record["actor"] == actor:
+            for path in (copy / "clips").glob(f"{record['clip_id']}.*"):
+                path.unlink()
+    return open_cache(copy)
+
+
+PARTIAL = ("train", "--model", "audio", "--preset", "small", "--n-folds", "4", "--n-val", "1", "--epochs", "1",
+           "--allow-partial")  # 4 folds of one actor: fold 0 tests actor 1, which the copy lacks
+
+
+def test_allow_partial_checks_only_the_requested_folds(prepared_cache, tmp_path, monkeypatch, capsys):
+    partial = without_actor(prepared_cache, tmp_path, actor=1)
+    seen = stop_before_training(monkeypatch)
+    run = tmp_path / "run"
+    code, said = run_cli(monkeypatch, capsys, *PARTIAL, "--data", partial.path, "--folds", "1,2", "--out", run)
+    assert code == 0, said
+    assert seen and seen[0][0] == "audio" and seen[0][3] == [1], seen
+    assert read_json(run / "run.json")["partial"]["missing_actors"] == [1]
+
+
+@pytest.mark.parametrize("folds", ["0", "0,1", "all"])
+def test_allow_partial_refuses_a_requested_fold_without_test_actors(folds, prepared_cache, tmp_path, monkeypatch, capsys):
+    partial = without_actor(prepared_cache, tmp_path, actor=1)
+    seen = stop_before_training(monkeypatch)
+    run = tmp_path / "run"
+    code, said = run_cli(monkeypatch, capsys, *PARTIAL, "--data", partial.path, "--folds", folds, "--out", run)
+    assert code == 2, said
+    said = "\n".join(line for line in said.splitlines() if not line.startswith("PARTIAL corpus"))  # the notice
+    line = one_line_refusal(said)
+    assert "fold 0" in line and "test actors" in line, line
+    assert not seen and not (run / "run.json").exists()

@@ -54,7 +54,7 @@ def train_many(
     if not isinstance(preset, TrainConfig):
         overrides = {**overrides, **corpus_folds(data, overrides, log)}  # only keys given as None
     cfg = preset.replace(**{k: v for k, v in overrides.items() if v is not None}) if isinstance(preset, TrainConfig) else get_preset(preset, **overrides)
-    ctx = open_run(out, data, cfg, models=models, unimodal_dir=unimodal_dir, progress=progress, log=log)
+    ctx = open_run(out, data, cfg, models=models, unimodal_dir=unimodal_dir, progress=progress, folds=folds, log=log)
     ctx.extra_callbacks = list(callbacks or [])
     chosen = select_folds(ctx, folds)
     # Fold-major order: a fold's unimodal networks are trained once and reused by every model.

@@ -94,7 +94,8 @@ def check_complete(cache, declared: dict | None, records: list[dict], allow_part
     return {"clips": len(records), "expected_clips": extent.clips, "missing_actors": missing, "source": extent.source}
 
 
-def build_folds(records: list[dict], cfg: TrainConfig, extent: dict | None = None) -> list[Fold]:
+def build_folds(records: list[dict], cfg: TrainConfig, extent: dict | None = None,
+                wanted: str | list[int] = "all") -> list[Fold]:
     """The run's folds, over the actors of the complete corpus when its extent is known (so they
     are fixed by actor id, whatever actors a partial cache lacks), else over the actors present."""
     present = sorted({int(r["actor"]) for r in records})
@@ -109,18 +110,21 @@ def build_folds(records: list[dict], cfg: TrainConfig, extent: dict | None = Non
     # make_folds checks them (test groups partition the actors, no leak) before returning
     folds = make_folds(actors, genders=genders, n_folds=cfg.n_folds, n_val=n_val, seed=cfg.fold_seed)
     if actors != present:
-        folds = [_present_only(f, set(present)) for f in folds]
+        # only the folds asked for must keep a test actor (--allow-partial --folds 0,1)
+        asked = None if wanted == "all" else set(_fold_numbers(wanted))
+        folds = [_present_only(f, set(present), required=asked is None or f.index in asked) for f in folds]
         check_folds(folds, present)
     return [f.with_clips(records) for f in folds]
 
 
-def _present_only(fold: Fold, present: set[int]) -> Fold:
-    """A fold of the complete corpus, restricted to the actors a partial cache holds."""
+def _present_only(fold: Fold, present: set[int], required: bool = True) -> Fold:
+    """A fold of the complete corpus, restricted to the actors a partial cache holds; one left
+    with no test actor is refused when `required` (asked for), else kept empty (never trained)."""
     def keep(actors):
         return tuple(a for a in actors if a in present)
 
     out = Fold(fold.index, keep(fold.test_actors), keep(fold.val_actors), keep(fold.train_actors))
-    if not out.test_actors:
+    if not out.test_actors and required:
         raise ConfigError(f"fold {fold.index}: the cache holds none of its test actors {list(fold.test_actors)}")
     return out
 
@@ -128,16 +132,26 @@ def _present_only(fold: Fold, present: set[int]) -> Fold:
 def select_folds(ctx: RunContext, which: str | list[int]) -> list[Fold]:
     if which == "all":
         return ctx.folds
-    wanted = [int(x) for x in (which.split(",") if isinstance(which, str) else which)]
+    wanted = _fold_numbers(which)
     known = {f.index: f for f in ctx.folds}
     bad = [k for k in wanted if k not in known]
     if bad:
         raise ConfigError(f"no fold {bad[0]}: this run has folds {', '.join(map(str, known))}")
-    for k in wanted:  # a partial cache may leave a fold without training or validation actors
+    for k in wanted:  # a partial cache may leave a fold without test, training or validation actors
         fold = known[k]
+        if not fold.test_actors:
+            raise ConfigError(f"fold {k}: the cache holds none of its test actors")
         if not fold.train_actors or (ctx.cfg.uses_validation and not fold.val_actors):
             raise ConfigError(f"fold {k}: the cache holds no {'training' if not fold.train_actors else 'validation'} actor of it")
     return [known[k] for k in wanted]
+
+
+def _fold_numbers(which: str | list[int]) -> list[int]:
+    items = which.split(",") if isinstance(which, str) else which
+    try:
+        return [int(x) for x in items]
+    except (TypeError, ValueError):
+        raise ConfigError(f"--folds must be 'all' or fold numbers such as 0,1, got {which!r}") from None
 
 
 # ---------------------------------------------------------------------------------- cache identity

@@ -34,7 +34,7 @@ def import_unimodal(source: str | Path, run_dir: str | Path, data: str | Path, *
             "the published unimodal networks were trained on all non-test actors and selected on the test "
             "fold: import them only into a --selection test-legacy (or --legacy) run"
         )
-    ctx = open_run(run_dir, data, cfg, models=[], unimodal_dir=unimodal_dir, log=log)
+    ctx = open_run(run_dir, data, cfg, models=[], unimodal_dir=unimodal_dir, folds=folds, log=log)
     chosen = select_folds(ctx, folds)
     loaded = [(fold, role, *load_fold(ctx, Path(source), fold, role)) for fold in chosen for role in ("video", "audio")]
     return [write_stage(ctx, fold, role, model, path) for fold, role, model, path in loaded]

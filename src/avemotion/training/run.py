@@ -55,6 +55,7 @@ def open_run(
     models: list[str],
     unimodal_dir: str | Path | None = None,
     progress: bool = False,
+    folds: str | list[int] = "all",
     log=print,
 ) -> RunContext:
     """Open the cache, check it and every requested model's options, build and check the folds,
@@ -84,7 +85,7 @@ def open_run(
         cache=cache,
         cache_path=Path(cache_path),
         preprocess=pre,
-        folds=build_folds(records, cfg, extent),
+        folds=build_folds(records, cfg, extent, folds),
         progress=progress,
         partial=partial,
         face_sources=cache.face_sources(records),
@@ -93,6 +94,7 @@ def open_run(
         clips=clip_digests(records),
         log=log,
     )
+    select_folds(ctx, folds)  # the requested folds exist and can train, before anything is written
     write_run_json(ctx, models)
     write_manifests(ctx, records)
     return ctx
