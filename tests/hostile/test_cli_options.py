@@ -204,3 +204,22 @@ def test_allow_partial_refuses_a_requested_fold_without_test_actors(folds, prepa
     line = one_line_refusal(said)
     assert "fold 0" in line and "test actors" in line, line
     assert not seen and not (run / "run.json").exists()
+
+
+# ------------------------------------------------------------- item 13: loader workers above the cores
+
+
+@pytest.mark.parametrize(("asked", "used"), [("4", 2), ("2", 2), ("0", 0)])
+def test_loader_workers_are_capped_at_the_cores_available(asked, used, prepared_cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # a 2-core share
+    seen = stop_before_training(monkeypatch)
+    run = tmp_path / "run"
+    code, said = run_cli(monkeypatch, capsys, *TRAIN, "--data", prepared_cache.path, "--out", run, "--workers", asked)
+    assert code == 0, said
+    assert seen and seen[0][2] == used, seen
+    notes = [line for line in said.splitlines() if "workers" in line]
+    if used < int(asked):
+        assert notes == ["loader workers: 4 asked, 2 cores available; using 2"], said
+    else:
+        assert not notes, said
+    assert "Traceback" not in said and (run / "run.json").exists()

@@ -6,6 +6,7 @@ the test fold once. Files go where avemotion.run_layout says.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import torch
@@ -71,6 +72,7 @@ def open_run(
     check_input(cfg, pre)
     check_legacy_cache(cfg, pre)
     cfg = cfg.replace(model_config=typed_model_config(cfg.model_config, models))  # --set text -> declared types
+    cfg = cap_workers(cfg, log)
     check_model_options(cfg, models, len(cache.labels))
     records = cache.records()  # one read of every per-clip JSON, for the folds and their manifests
     extent = cache.extent()  # corpus.json, read once for the check and the folds
@@ -98,6 +100,24 @@ def open_run(
     write_run_json(ctx, models)
     write_manifests(ctx, records)
     return ctx
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's or taskset's share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+def cap_workers(cfg: TrainConfig, log=print) -> TrainConfig:
+    """Loader workers above the cores available only contend (PyTorch warns every epoch): capped,
+    with a note. A launch setting: the stage hashes do not change."""
+    cores = available_cores()
+    if cfg.num_workers is None or cfg.num_workers <= cores:
+        return cfg
+    log(f"loader workers: {cfg.num_workers} asked, {cores} cores available; using {cores}")
+    return cfg.replace(num_workers=cores)
 
 
 def check_model_options(cfg: TrainConfig, models: list[str], num_classes: int = 8) -> None:
