@@ -37,6 +37,8 @@ demo: setup
 	$(BIN)/avemotion predict ../shared/data/crema-d/*.flv --run $(WORK)/runs/demo --pad-short --no-progress
 	@echo "== 4. predict a real RAVDESS voice with run 2 (an actor of fold 0's test group, never trained on)"
 	$(BIN)/avemotion predict ../shared/data/ravdess-speech/Actor_01/03-01-05-02-01-01-01.flac --run $(WORK)/runs/speech --fold 0 --no-progress
+	@echo "== 5. no run at all: the shipped voice model (voice-v1, non-commercial) on voices it never heard: a Polish nEMO speaker (angry) and the CREMA-D clips' audio"
+	$(BIN)/avemotion predict ../shared/data/nemo/audio/EB0_anger_1.opus ../shared/data/crema-d/*.flv --no-progress
 
 test: setup
 	$(BIN)/python -m pytest -q

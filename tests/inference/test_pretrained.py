@@ -224,3 +224,29 @@ def test_the_installed_command_lists_the_package_registry():
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["default"] == pretrained.DEFAULT_VOICE and [w["name"] for w in doc["weights"]] == pretrained.list_weights()
+
+
+def test_predict_without_a_run_answers_with_the_shipped_default_on_real_files(ravdess_speech_dir, emodb_dir, tmp_path):
+    """The real package registry, no stand-in: `predict` with no --run gives exactly the shipped
+    model's answer, names it, and its card states its corpora, figures, recipe and licence."""
+    import json
+    import subprocess
+    import sys
+
+    files = [ravdess_speech_dir / "Actor_01" / "03-01-05-02-01-01-01.flac", emodb_dir / EMODB]
+    out = tmp_path / "p.json"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "AVEMOTION_RUN"}
+    result = subprocess.run([sys.executable, "-m", "avemotion.cli.main", "predict", *map(str, files), "--format", "json",
+                             "-o", str(out), "--no-progress"], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"voice model {pretrained.DEFAULT_VOICE}" in result.stderr
+    rows = json.loads(out.read_text())["results"]
+    rec = pretrained.get_weights().load()
+    for row, path in zip(rows, files):
+        expected = rec.predict(path)
+        assert row["emotion"] == expected.emotion
+        assert row["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
+        assert any(pretrained.DEFAULT_VOICE in note for note in row["notes"])
+    card = pretrained.get_weights().card()
+    for words in ("RAVDESS", "EmoDB", "UAR", "recipes/voices_anywhere/run.sh", "CC BY-NC-SA 4.0", "non-commercial"):
+        assert words in card, words

@@ -128,16 +128,16 @@ def headline(recognizer) -> str:
     return f"voice model {recognizer.name}" + (f" ({inside})" if inside else "")
 
 
-# The registry. The lead's trained model lands as src/avemotion/weights/voice-v1.{safetensors,json,md};
-# its entry goes here with the SHA-256 of that safetensors file (sha256sum), and DEFAULT_VOICE names it.
+# The registry: one entry per file pair in src/avemotion/weights/, with the SHA-256 of its safetensors
+# file. How voice-v1 was trained and chosen: its card (voice-v1.md) and docs/results.md "Voices anywhere".
 WEIGHTS: dict[str, Weights] = {
-    # "voice-v1": Weights(
-    #     name="voice-v1", stem="voice-v1", sha256="<sha256 of voice-v1.safetensors>",
-    #     summary="voice_cnn on RAVDESS speech + EmoDB, 6 shared classes, any language and length",
-    #     licence="CC BY-NC-SA 4.0",
-    # ),
+    "voice-v1": Weights(
+        name="voice-v1", stem="voice-v1", sha256="c739181bef7baab37e09d15b0b9aa9ced6ec9d3573c0a0a107da9dc6431d02e5",
+        summary="egemaps_mlp on RAVDESS speech + EmoDB (28 speakers), 6 shared classes, any language and length",
+        licence="CC BY-NC-SA 4.0",
+    ),
 }
-DEFAULT_VOICE: str | None = None  # "voice-v1" once it ships
+DEFAULT_VOICE: str | None = "voice-v1"
 
 
 def list_weights() -> list[str]:
