@@ -20,13 +20,11 @@ from avemotion.errors import InputError
 
 # Files shorter than this are refused even with short_clip="pad": too little audio to mean anything.
 MIN_PAD_DURATION = 1.0
-# The speech window (audio_window="speech"): a simple energy-based activity detector. Frames of
-# SPEECH_FRAME s every SPEECH_HOP s are speech when their RMS level is within SPEECH_TOP_DB of the
-# clip's loudest frame (relative, as librosa.effects.trim; 40 dB rather than its 60 leaves out breath
-# and room noise of a quiet studio) and above SPEECH_FLOOR_DB dBFS (absolute: a clip of near-silence
-# holds no speech). Only leading and trailing silence is trimmed; pauses inside the speech stay.
-SPEECH_FRAME = 0.025
-SPEECH_HOP = 0.010
+# The speech window (audio_window="speech"): the energy-based activity detector of data.voice (25 ms
+# frames every 10 ms). Frames are speech when their RMS level is within SPEECH_TOP_DB of the clip's
+# loudest frame (relative, as librosa.effects.trim; 40 dB rather than its 60 leaves out breath and room
+# noise of a quiet studio) and above SPEECH_FLOOR_DB dBFS (absolute: a clip of near-silence holds no
+# speech). Only leading and trailing silence is trimmed; pauses inside the speech stay.
 SPEECH_TOP_DB = 40.0
 SPEECH_FLOOR_DB = -60.0
 # Less speech than this is refused by prepare (a clip, not a window of a longer recording).
@@ -451,19 +449,12 @@ def window_audio(path: Path, audio: np.ndarray, start: float, cfg: PreprocessCon
 
 
 def speech_span(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
-    """[first, last) sample of the speech in `audio`, leading and trailing silence trimmed (the
-    SPEECH_* rule above); (0, 0) when no frame is loud enough."""
-    frame, hop = round(SPEECH_FRAME * sample_rate), round(SPEECH_HOP * sample_rate)
-    if len(audio) < frame:
-        return 0, 0
-    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
-    starts = np.arange(0, len(audio) - frame + 1, hop)
-    rms = np.sqrt((energy[starts + frame] - energy[starts]) / frame)
-    level = 20 * np.log10(np.maximum(rms, 1e-10))
-    loud = np.flatnonzero((level >= level.max() - SPEECH_TOP_DB) & (level >= SPEECH_FLOOR_DB))
-    if not len(loud):
-        return 0, 0
-    return int(starts[loud[0]]), int(min(len(audio), starts[loud[-1]] + frame))
+    """[first, last) sample of the speech in `audio`, leading and trailing silence trimmed by the
+    project's one activity detector (data.voice.loud_span, with the SPEECH_* rule above); (0, 0) when
+    no frame is loud enough."""
+    from avemotion.data.voice import loud_span
+
+    return loud_span(audio, sample_rate, SPEECH_TOP_DB, SPEECH_FLOOR_DB) or (0, 0)
 
 
 def speech_window(path: Path, audio: np.ndarray, cfg: PreprocessConfig, *, strict: bool = True) -> tuple[np.ndarray, bool]:

@@ -113,9 +113,12 @@ def check_finite(path: str | Path, wave: np.ndarray) -> np.ndarray:
     return wave.astype(np.float32, copy=False)
 
 
-def frame_db(wave: np.ndarray, cfg: VoiceConfig) -> np.ndarray:
-    """RMS in dBFS of 25 ms frames every 10 ms (a trailing partial frame counts)."""
-    size, hop = round(0.025 * cfg.sample_rate), round(0.010 * cfg.sample_rate)
+FRAME, HOP = 0.025, 0.010  # the activity detector's frames (seconds)
+
+
+def frame_db(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """RMS in dBFS of FRAME-second frames every HOP seconds (a trailing partial frame counts)."""
+    size, hop = round(FRAME * sample_rate), round(HOP * sample_rate)
     if len(wave) < size:
         wave = np.pad(wave, (0, size - len(wave)))
     n = 1 + (len(wave) - size + hop - 1) // hop
@@ -125,20 +128,21 @@ def frame_db(wave: np.ndarray, cfg: VoiceConfig) -> np.ndarray:
     return 20 * np.log10(np.maximum(rms, 1e-10))
 
 
-def loud_span(wave: np.ndarray, cfg: VoiceConfig) -> tuple[int, int] | None:
-    """(first, end) sample of the frames the detector calls speech, or None when none is."""
-    db = frame_db(wave, cfg)
-    threshold = max(db.max() - cfg.vad_top_db, cfg.vad_floor_dbfs)
-    loud = np.flatnonzero(db >= threshold)
+def loud_span(wave: np.ndarray, sample_rate: int, top_db: float, floor_dbfs: float) -> tuple[int, int] | None:
+    """(first, end) sample of the frames within `top_db` of the loudest and above `floor_dbfs`: the
+    project's one speech activity detector (the voice pipeline, and the paper cache's speech window
+    in data.preprocess); None when no frame is speech."""
+    db = frame_db(wave, sample_rate)
+    loud = np.flatnonzero(db >= max(db.max() - top_db, floor_dbfs))
     if not len(loud):
         return None
-    hop, size = round(0.010 * cfg.sample_rate), round(0.025 * cfg.sample_rate)
+    hop, size = round(HOP * sample_rate), round(FRAME * sample_rate)
     return int(loud[0] * hop), int(min(len(wave), loud[-1] * hop + size))
 
 
 def speech_span(wave: np.ndarray, cfg: VoiceConfig) -> tuple[int, int] | None:
     """(first, end) sample of the speech with `vad_pad` s kept on each side, or None (no speech)."""
-    span = loud_span(wave, cfg)
+    span = loud_span(wave, cfg.sample_rate, cfg.vad_top_db, cfg.vad_floor_dbfs)
     if span is None:
         return None
     pad = round(cfg.vad_pad * cfg.sample_rate)
@@ -148,7 +152,7 @@ def speech_span(wave: np.ndarray, cfg: VoiceConfig) -> tuple[int, int] | None:
 def prepare_wave(path: str | Path, wave: np.ndarray, cfg: VoiceConfig) -> Utterance:
     """Trim silence and set the level; InputError when there is not `min_speech` of speech."""
     sr = cfg.sample_rate
-    loud = loud_span(wave, cfg)
+    loud = loud_span(wave, sr, cfg.vad_top_db, cfg.vad_floor_dbfs)
     if loud is None:
         raise InputError(path, "too_short", f"no speech found (every frame below {cfg.vad_floor_dbfs:.0f} dBFS)")
     if loud[1] - loud[0] < cfg.min_speech * sr:
