@@ -132,8 +132,8 @@ def headline(recognizer) -> str:
 # file. How voice-v1 was trained and chosen: its card (voice-v1.md) and docs/results.md "Voices anywhere".
 WEIGHTS: dict[str, Weights] = {
     "voice-v1": Weights(
-        name="voice-v1", stem="voice-v1", sha256="c739181bef7baab37e09d15b0b9aa9ced6ec9d3573c0a0a107da9dc6431d02e5",
-        summary="egemaps_mlp on RAVDESS speech + EmoDB (28 speakers), 6 shared classes, any language and length",
+        name="voice-v1", stem="voice-v1", sha256="a2ae0299b9f20e1d6a07a796371b0159007c73ff4eb5f0841e0a6c51001aa3f6",
+        summary="compare_linear (openSMILE ComParE functionals) on RAVDESS speech + EmoDB (28 speakers), 6 classes",
         licence="CC BY-NC-SA 4.0",
     ),
 }
