@@ -4,11 +4,10 @@ even with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; the user gets one line naming the 
 from __future__ import annotations
 
 import re
-import sys
-import traceback
 
 import lightning as L
 import pytest
+from hostile_cli import run_cli
 import torch
 
 
@@ -20,24 +19,6 @@ class Payload:
 
     def __reduce__(self):
         return open, (self.marker, "w")
-
-
-def run_cli(monkeypatch, capsys, *args) -> tuple[int, str]:
-    """`avemotion ARGS` in this process through the real entry point: (exit code, stdout + stderr);
-    an exception that escapes it is what the user would see as a traceback (exit 1)."""
-    from avemotion.cli.main import run
-
-    monkeypatch.setattr(sys, "argv", ["avemotion", *map(str, args)])
-    escaped = ""
-    try:
-        run()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code if isinstance(exit.code, int) else 1
-    except Exception:
-        code, escaped = 1, traceback.format_exc()
-    out, err = capsys.readouterr()
-    return code, out + err + escaped
 
 
 def plant(ckpt, kind: str, marker) -> None:

@@ -78,13 +78,18 @@ def train(
                            batch_size=_bounded("batch-size", batch_size, 2, MAX_BATCH), lr=lr, augment=augment, norm=norm)
     report = run_voice(data, out, cfg, protocol=protocol, seeds=_ints("seeds", seeds), n_folds=n_folds, n_val=n_val,
                        folds=_ints("folds", folds) if folds else None, progress=typer.echo)
+    _summary(report, "stages")
+    typer.echo(f"report: {Path(out) / 'report.md'}")
+
+
+def _summary(report: dict, what: str) -> None:
+    """One line per scored corpus: UAR and accuracy, mean +- std, and any collapse."""
     for name, entry in report["corpora"].items():
         s = entry["summary"]
         collapses = sorted({st["collapse"] for st in entry["stages"] if st["collapse"]})
         typer.echo(f"{name}: UAR {100 * s['uar']['mean']:.1f} +- {100 * s['uar']['std']:.1f} %, accuracy "
-                   f"{100 * s['accuracy']['mean']:.1f} +- {100 * s['accuracy']['std']:.1f} % over {s['uar']['n']} stages"
+                   f"{100 * s['accuracy']['mean']:.1f} +- {100 * s['accuracy']['std']:.1f} % over {s['uar']['n']} {what}"
                    + (f"; COLLAPSE onto {', '.join(collapses)}" if collapses else ""))
-    typer.echo(f"report: {Path(out) / 'report.md'}")
 
 
 @voice_app.command("evaluate")
@@ -95,13 +100,7 @@ def evaluate(
     """Score a voice run's models on another corpus: the cross-corpus report (RUN/cross/...)."""
     from avemotion.training.voice_run import evaluate_voice
 
-    report = evaluate_voice(run, data, progress=typer.echo)
-    for name, entry in report["corpora"].items():
-        s = entry["summary"]
-        collapses = sorted({st["collapse"] for st in entry["stages"] if st["collapse"]})
-        typer.echo(f"{name}: UAR {100 * s['uar']['mean']:.1f} +- {100 * s['uar']['std']:.1f} %, accuracy "
-                   f"{100 * s['accuracy']['mean']:.1f} +- {100 * s['accuracy']['std']:.1f} % over {s['uar']['n']} models"
-                   + (f"; COLLAPSE onto {', '.join(collapses)}" if collapses else ""))
+    _summary(evaluate_voice(run, data, progress=typer.echo), "models")
 
 
 @voice_app.command("export")

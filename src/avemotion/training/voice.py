@@ -81,7 +81,7 @@ def train_voice(train: VoiceCorpus, val: VoiceCorpus | None, labels: tuple[str, 
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
     wave_aug = WaveAugment(train.cfg.sample_rate, g, cfg.augment) if cfg.augment > 0 else None
     feat_aug = spec_augment(g) if cfg.spec_augment else None
-    best, history = None, []
+    selection = BestEpoch(progress)
     for epoch in range(cfg.epochs):
         started, losses = time.perf_counter(), []
         model.train()
@@ -99,17 +99,30 @@ def train_voice(train: VoiceCorpus, val: VoiceCorpus | None, labels: tuple[str, 
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1)}
         if val is not None:
             row["val_uar"] = uar(label_indices(val, labels), predict_probs(model, val).argmax(1), len(labels))
-            if best is None or row["val_uar"] > best[0]:
-                best = (row["val_uar"], epoch, copy.deepcopy(model.state_dict()))
-        history.append(row)
-        if progress:
-            progress(row)
-    if best is not None:
-        model.load_state_dict(best[2])
-        for row in history:
-            row["selected"] = row["epoch"] == best[1]
-    model.eval()
-    return model, history
+        selection.record(model, row)
+    return selection.finish(model)
+
+
+class BestEpoch:
+    """Keeps the weights of the epoch with the best validation UAR (the last epoch without
+    validation) and marks it in the history."""
+
+    def __init__(self, progress=None):
+        self.progress, self.best, self.history = progress, None, []
+
+    def record(self, model: torch.nn.Module, row: dict) -> None:
+        if "val_uar" in row and (self.best is None or row["val_uar"] > self.best[0]):
+            self.best = (row["val_uar"], row["epoch"], copy.deepcopy(model.state_dict()))
+        self.history.append(row)
+        if self.progress:
+            self.progress(row)
+
+    def finish(self, model: torch.nn.Module) -> tuple[torch.nn.Module, list[dict]]:
+        if self.best is not None:
+            model.load_state_dict(self.best[2])
+            for row in self.history:
+                row["selected"] = row["epoch"] == self.best[1]
+        return model.eval(), self.history
 
 
 def build_model(cfg: VoiceTrainConfig, num_classes: int, corpus: VoiceCorpus) -> torch.nn.Module:
@@ -133,7 +146,7 @@ def _train_on_features(model, train: VoiceCorpus, val: VoiceCorpus | None, label
     weights = torch.tensor(len(keep) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
     opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
-    best, history = None, []
+    selection = BestEpoch(progress)
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
@@ -149,16 +162,8 @@ def _train_on_features(model, train: VoiceCorpus, val: VoiceCorpus | None, label
             model.eval()
             with torch.no_grad():
                 row["val_uar"] = uar(y_val, model.classify(x_val).argmax(1).numpy(), len(labels))
-            if best is None or row["val_uar"] > best[0]:
-                best = (row["val_uar"], epoch, copy.deepcopy(model.state_dict()))
-        history.append(row)
-        if progress:
-            progress(row)
-    if best is not None:
-        model.load_state_dict(best[2])
-        for row in history:
-            row["selected"] = row["epoch"] == best[1]
-    return model.eval(), history
+        selection.record(model, row)
+    return selection.finish(model)
 
 
 def utterance_features(model, corpus: VoiceCorpus) -> np.ndarray:
