@@ -41,7 +41,7 @@ demo: setup
 	$(BIN)/avemotion predict ../shared/data/nemo/audio/EB0_anger_1.opus ../shared/data/crema-d/*.flv --no-progress
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: setup
 	$(BIN)/python bench/bench_models.py
