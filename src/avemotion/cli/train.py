@@ -10,8 +10,9 @@ from typing import Optional
 import typer
 
 from avemotion.errors import ConfigError
+from avemotion.registries import selection as selection_rules
 
-SELECTION_HELP = "val: selection on inner validation actors (default). test-legacy: best test-fold accuracy over epochs, as published (OPTIMISTIC; trains on the validation actors too). last: final epoch (trains on the validation actors too)."
+SELECTION_HELP = selection_rules.help_text()  # each rule's part, from registries.selection
 LEGACY_HELP = ("the published pipeline at once: test-fold selection on all non-test actors, batch-summed attention, "
                "no stem ReLU in fusion models, MSAF double mask, per-frame augmentation, batch 16 (MSAF 4), "
                "Adam 1e-3, 70 epochs; needs a cache from `prepare --legacy`. Explicit options override it.")
@@ -39,7 +40,7 @@ TRAIN_OPTIONS = (
     ("lr", Optional[float], lambda: _opt(None, "--lr")),
     ("seed", Optional[int], lambda: _opt(None, "--seed")),
     ("n_folds", Optional[int], lambda: _opt(None, "--n-folds", help="outer folds the actors are split into")),
-    ("n_val", Optional[int], lambda: _opt(None, "--n-val", help="inner validation actors per fold (0 with --selection last or test-legacy)")),
+    ("n_val", Optional[int], lambda: _opt(None, "--n-val", help=f"inner validation actors per fold (0 with --selection {selection_rules.without_validation()})")),
     ("augment", Optional[str], lambda: _opt(None, "--augment", help="clip (default), frame (legacy) or none")),
     ("audio_augment", Optional[str], lambda: _opt(None, "--audio-augment", help="none (default, published), or +-joined parts of mask (MFCC time shift, time/coefficient masks), noise, tempo; drawn per training clip")),
     ("mfcc_norm", Optional[str], lambda: _opt(None, "--mfcc-norm", help="none (default, published); train: per-coefficient mean/std of the training actors' clips, stored in the audio model; speaker: each speaker's own statistics (transductive for test actors)")),

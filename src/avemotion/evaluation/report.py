@@ -18,6 +18,7 @@ from avemotion.evaluation.metrics import (
     pooled_confusion,
     slices,
 )
+from avemotion.registries import selection as selection_rules
 from avemotion.run_layout import RunLayout, run_models, scored_stage
 from avemotion.utils.io import read_json, write_json, write_text
 
@@ -170,9 +171,7 @@ def _note(run: dict) -> str:
     if run.get("refit"):
         return ("epoch count selected on inner validation actors, then retrained on all training actors "
                 "for that many epochs; only the refit scored the test fold, once")
-    if run.get("selection") == "last":
-        return "last epoch, no selection; test fold scored once"
-    return "selection on inner validation actors; test fold scored once"
+    return selection_rules.note(run.get("selection"))
 
 
 def compare_models(models: dict) -> dict:

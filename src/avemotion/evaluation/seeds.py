@@ -18,6 +18,7 @@ import numpy as np
 from avemotion.data.labels import recorded_labels
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import mean_std, score, slices
+from avemotion.registries import selection as selection_rules
 from avemotion.utils.io import read_json
 
 METRICS = ("accuracy", "uar", "macro_f1")
@@ -72,7 +73,7 @@ def _run(path: Path, model: str, scored: str) -> dict:
     folds, preds, train, val = {}, [], {}, []
     for k, stage in entry["stage_dirs"].items():
         doc = read_json(path / stage / "metrics.json")  # relative to the run (absolute before)
-        val.append((doc.get("selection_metrics") or {}).get("val_acc") if doc.get("selection") == "val" else None)
+        val.append((doc.get("selection_metrics") or {}).get("val_acc") if selection_rules.selected_on_validation(doc.get("selection")) else None)
         part = doc if scored == "selected" else doc.get("last_epoch")
         if part is None:
             raise ConfigError(f"{stage}: no {scored} scores in metrics.json (trained before they were recorded)")

@@ -16,6 +16,7 @@ from typing import Mapping
 from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError
 from avemotion.models.checkpoint import checkpoint_exists, read_checkpoint_meta
+from avemotion.registries import selection as selection_rules
 from avemotion.run_layout import UNIMODAL, RunLayout
 from avemotion.utils.io import read_json
 
@@ -80,7 +81,7 @@ def validation_score(meta: dict) -> tuple[float, float] | None:
     """(accuracy, -loss) on the inner validation split the checkpoint was selected on; None when
     it was selected otherwise (legacy test-fold selection, last epoch) or recorded nothing."""
     metrics = meta.get("selection_metrics") or {}
-    if meta.get("selection") != "val" or "val_acc" not in metrics:
+    if not selection_rules.selected_on_validation(meta.get("selection")) or "val_acc" not in metrics:
         return None
     return float(metrics["val_acc"]), -float(metrics.get("val_loss", 0.0))
 

@@ -16,6 +16,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from avemotion.errors import InputError
 from avemotion.models.checkpoint import save_checkpoint
+from avemotion.registries import selection as selection_rules
 from avemotion.utils.io import atomic_path
 
 
@@ -47,11 +48,11 @@ class EpochSeed(L.Callback):
 class SelectBest(L.Callback):
     """Keep the selected checkpoint as best.safetensors + best.json (save_checkpoint) during fit.
 
-    rule "val": highest validation accuracy, ties to the lower validation loss (the validation
-    loader holds inner validation actors). "test-legacy": the validation loader holds the test fold
-    and the first epoch with the highest accuracy wins, as in the published code (optimistic).
-    "last": the final epoch, saved at the end of every training epoch, so it needs no validation
-    loader at all (selection "last" and refit stages train without one).
+    `rule` names a registries.selection rule: with a key, the epoch whose validation metrics have
+    the highest key wins (the first of equals; the validation loader holds what the rule validates
+    on: inner validation actors, or the test fold for the published, optimistic rule). Without a key,
+    the final epoch, saved at the end of every training epoch, so it needs no validation loader at
+    all (such rules and refit stages train without one).
     """
 
     def __init__(self, stem: Path, rule: str, preprocess, meta: dict):
@@ -63,15 +64,17 @@ class SelectBest(L.Callback):
         self.best_epoch: int | None = None
         self.best_metrics: dict = {}
 
+    @property
+    def keeps_last(self) -> bool:
+        """The rule has no key: it keeps the final epoch and needs no validation loop."""
+        return selection_rules.get(self.rule).key is None
+
     def _key(self, metrics: dict) -> tuple:
-        if self.rule == "last":
-            return (0.0,)
-        if self.rule == "test-legacy":
-            return (metrics["val_acc"],)
-        return (metrics["val_acc"], -metrics["val_loss"])
+        key = selection_rules.get(self.rule).key
+        return (0.0,) if key is None else key(metrics)
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking or self.rule == "last":
+        if trainer.sanity_checking or self.keeps_last:
             return
         # only this epoch's validation scores (train_* in callback_metrics are the previous epoch's)
         metrics = self._val_metrics(trainer)
@@ -83,7 +86,7 @@ class SelectBest(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         # Runs after this epoch's validation (if any) and before Lightning writes last.ckpt.
-        if self.rule == "last":
+        if self.keeps_last:
             self._keep(trainer, pl_module, self._key({}), self._val_metrics(trainer))
 
     @staticmethod

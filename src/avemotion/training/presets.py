@@ -15,9 +15,9 @@ from avemotion.config import LEGACY_PREPROCESS, PreprocessConfig
 from avemotion.data.dataset import AUGMENTS
 from avemotion.data.transforms import audio_augment_parts
 from avemotion.errors import ConfigError
+from avemotion.registries import selection as selection_rules
 from avemotion.utils.fields import known_fields
 
-SELECTIONS = ("val", "test-legacy", "last")
 RECIPES = ("two-stage", "end-to-end")
 PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
 LR_SCHEDULES = ("constant", "cosine")
@@ -68,7 +68,7 @@ class TrainConfig:
     n_folds: int = setting(6, scope="run")
     n_val: int = setting(4, scope="run")  # inner validation actors per fold (gender-balanced)
     fold_seed: int = setting(0, scope="run")
-    selection: str = setting("val", scope="stage")  # "test-legacy" = best test-fold accuracy over epochs (optimistic)
+    selection: str = setting(selection_rules.DEFAULT, scope="stage")  # a rule of registries.selection
     seed: int = setting(0, scope="stage")
     # engine
     num_workers: int = setting(4, scope="launch")
@@ -109,7 +109,7 @@ class TrainConfig:
 
     def __post_init__(self):
         for name, value, choices in (
-            ("selection", self.selection, SELECTIONS),
+            ("selection", self.selection, selection_rules.names()),  # registries.selection
             ("recipe", self.recipe, RECIPES),
             ("augment", self.augment, AUGMENTS),
             ("precision", self.precision, PRECISIONS),
@@ -136,14 +136,16 @@ class TrainConfig:
         if self.n_val < 0:
             raise ConfigError(f"n_val must be >= 0; got {self.n_val}")
         if self.uses_validation and self.n_val == 0:
-            raise ConfigError("selection 'val' needs inner validation actors (n_val >= 1); use --selection last or test-legacy for n_val 0")
-        if self.refit and self.selection != "val":
-            raise ConfigError(f"refit selects the epoch count on inner validation actors: it needs selection 'val', got {self.selection!r}")
+            raise ConfigError(f"selection {self.selection!r} needs inner validation actors (n_val >= 1); "
+                              f"use --selection {selection_rules.without_validation()} for n_val 0")
+        if self.refit and not selection_rules.get(self.selection).allows_refit:
+            raise ConfigError(f"refit selects the epoch count on inner validation actors: it needs selection "
+                              f"{selection_rules.refit_rules()}, got {self.selection!r}")
 
     @property
     def uses_validation(self) -> bool:
-        """Only "val" selects on inner validation actors; the other rules give them back to training."""
-        return self.selection == "val"
+        """Whether the rule selects on inner validation actors (the others give them back to training)."""
+        return selection_rules.get(self.selection).uses_validation
 
     @property
     def unimodal_epoch_count(self) -> int:
@@ -152,7 +154,7 @@ class TrainConfig:
 
     @property
     def optimistic(self) -> bool:
-        return self.selection == "test-legacy"
+        return selection_rules.get(self.selection).optimistic
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -235,7 +237,7 @@ PRESETS = {
 # --legacy: every published behaviour at once (SPEC 3 and 5; table in docs/training.md). Explicit
 # options still override these (e.g. fewer epochs for a test); run.json records the result.
 LEGACY_TRAINING = dict(
-    selection="test-legacy",  # best test-fold accuracy over epochs, trained on all 20 non-test actors
+    selection=selection_rules.published_rule(),  # best test-fold accuracy over epochs, trained on all 20 non-test actors
     augment="frame",  # crop/flip drawn per frame
     batch_size=16,
     batch_sizes={"msaf": 4},

@@ -16,6 +16,7 @@ from avemotion.config import PreprocessConfig
 from avemotion.data.datasets import Extent
 from avemotion.data.folds import Fold, check_folds, make_folds, write_fold_manifests
 from avemotion.errors import ConfigError
+from avemotion.registries import selection as selection_rules
 from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, base_stage, is_refit
 from avemotion.training.engine import is_global_zero, launch_settings
 from avemotion.training.presets import (
@@ -278,9 +279,9 @@ def stage_ids(ctx: RunContext, fold: Fold, stage: str) -> tuple[tuple[str, ...],
     """(training clip ids, validation clip ids) of a stage."""
     if is_refit(stage):
         return fold.train_ids + fold.val_ids, ()  # the epoch count is fixed: nothing to validate on
-    if ctx.cfg.selection == "test-legacy":
+    if selection_rules.get(ctx.cfg.selection).validates_on == "test":
         return fold.train_ids, fold.test_ids  # what the published code did; fixed never sees it
-    return fold.train_ids, fold.val_ids  # "last": no validation actors, so no validation clips
+    return fold.train_ids, fold.val_ids  # a rule without validation has no validation actors, so no clips
 
 
 def train_actors(fold: Fold, stage: str) -> list[int]:
@@ -356,4 +357,4 @@ def check_stage_start(path: Path, settings: dict, digest: str, clips: str | None
 
 def selection_rule(ctx: RunContext, stage: str) -> str:
     """How a stage's checkpoint is chosen: a refit keeps its last epoch."""
-    return "last" if is_refit(stage) else ctx.cfg.selection
+    return selection_rules.REFIT_STAGE_RULE if is_refit(stage) else ctx.cfg.selection

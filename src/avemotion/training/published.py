@@ -17,6 +17,7 @@ import hashlib
 from pathlib import Path
 
 from avemotion.errors import ConfigError
+from avemotion.registries import selection as selection_rules
 from avemotion.training.presets import get_preset, run_label, settings_hash
 from avemotion.utils.io import write_json
 
@@ -32,7 +33,7 @@ def import_unimodal(source: str | Path, run_dir: str | Path, data: str | Path, *
     if not cfg.optimistic:
         raise ConfigError(
             "the published unimodal networks were trained on all non-test actors and selected on the test "
-            "fold: import them only into a --selection test-legacy (or --legacy) run"
+            f"fold: import them only into a --selection {selection_rules.published_rule()} (or --legacy) run"
         )
     ctx = open_run(run_dir, data, cfg, models=[], unimodal_dir=unimodal_dir, folds=folds, log=log)
     chosen = select_folds(ctx, folds)

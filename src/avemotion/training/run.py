@@ -14,6 +14,7 @@ import torch
 from avemotion.data.folds import Fold
 from avemotion.errors import ConfigError
 from avemotion.models.registry import check_input_contract, uses_video
+from avemotion.registries import selection as selection_rules
 from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, base_stage, is_refit
 from avemotion.training import engine
 from avemotion.training.protocol import (
@@ -172,7 +173,7 @@ def run_stage(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> Path:
     trainer = fit_stage(ctx, fold, stage, path, model, meta, settings, resume)
     doc = score_stage(ctx, fold, stage, path, meta, trainer)
     m = doc["metrics"]
-    rule = "refit: last epoch" if is_refit(stage) else ctx.cfg.selection
+    rule = f"{selection_rules.REFIT}: last epoch" if is_refit(stage) else ctx.cfg.selection
     actors = [ctx.speakers.get(a, a) for a in fold.test_actors]  # the corpus's names, else the ids
     scored = f"test actors {actors}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
     ctx.log(f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({rule}); {scored}")
@@ -292,8 +293,8 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
         "stage": stage,
         "settings_hash": meta["settings_hash"],
         "clips": meta["clips"],  # stage_clips: the clips it trained, selected and was scored on
-        "selection": "refit" if is_refit(stage) else ctx.cfg.selection,
-        "scored": "refit" if is_refit(stage) else "selected checkpoint",
+        "selection": selection_rules.REFIT if is_refit(stage) else ctx.cfg.selection,
+        "scored": selection_rules.REFIT if is_refit(stage) else "selected checkpoint",
         "optimistic": ctx.cfg.optimistic,
         "legacy": ctx.cfg.legacy,
         "label": run_label(ctx.cfg),
