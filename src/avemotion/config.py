@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from avemotion.registries import detectors as detector_registry
 from avemotion.utils.fields import known_fields
 
 CROP_MODES = ("fixed", "legacy")
@@ -29,9 +30,7 @@ AUDIO_WINDOWS = ("paper", "speech")
 # The corpora whose clips the paper's window was made for (a sentence starting about 0.5 s in and
 # lasting about 3 s); any other corpus is prepared with the speech window unless told otherwise.
 PAPER_WINDOW_DATASETS = ("ravdess",)
-# Face detectors (avemotion.data.detectors runs them); a dlib setting records dlib's major version.
-DETECTOR_NAMES = ("dlib", "dlib68", "haar")
-DLIB_MAJOR = 20
+# Face detectors: registries.detectors declares them (data.detectors runs them).
 STFT_PADS = ("constant", "reflect")
 
 
@@ -43,9 +42,9 @@ class PreprocessConfig:
     crop: str = "fixed"  # fixed: margin + square on the full frame; legacy: published squash/stretch
     margin: float = 0.25  # fraction of the landmark box size added on each side (fixed crop)
     # offline face detector used where no landmark CSV exists, with the major version of its package
-    # (data.detectors): "dlib@20" (HOG box), "dlib68@20" (box of 68 predicted points, the CSV rule),
-    # "haar" (OpenCV cascade). Caches made before the default changed say "haar", hash unchanged.
-    detector: str = "dlib@20"
+    # where it has one (registries.detectors: the recorded form of the default is "<name>@20").
+    # Caches made before the default changed name the unversioned OpenCV cascade, hash unchanged.
+    detector: str = detector_registry.canonical(detector_registry.DEFAULT)
     # audio (SPEC 2)
     sample_rate: int = 44100
     audio_offset: float = 0.5
@@ -124,18 +123,10 @@ def default_audio_window(dataset: str) -> str:
 
 
 def canonical_detector(setting: str) -> str:
-    """The recorded form of a detector setting: 'dlib' -> 'dlib@20', 'haar' -> 'haar' (as recorded
-    before the default changed, so such caches keep their hash); ValueError for an unknown name."""
-    name, _, version = str(setting).partition("@")
-    if name not in DETECTOR_NAMES:
-        raise ValueError(f"detector must be one of {', '.join(DETECTOR_NAMES)}, got {setting!r}")
-    if name == "haar":
-        if version:
-            raise ValueError(f"detector 'haar' takes no version, got {setting!r}")
-        return name
-    if version and not version.isdigit():
-        raise ValueError(f"detector {setting!r}: the version after @ is dlib's major version (e.g. {name}@{DLIB_MAJOR})")
-    return f"{name}@{version or DLIB_MAJOR}"
+    """The recorded form of a detector setting (registries.detectors.canonical: 'dlib' -> 'dlib@20';
+    an unversioned detector records its name alone, so such caches keep their hash); ValueError for
+    an unknown name."""
+    return detector_registry.canonical(setting)
 
 
 def library_fingerprint() -> dict:

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from avemotion.errors import ConfigError
+from avemotion.registries import detectors as detector_registry
 
 # `prepare` exit codes besides 0 (all done) and 2 (usage, settings or an unusable folder: one line):
 # 3 = finished, but some files failed (listed in the summary and report.json); 130 = Ctrl-C.
@@ -108,7 +109,7 @@ def register(app: typer.Typer) -> None:
         crop: Optional[str] = typer.Option(None, help="'fixed' (margin, square, full frame; default) or 'legacy' (published squash/stretch)."),
         stft_pad: Optional[str] = typer.Option(None, "--stft-pad", help="MFCC STFT padding: 'constant' (librosa >= 0.10; default) or 'reflect' (librosa 0.8, published)."),
         legacy: bool = typer.Option(False, "--legacy", help="The published preprocessing: --crop legacy --stft-pad reflect (explicit options win)."),
-        detector: str = typer.Option("dlib", "--detector", help="Face detector where no landmark CSV exists: 'dlib' (HOG, default), 'dlib68' (box of 68 predicted landmarks, the CSV rule; needs the landmarks extra), 'haar' (OpenCV cascade)."),
+        detector: str = typer.Option(detector_registry.DEFAULT, "--detector", help=f"Face detector where no landmark CSV exists: {detector_registry.help_text()}."),
         pad_short: bool = typer.Option(False, "--pad-short", help="Paper window: zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
         audio_window: Optional[str] = typer.Option(None, "--audio-window", help="Where the 2.45 s audio window lies: 'paper' (0.5 s in; the default for RAVDESS) or 'speech' (centred on the detected speech, short utterances zero-padded; the default for any other corpus)."),
         workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),

@@ -16,6 +16,7 @@ from typing import List, Optional
 import typer
 
 from avemotion.errors import ConfigError
+from avemotion.registries import detectors as detector_registry
 
 
 class OutputFormat(str, Enum):
@@ -47,7 +48,7 @@ def predict(
     landmarks: Optional[Path] = typer.Option(None, "--landmarks", help="OpenFace landmark CSV (one video) or a folder of <video stem>.csv; otherwise the face detector is used."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Without audio or face, predict from the remaining modality (the run's unimodal checkpoints)."),
     pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="Zero-pad clips shorter than the audio window instead of refusing them (default: the run's policy)."),
-    detector: Optional[str] = typer.Option(None, "--detector", help="Face detector for videos without landmarks: dlib (HOG), dlib68 (68-point landmark box, the RAVDESS CSV rule; needs the landmarks extra), haar. Default: the crop rule the run was trained with."),
+    detector: Optional[str] = typer.Option(None, "--detector", help=f"Face detector for videos without landmarks: {detector_registry.help_text(quote='', mark_default=False)}. Default: the crop rule the run was trained with."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Run the model through onnxruntime: a file written by `avemotion export` from this run."),
     preprocess: List[str] = typer.Option([], "--preprocess", metavar="KEY=VALUE", help="Preprocessing setting you expect; checked against the run, any difference is refused."),
     device: Optional[str] = typer.Option(None, help="Torch device.", show_default="cpu"),

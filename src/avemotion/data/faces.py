@@ -10,6 +10,7 @@ import numpy as np
 
 from avemotion.config import PreprocessConfig
 from avemotion.errors import InputError
+from avemotion.registries import detectors as detector_registry
 
 N_POINTS = 68
 # The Haar cascade runs on a copy scaled to at most this height: faster, and the face stays large.
@@ -146,7 +147,7 @@ def _cascade():
     return cascade
 
 
-def detect_faces(frame: np.ndarray, detector: str = "haar") -> np.ndarray:
+def detect_faces(frame: np.ndarray, detector: str = detector_registry.FALLBACK) -> np.ndarray:
     """Faces in an RGB frame with the detector setting (data.detectors) as (n, 4) x0, y0, x1, y1 in
     frame pixels, largest first, at most MAX_FACES; (0, 4) when there is none."""
     from avemotion.data import detectors
@@ -221,10 +222,11 @@ def follow_face(candidates: list) -> list[int | None]:
 
 
 def smooths(cfg: PreprocessConfig, points) -> bool:
-    """Whether a clip's boxes are smoothed over time: detector boxes of the dlib detectors (the HOG
-    box moves in steps of its 8 px cells at the detection scale, 24 px on a 720p frame), not Haar's
-    (kept as it was, so that haar caches stay reproducible) nor landmark CSV boxes (the training rule)."""
-    return points is None and cfg.detector != "haar"
+    """Whether a clip's boxes are smoothed over time: detector boxes of a detector that declares it
+    (registries.detectors: the dlib HOG box moves in steps of its 8 px cells at the detection scale,
+    24 px on a 720p frame), not Haar's (kept as it was, so that haar caches stay reproducible) nor
+    landmark CSV boxes (the training rule)."""
+    return points is None and detector_registry.get(cfg.detector).smooths_boxes
 
 
 def searched(cfg: PreprocessConfig, points) -> np.ndarray:

@@ -87,13 +87,14 @@ def predict_detector(run) -> str | None:
     training faces came from landmark CSVs and the 68-point model is installed; None (the run's own
     detector) otherwise, or when the run does not say where its faces came from."""
     from avemotion.data import detectors
+    from avemotion.registries import detectors as detector_registry
 
     sources = training_face_sources(run.meta)
     if not sources or sources.get("landmarks", 0) * 2 <= sum(sources.values()):
         return None
     if not detectors.landmarks_available():
         return None  # the run's detector box; `pip install -e ".[landmarks]"` gives the CSV rule
-    return "dlib68"
+    return detector_registry.LANDMARK_DETECTOR
 
 
 def training_face_sources(meta: dict) -> dict[str, int]:
