@@ -1,4 +1,4 @@
-"""Running the real `avemotion` entry point in-process for the hostile cases."""
+"""Running the real `avemotion` entry point in-process (faster than a subprocess per case)."""
 
 from __future__ import annotations
 

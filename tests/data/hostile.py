@@ -30,15 +30,18 @@ X_COLS, Y_COLS = slice(297, 365), slice(365, 433)  # the synthetic CSVs' x_0..x_
 
 # ------------------------------------------------------------------ corpora
 
-def corpus(src: Path, dst: Path, n: int) -> list[Path]:
-    """The first n clips of actor 1 of the synthetic corpus `src`, with their landmark CSVs, in `dst`."""
-    clips = sorted((src / "Actor_01").glob("*.mp4"))[:n]
-    (dst / "Actor_01").mkdir(parents=True, exist_ok=True)
-    (dst / "landmarks").mkdir(exist_ok=True)
-    for c in clips:
-        shutil.copy(c, dst / "Actor_01" / c.name)
-        shutil.copy(src / "landmarks" / f"{c.stem}.csv", dst / "landmarks" / f"{c.stem}.csv")
-    return [dst / "Actor_01" / c.name for c in clips]
+def corpus(src: Path, dst: Path, n: int, actors: tuple[int, ...] = (1,)) -> list[Path]:
+    """The first n clips of each of `actors` of the synthetic corpus `src`, with their landmark CSVs, in `dst`."""
+    out = []
+    (dst / "landmarks").mkdir(parents=True, exist_ok=True)
+    for actor in actors:
+        folder = f"Actor_{actor:02d}"
+        (dst / folder).mkdir(parents=True, exist_ok=True)
+        for c in sorted((src / folder).glob("*.mp4"))[:n]:
+            shutil.copy(c, dst / folder / c.name)
+            shutil.copy(src / "landmarks" / f"{c.stem}.csv", dst / "landmarks" / f"{c.stem}.csv")
+            out.append(dst / folder / c.name)
+    return out
 
 
 def free_names(actor: int = 1) -> list[str]:

@@ -137,7 +137,9 @@ def test_numpy_warnings_stay_off_the_terminal(synth_corpus, tmp_path, monkeypatc
 
 def test_ctrl_c_keeps_finished_clips_in_one_line(synth_corpus, tmp_path):
     root, out = tmp_path / "corpus", tmp_path / "cache"
-    total = len(corpus(synth_corpus, root, 15))  # enough clips that some are still queued at Ctrl-C
+    # enough clips (all of 4 actors) that some are still queued when Ctrl-C lands, even when a busy
+    # machine lets this process poll late (15 clips were all done before it on 2 loaded cores)
+    total = len(corpus(synth_corpus, root, 15, actors=(1, 2, 3, 4)))
     clips = out / SMALL.hash() / "clips"
     [proc] = start_prepares(1, root, out, "--workers", "2")
     try:
@@ -155,6 +157,6 @@ def test_ctrl_c_keeps_finished_clips_in_one_line(synth_corpus, tmp_path):
     assert 0 < kept < total and not leftovers(clips.parent)
     assert json.loads((clips.parent / "report.json").read_text())["interrupted"] is True
     before = stamp(clips)
-    report = prepare(root, out, SMALL, workers=1)
+    report = prepare(root, out, SMALL, workers=2)
     assert (report.cached_before, report.prepared, report.failed) == (kept, total - kept, [])
     assert not unchanged(before, stamp(clips))

@@ -10,7 +10,7 @@ import re
 import shutil
 
 import pytest
-from hostile_cli import run_cli
+from cli_run import run_cli
 
 from avemotion.data.cache import open_cache
 from avemotion.utils.io import read_json

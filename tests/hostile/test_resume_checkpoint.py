@@ -7,7 +7,7 @@ import re
 
 import lightning as L
 import pytest
-from hostile_cli import run_cli
+from cli_run import run_cli
 import torch
 
 
