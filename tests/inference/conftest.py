@@ -77,3 +77,21 @@ def trained_run(tmp_path_factory):
     scores = read_json(root / "run" / "fold_0" / "cfn_sr" / "metrics.json")["metrics"]
     assert scores["accuracy"] >= 0.75, f"the fixture's CFN-SR did not learn happy vs sad: {scores['accuracy']}"
     return root / "run", root / "corpus"
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    """A stand-in voice model's weights files (pretrained_helpers.write_weights) in a folder of their own."""
+    from pretrained_helpers import write_weights
+
+    folder = tmp_path_factory.mktemp("weights")
+    return folder, write_weights(folder)
+
+
+@pytest.fixture
+def shipped(monkeypatch, weights_dir):
+    """The stand-in registered as the only shipped voice model (and the default); no run in the environment."""
+    from pretrained_helpers import register
+
+    monkeypatch.delenv("AVEMOTION_RUN", raising=False)
+    return register(monkeypatch, *weights_dir)

@@ -70,13 +70,14 @@ def concat_landmarks(csvs: list[Path], out: Path) -> Path:
     return out
 
 
-def run_predict(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """`avemotion predict ARGS` in this process, through the real entry point: (exit code, stdout, stderr)."""
+def run_predict(monkeypatch, capsys, *args, command=("predict",)) -> tuple[int, str, str]:
+    """`avemotion predict ARGS` (`command` instead of predict) in this process, through the real entry
+    point: (exit code, stdout, stderr)."""
     import sys
 
     from avemotion.cli.main import run as cli_main
 
-    monkeypatch.setattr(sys, "argv", ["avemotion", "predict", *map(str, args)])
+    monkeypatch.setattr(sys, "argv", ["avemotion", *command, *map(str, args)])
     try:
         cli_main()
         code = 0

@@ -49,15 +49,6 @@ def flip_byte(path: Path, offset: int = -100) -> None:
 
 def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
     """`avemotion ARGS` in this process through the real entry point: (exit code, stdout, stderr)."""
-    import sys
+    from inference_helpers import run_predict
 
-    from avemotion.cli.main import run as cli_main
-
-    monkeypatch.setattr(sys, "argv", ["avemotion", *map(str, args)])
-    try:
-        cli_main()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_predict(monkeypatch, capsys, *args, command=())

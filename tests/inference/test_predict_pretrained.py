@@ -24,16 +24,6 @@ SPOKE = f"voice model {NAME} (RAVDESS + EmoDB; CC BY-NC-SA 4.0, non-commercial)"
 NOTE = f"voice model {NAME} (CC BY-NC-SA 4.0, non-commercial)"
 
 
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    return folder, write_weights(folder)
-
-
-@pytest.fixture
-def shipped(monkeypatch, weights_dir):
-    monkeypatch.delenv("AVEMOTION_RUN", raising=False)
-    return register(monkeypatch, *weights_dir)
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,6 @@ from pretrained_helpers import CARD, LABELS, NAME, flip_byte, register, run_cli,
 EMODB = "03a01Wa.flac"
 
 
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    return folder, write_weights(folder)
-
-
-@pytest.fixture
-def shipped(monkeypatch, weights_dir):
-    return register(monkeypatch, *weights_dir)
 
 
 @pytest.fixture
