@@ -227,8 +227,18 @@ def start_prepares(n: int, root: Path, out: Path, *extra) -> list[subprocess.Pop
     (so a test can send them Ctrl-C as a terminal would)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
     return [subprocess.Popen([AVEMOTION, *prepare_args(root, out, *extra)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                             preexec_fn=_terminal_sigint)
             for _ in range(n)]
+
+
+def _terminal_sigint() -> None:
+    """In the child before exec: SIGINT as a terminal's shell gives it (default action, not blocked).
+    A disposition or mask inherited from the test process (which has run Lightning and pools in
+    process by then) would otherwise decide whether the child can be interrupted at all: in the full
+    suite on a fresh clone it could not be, and finished every clip with exit 0."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop(proc: subprocess.Popen) -> None:
