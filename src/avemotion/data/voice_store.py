@@ -15,6 +15,7 @@ shard and never leaves half a file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from concurrent.futures import ProcessPoolExecutor
@@ -222,7 +223,7 @@ class _Progress:
             self.bar.stop()
 
 
-def cached_features(corpus: VoiceCorpus, name: str, compute, progress: bool = False) -> np.ndarray:
+def cached_features(corpus: VoiceCorpus, name: str, compute) -> np.ndarray:
     """(n, d) features of every utterance, computed once per store and kept in STORE/features_NAME.npz
     (`name` says what computed them, versions included); `compute(waves) -> (k, d)` for the missing."""
     out = [None] * len(corpus)
@@ -245,7 +246,15 @@ def cached_features(corpus: VoiceCorpus, name: str, compute, progress: bool = Fa
 
 
 def _read_features(path: Path) -> dict:
+    """The cached features of one store as {clip id: vector}; read from disk once per version of the
+    file (a stage asks for its training, validation and test features: three reads of up to 110 MB)."""
     if not path.is_file():
         return {}
+    stat = path.stat()
+    return dict(_load_features(str(path), stat.st_mtime_ns, stat.st_size))  # a copy: callers add to it
+
+
+@functools.lru_cache(maxsize=8)
+def _load_features(path: str, mtime_ns: int, size: int) -> dict:
     with np.load(path) as z:
         return dict(zip(z["ids"].tolist(), z["x"]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avemotion.data.voice import VoiceConfig, load_utterance
+from avemotion.data.voice import VoiceConfig, load_utterance, window_starts
 from avemotion.errors import InputError
 from avemotion.inference.results import FileError, Prediction
 from avemotion.models.voice import model_windows
@@ -48,7 +48,7 @@ class VoiceRecognizer:
 
     def notes(self, utt) -> list[str]:
         speech = utt.speech_end - utt.speech_start
-        n = len(model_windows(self.model, utt.wave, self.cfg)[0])
+        n = len(window_starts(len(utt.wave), self.cfg))
         seen = ("the whole speech" if getattr(self.model, "whole_utterance", False)
                 else f"{n} window{'s' if n > 1 else ''} of {self.cfg.window:.0f} s pooled")
         notes = [f"voice model {self.name}" + (f" ({self.meta['licence_short']})" if self.meta.get("licence_short") else ""),

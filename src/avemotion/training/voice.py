@@ -11,7 +11,6 @@ does (every window, probabilities averaged); the epoch with the best validation 
 from __future__ import annotations
 
 import copy
-import logging
 import time
 from dataclasses import asdict, dataclass
 
@@ -24,7 +23,6 @@ from avemotion.errors import ConfigError
 from avemotion.models.voice import create_voice_model, model_windows
 from avemotion.training.voice_augment import WaveAugment, spec_augment
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,8 +72,7 @@ def train_voice(train: VoiceCorpus, val: VoiceCorpus | None, labels: tuple[str, 
     model = build_model(cfg, len(labels), train)
     if getattr(model, "whole_utterance", False):
         return _train_on_features(model, train, val, labels, cfg, progress)
-    counts = np.bincount(y[keep], minlength=len(labels)).astype(np.float64)
-    weights = torch.tensor(len(keep) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
+    weights = class_weights(y[keep], len(labels))
     steps = cfg.epochs * max(1, int(np.ceil(len(keep) / cfg.batch_size)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
@@ -101,6 +98,12 @@ def train_voice(train: VoiceCorpus, val: VoiceCorpus | None, labels: tuple[str, 
             row["val_uar"] = uar(label_indices(val, labels), predict_probs(model, val).argmax(1), len(labels))
         selection.record(model, row)
     return selection.finish(model)
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights of the cross-entropy (balanced: UAR is the figure selected on)."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    return torch.tensor(len(y) / (num_classes * np.maximum(counts, 1)), dtype=torch.float32)
 
 
 class BestEpoch:
@@ -142,8 +145,7 @@ def _train_on_features(model, train: VoiceCorpus, val: VoiceCorpus | None, label
     model.fit_standardisation(x[keep])
     x_val = torch.from_numpy(utterance_features(model, val)) if val is not None else None
     y_val = label_indices(val, labels) if val is not None else None
-    counts = np.bincount(y[keep], minlength=len(labels)).astype(np.float64)
-    weights = torch.tensor(len(keep) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
+    weights = class_weights(y[keep], len(labels))
     opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     selection = BestEpoch(progress)

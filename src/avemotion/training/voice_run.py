@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
+from avemotion.data.voice import VoiceConfig
 from avemotion.data.voice_store import VoiceCorpus, merge, open_store
 from avemotion.errors import ConfigError
 from avemotion.evaluation.voice_report import corpus_report, report_markdown
@@ -30,7 +30,6 @@ from avemotion.training.voice import VoiceTrainConfig, predict_probs, train_voic
 from avemotion.training.voice_protocol import PROTOCOLS, VoiceSplit, plan, select, seeds_summary
 from avemotion.utils.io import atomic_path, read_json, write_json
 
-log = logging.getLogger(__name__)
 
 
 def _hash(doc) -> str:
@@ -57,8 +56,7 @@ def run_voice(stores: list[str | Path], out: str | Path, cfg: VoiceTrainConfig, 
     for split in splits:
         for seed in seeds:
             _stage(out, everything, split, cfg, seed, identity, progress)
-    report = build_report(out, run_doc, everything)
-    return report
+    return build_report(out, run_doc)
 
 
 def _bind(out: Path, run_doc: dict) -> None:
@@ -105,7 +103,7 @@ def _stage(out: Path, corpus: VoiceCorpus, split: VoiceSplit, cfg: VoiceTrainCon
     write_json(stage_file, {"hash": stage_hash, "history": history, "seconds": round(time.perf_counter() - started, 1)})
 
 
-def build_report(out: Path, run_doc: dict, corpus: VoiceCorpus | None = None) -> dict:
+def build_report(out: Path, run_doc: dict) -> dict:
     """Per test corpus: each stage's figures, their mean +- std, and the pooled report of each seed."""
     per_corpus: dict[str, dict] = {}
     for split in run_doc["splits"]:
@@ -175,13 +173,7 @@ def export_voice(run: str | Path, out: str | Path, *, split: str | None = None, 
     extra = {k: v for k, v in meta.items() if k not in ("kind", "model", "model_options", "labels", "voice", "voice_hash", "sha256", "avemotion_version")}
     extra.update({"exported_from": {"run": str(run), "split": split, "seed": seed}, "corpora": list(doc["stores"]),
                   **(card or {})})
-    return save_voice_model(model, out, labels=tuple(meta["labels"]), cfg=corpus_cfg(meta), extra=extra)
-
-
-def corpus_cfg(meta: dict):
-    from avemotion.data.voice import VoiceConfig
-
-    return VoiceConfig.from_dict(meta["voice"])
+    return save_voice_model(model, out, labels=tuple(meta["labels"]), cfg=VoiceConfig.from_dict(meta["voice"]), extra=extra)
 
 
 def evaluate_voice(run: str | Path, store: str | Path, *, progress=print) -> dict:
