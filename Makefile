@@ -17,7 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
 	$(BIN)/python -m pip install -q "$(TORCH)" 2>&1 | grep -v '^WARNING' || true
 	$(BIN)/python -m pip install -q -e ".[dev]" 2>&1 | grep -v '^WARNING' || true
-	$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, avemotion"
+	$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, fastapi, uvicorn, avemotion"
+	@# Debian's chromium drives the web page's browser test (tests/inference/test_page_browser.py); best effort:
+	@# without root or apt-get that test skips with a message saying so
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "note: chromium is not installed (needs root and apt-get): the browser test of the web page will skip"
 	touch $@
 
 # The main job on the embedded default data: a synthetic RAVDESS-layout corpus (8 actors, 480 clips),

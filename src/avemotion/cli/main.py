@@ -25,7 +25,7 @@ def main() -> None:
 
 # One module per group of commands; each exposes register(app). Heavy imports live inside commands
 # so that `avemotion --help` stays fast.
-COMMAND_MODULES = ("data", "models", "train", "predict", "export", "weights", "voice")
+COMMAND_MODULES = ("data", "models", "train", "predict", "export", "weights", "voice", "serve")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"avemotion.cli.{_name}").register(app)
