@@ -17,7 +17,8 @@ def write_weights(folder: Path, stem: str = NAME) -> str:
 
     from avemotion.data.voice import VoiceConfig
     from avemotion.models.voice import create_voice_model
-    from avemotion.models.voice_weights import file_sha256, save_voice_model
+    from avemotion.models.voice_weights import save_voice_model
+    from avemotion.utils.io import file_sha256
 
     torch.manual_seed(0)
     cfg = VoiceConfig()

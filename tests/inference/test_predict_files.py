@@ -16,7 +16,7 @@ from avemotion.inference.outputs import file_labels, per_file
 from inference_helpers import make_run
 from inference_helpers import run_predict as predict
 
-INPUT_HINT = "is an input file; predict never writes over its inputs"
+INPUT_HINT = "is an input of this command; avemotion never writes over its inputs"
 
 
 def snapshot(*paths: Path) -> dict:
@@ -169,7 +169,7 @@ def test_outputs_that_are_not_regular_files_are_refused_even_with_overwrite(monk
     before = snapshot(target, kept)
     code, out, err = predict(monkeypatch, capsys, clips[0], "--run", random_run, "--pad-short", "-o", target, "--overwrite")
     assert (code, out) == (2, "")
-    assert err.splitlines() == [f"error: --output {target}: exists and is {what}; predict only replaces regular files "
+    assert err.splitlines() == [f"error: --output {target}: exists and is {what}; only regular files are replaced "
                                 f"(omit -o to write to stdout)"]
     assert snapshot(target, kept) == before
 

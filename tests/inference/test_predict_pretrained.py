@@ -183,4 +183,4 @@ def test_outputs_are_checked_before_predicting(monkeypatch, capsys, shipped, emo
     code, out, err = predict(monkeypatch, capsys, emodb_dir / EMODB, "--format", "json", "-o", existing)
     assert (code, out) == (2, "") and "already exists" in err and existing.read_text() == "{}"
     code, out, err = predict(monkeypatch, capsys, emodb_dir / EMODB, "-o", shipped.path, "--overwrite")
-    assert code == 2 and "is an input file" in err
+    assert code == 2 and "is an input of this command" in err

@@ -7,7 +7,6 @@ import sys
 
 import typer
 
-from avemotion.errors import AvemotionError
 
 app = typer.Typer(
     name="avemotion",
@@ -25,25 +24,60 @@ def main() -> None:
 
 # One module per group of commands; each exposes register(app). Heavy imports live inside commands
 # so that `avemotion --help` stays fast.
-COMMAND_MODULES = ("data", "models", "train", "predict", "export", "weights", "voice", "serve")
+COMMAND_MODULES = ("data", "download", "models", "train", "predict", "export", "weights", "voice", "serve")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"avemotion.cli.{_name}").register(app)
 
 
+# What Ctrl-C leaves behind, per command (the default: work is written atomically and resumes).
+INTERRUPTED = {
+    "predict": "interrupted: no output was written (results are written once every file is done)",
+    "train": "interrupted: finished stages and the running stage's last epoch are kept; run the same command again to resume",
+    "export": "interrupted: nothing was written (the export is renamed into place only once checked)",
+}
+INTERRUPTED_DEFAULT = "interrupted: finished work is kept; run the same command again to resume"
+
+
 def run() -> None:
-    # typer's standalone mode handles usage errors and exits; our own errors become one line.
+    """The entry point: every expected failure is one line and an exit code, decided here (see
+    cli/failures.py); a traceback only for a bug, and only with --debug (anywhere on the line)."""
+    from avemotion.cli.failures import one_line
+
+    debug = "--debug" in sys.argv[1:]
+    if debug:
+        sys.argv = [a for a in sys.argv if a != "--debug"]
     try:
         app()
-    except AvemotionError as err:
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
-    except FileNotFoundError as err:
-        typer.echo(f"error: {err.filename}: no such file or directory", err=True)
-        sys.exit(2)
+    except SystemExit as stop:
+        if _interrupted(stop):
+            _interrupt_line()
+            sys.exit(130)
+        raise
     except KeyboardInterrupt:
-        typer.echo("interrupted: finished work is kept; run the same command again to resume", err=True)
+        _interrupt_line()
         sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the one place that turns errors into lines
+        if debug:
+            raise
+        line, code = one_line(err)
+        typer.echo(line, err=True)
+        sys.exit(code)
+
+
+def _interrupted(stop: SystemExit) -> bool:
+    """Whether typer turned a Ctrl-C into this exit (it raises Exit(130) from the KeyboardInterrupt)."""
+    seen = stop.__context__
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _interrupt_line() -> None:
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+    typer.echo(INTERRUPTED.get(command, INTERRUPTED_DEFAULT), err=True)
 
 
 if __name__ == "__main__":

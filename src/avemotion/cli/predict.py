@@ -180,11 +180,11 @@ def _extra_paths(videos: list[Path], plot: Path | None, annotate: Path | None) -
 
 def _check_outputs(videos, output, extras, landmark_files, run, overwrite) -> None:
     """Before any work: no output over an input, none over an existing file without --overwrite."""
-    from avemotion.inference.outputs import check_targets
+    from avemotion.utils.targets import check_targets
 
     targets = [("--output", output)] if output is not None else []
     targets += [(option, path) for paths in extras for option, path in paths.items()]
-    check_targets(targets, [*videos, *landmark_files], overwrite, run)
+    check_targets(targets, [*videos, *landmark_files], overwrite, [run] if run is not None else [])
 
 
 def _write_extras(result, paths: dict[str, Path]) -> None:

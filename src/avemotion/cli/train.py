@@ -82,9 +82,15 @@ def train_kwargs(options: dict) -> dict:
     """CLI values -> the keyword arguments of training.train/train_many (TrainConfig overrides)."""
     o = dict(options)
     kinetics = o.pop("kinetics")
+    model_config = _model_config(o.pop("set_"))
+    # the model scale is a run setting passed to every factory: `--set scale=V` sets it (and
+    # TrainConfig refuses a value out of range); the class count is the cache's
+    scale = (model_config or {}).pop("scale", None)
+    if model_config and "num_classes" in model_config:
+        raise ConfigError("--set num_classes: the class count is the cache's (its labels), not an option")
     return dict(
         preset=o.pop("preset"), folds=o.pop("folds"), unimodal_dir=o.pop("unimodal_dir"), progress=o.pop("progress"),
-        num_workers=o.pop("workers"), compile=o.pop("compile_"), model_config=_model_config(o.pop("set_")),
+        num_workers=o.pop("workers"), compile=o.pop("compile_"), model_config=model_config or None, scale=scale,
         kinetics=str(kinetics.resolve()) if kinetics else None,
         # flags: False means "not given", so the preset (or --legacy) decides
         **{k: o.pop(k) or None for k in ("deterministic", "legacy", "refit", "allow_partial", "allow_partial_init")},

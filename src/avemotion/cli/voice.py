@@ -113,13 +113,12 @@ def export(
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Write one model of a voice run as a weights file (checksummed, with its preprocessing contract)."""
-    from avemotion.errors import ConfigError
     from avemotion.models.voice_weights import voice_paths
     from avemotion.training.voice_run import export_voice
+    from avemotion.utils.targets import check_targets
 
     targets = voice_paths(out)
-    if not overwrite and any(p.exists() for p in targets):
-        raise ConfigError(f"{targets[0]}: exists (use --overwrite to replace it)")
+    check_targets([("--out", p) for p in targets], [], overwrite, [run])
     path = export_voice(run, out, split=split, seed=seed, card={"name": name} if name else None)
     typer.echo(f"wrote {path} and {targets[1]}")
 

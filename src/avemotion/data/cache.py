@@ -234,6 +234,41 @@ class ClipCache:
         return read_json(path) if path.is_file() else None
 
 
+# ---------------------------------------------------------------------- what a cache's clips hold
+
+
+def content_digest(payload) -> str:
+    """A 16-hex digest of a JSON-able payload (the formula of training's settings hashes, so the
+    identities recorded in earlier run.json files stay valid)."""
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def content_key(record: dict) -> str | None:
+    """What a model hears and sees of a clip, whatever it is called or labelled: the digest of its
+    cached MFCCs and its face boxes. Two caches of the same media with the same settings give the
+    same key; None for a record that holds neither."""
+    prep = record.get("prep") or {}
+    if prep.get("mfcc_sha1") is None and prep.get("boxes") is None:
+        return None
+    return content_digest([prep.get("mfcc_sha1"), prep.get("boxes")])
+
+
+def clip_digests(records: list[dict]) -> dict[str, str]:
+    """clip id -> a digest of what a model learns from the clip: its label and cached arrays (the
+    MFCC digest and face boxes the cache records), so two corpora that name clips alike differ."""
+    def content(r: dict) -> list:
+        prep = r.get("prep") or {}
+        return [r["label"], prep.get("mfcc_sha1"), prep.get("boxes")]
+
+    return {r["clip_id"]: content_digest(content(r)) for r in records}
+
+
+def cache_identity(digests: dict[str, str]) -> str:
+    """A cache's identity: the digest of every clip's id and content (clip_digests)."""
+    return content_digest(sorted(digests.items()))
+
+
 def _take_lock(path: Path) -> str | None:
     """None once `path` is created by this process (pid and host written in it), else who holds it."""
     for _ in range(2):

@@ -112,7 +112,7 @@ def build_store(root: str | Path, out: str | Path, cfg: VoiceConfig | None = Non
         for k, shard in enumerate(shards):
             path = out / f"shard_{k:03d}.npz"
             if path.is_file():
-                refused += read_json(path.with_suffix(".refused.json"))
+                refused += read_json(path.with_suffix(".refused.json"), kind=list)
                 bar.advance(len(shard))
                 continue
             refused += _write_shard(path, shard, pool, cfg, bar)

@@ -4,8 +4,10 @@ Every fold's scored checkpoint (the one the run's report scores: selected, or it
 model in the run scores every clip of the other corpus's cache whose class the model knows, by
 name (scoring.score_clips: the shared classes only). The other corpus's speakers are not the
 run's, so each fold's model is an independent estimate: the report gives each fold's scores and
-their mean +- std, in the shared class names, and says which classes were left out. Written to
-RUN/cross/<corpus>/ (report.json, report.md).
+their mean +- std, in the shared class names, and says which classes were left out. Clips that hold
+what one of the run's own clips holds (data.cache.content_key: the same media prepared again, under
+any name) are left out and counted, whatever the corpus is called. Written to
+RUN/cross/<dataset>-<cache identity>/ (report.json, report.md): two corpora never share a folder.
 """
 
 from __future__ import annotations
@@ -34,9 +36,18 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
     run = read_json(run_dir / "run.json")
     layout = RunLayout.read(run_dir, run)
     cache = open_cache(corpus)
+    from avemotion.data.cache import cache_identity, clip_digests
+
     records = cache.records()  # one read of every clip's JSON, for every fold and model below
     dataset = cache.dataset(records)
-    check_unseen(layout, run, cache, {r["clip_id"] for r in records}, dataset)
+    identity = cache_identity(clip_digests(records))
+    seen = seen_in_run(layout, run, records, dataset)
+    if seen:
+        if len(seen) == len(records):
+            raise ConfigError(f"{cache.path}: every clip is one of the run's own (e.g. {sorted(seen)[0]}); "
+                              "`avemotion evaluate RUN` re-scores a run on its own corpus, --corpus is for another one")
+        log(f"{len(seen)} clips of {cache.path} are clips of the run's own corpus (same content): left out")
+        records = [r for r in records if r["clip_id"] not in seen]
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     speaker_norm = speaker_mfcc_stats(cache) if run.get("training", {}).get("mfcc_norm") == "speaker" else None
     models = {}
@@ -49,27 +60,39 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
                 f"on {folds[k]['metrics']['n']} clips")
         if folds:
             models[name] = _model_entry(folds)
-    report = {"run_dir": str(run_dir), "corpus": str(cache.path), "dataset": dataset,
-              "trained_on": run.get("dataset"), "models": models}
-    out = layout.cross_dir(f"{dataset or 'corpus'}-{cache.path.name}")  # one folder per cache scored
+    report = {"run_dir": str(run_dir), "corpus": str(cache.path), "corpus_identity": identity, "dataset": dataset,
+              "trained_on": run.get("dataset"), "seen_left_out": len(seen), "models": models}
+    out = layout.cross_dir(f"{dataset or 'corpus'}-{identity}")  # one folder per corpus content
     write_json(out / "report.json", report)
     write_text(out / "report.md", render_markdown(report))
     report["written"] = str(out)
     return report
 
 
-def check_unseen(layout: RunLayout, run: dict, cache, ids: set[str], dataset: str | None) -> None:
-    """Refuse a cache (clip ids `ids`) holding clips the run trained, validated or tested on: that is
-    `evaluate` (without --corpus), and scoring training clips would say nothing about another corpus."""
-    for k in range(len(run.get("folds", []))):
-        path = layout.manifest(k)
-        if not path.is_file():
-            continue
-        manifest = read_json(path)
-        seen = ids & {c for split in ("train", "val", "test") for c in manifest.get(split, [])}
-        if seen and run.get("dataset") == dataset:
-            raise ConfigError(f"{cache.path}: holds {len(seen)} clips of the run's own folds (e.g. {sorted(seen)[0]}); "
-                              "`avemotion evaluate RUN` re-scores a run on its own corpus, --corpus is for another one")
+def seen_in_run(layout: RunLayout, run: dict, records: list[dict], dataset: str | None) -> set[str]:
+    """Ids of the clips in `records` that the run has seen: by content (run.json's content keys,
+    or, for runs written before them, its cache's records when that cache is still there), and by
+    id when the corpus is the run's own dataset. Scoring them would say nothing about another corpus."""
+    from avemotion.data.cache import content_key
+
+    keys = set(run.get("content_keys") or _recorded_cache_keys(run))
+    seen = {r["clip_id"] for r in records if content_key(r) in keys}
+    if run.get("dataset") == dataset:
+        for k in range(len(run.get("folds", []))):
+            path = layout.manifest(k)
+            if path.is_file():
+                manifest = read_json(path)
+                seen |= {r["clip_id"] for r in records} & {c for split in ("train", "val", "test") for c in manifest.get(split, [])}
+    return seen
+
+
+def _recorded_cache_keys(run: dict) -> set[str]:
+    from avemotion.data.cache import content_key, open_cache
+
+    try:
+        return {k for k in map(content_key, open_cache(run["cache"]).records()) if k is not None}
+    except (KeyError, OSError, ConfigError):
+        return set()
 
 
 def _model_entry(folds: dict[int, dict]) -> dict:
@@ -94,7 +117,8 @@ def render_markdown(report: dict) -> str:
     lines = ["# avemotion cross-corpus scores", "",
              f"- run: `{report['run_dir']}` (trained on {report.get('trained_on') or 'RAVDESS-layout'} clips)",
              f"- scored on: `{report['corpus']}` ({report.get('dataset')}), every clip of a class the model knows",
-             "- each fold's model scores the same clips (none of them seen in training); mean ± sample std over folds",
+             f"- each fold's model scores the same clips, none of them seen by the run ({report.get('seen_left_out', 0)} "
+             "clips holding the content of the run's own clips were left out); mean ± sample std over folds",
              "- the model chooses among the shared classes only; 'outside' counts the clips its unrestricted "
              "choice put in a class the corpus lacks", ""]
     for name, m in report["models"].items():

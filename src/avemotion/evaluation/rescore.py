@@ -28,6 +28,7 @@ def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_
             f"cache {cache or run['cache']} has preprocessing hash {clip_cache.config.hash()}, "
             f"the run was trained on {run['preprocess_hash']}"
         )
+    check_bound_cache(run, clip_cache, cache or run["cache"])
     from avemotion.models.registry import check_input_contract
 
     for name in run.get("models", []):
@@ -45,6 +46,17 @@ def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_
             rescore_stage(layout, clip_cache, path, k, batch_size, device, speaker_norm, seed=run.get("seed", 0))
             log(f"fold {k} {name}: re-scored")
     return build_report(run_dir, primary=(run.get("models") or [None])[-1])
+
+
+def check_bound_cache(run: dict, cache, given) -> None:
+    """A run is re-scored only on the cache it was trained on (its clips' ids and content, wherever
+    the cache now lies): another corpus with the same clip names would be scored as the run's folds."""
+    from avemotion.data.cache import cache_identity, clip_digests
+
+    recorded = run.get("cache_identity")
+    if recorded is not None and cache_identity(clip_digests(cache.records())) != recorded:
+        raise ConfigError(f"{given}: not the cache this run was trained on (other clips or other content); "
+                          "`evaluate RUN --corpus CACHE` scores a run on another corpus")
 
 
 def rescore_stage(layout: RunLayout, cache, path: Path, fold: int, batch_size: int, device, speaker_norm=None,

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from avemotion.errors import ConfigError
-from avemotion.utils.io import read_json, write_json
+from avemotion.utils.io import atomic_path, file_sha256, read_json, write_json
+from avemotion.utils.targets import check_targets
 
 # Largest absolute difference of logits accepted between onnxruntime and PyTorch (float32; the
 # measured difference is about 1e-7 for the tiny CFN-SR, 1e-5 for the full-size one).
@@ -77,13 +79,19 @@ def sidecar(path: str | Path) -> Path:
 
 
 def read_export(path: str | Path) -> dict:
-    """The sidecar of an exported model; ConfigError (one line) when either file is missing."""
+    """The sidecar of an exported model, the graph's bytes verified against the SHA-256 it records;
+    ConfigError (one line) when either file is missing, or the graph is damaged or replaced."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such ONNX file")
     if not sidecar(path).is_file():
         raise ConfigError(f"{path}: its description {sidecar(path).name} is missing (written by `avemotion export`)")
-    return read_json(sidecar(path))
+    meta = read_json(sidecar(path))
+    if not isinstance(meta, dict) or not meta.get("sha256"):
+        raise ConfigError(f"{sidecar(path)}: not an export's description (no model and SHA-256); export the run again")
+    if file_sha256(path) != meta["sha256"]:
+        raise ConfigError(f"{path}: checksum mismatch: the file is damaged or was replaced (SHA-256 differs from {sidecar(path).name})")
+    return meta
 
 
 def check_export(meta: dict, path: Path, model: str, cfg) -> None:
@@ -111,32 +119,35 @@ def export_run(run: str | Path, out: str | Path, *, model: str | None = None, fo
     from avemotion.inference.recognizer import Recognizer
 
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out}: exists (use --overwrite to replace it)")
+    check_targets([("--out", out), ("--out", sidecar(out))], [], overwrite, [Path(run)])
     rec = Recognizer.from_run(run, model=model, fold=fold)
     (net,) = rec._load(rec.run.model)
     modalities = rec.modalities
     inputs = example_inputs(rec.cfg, modalities)
-    out.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _Forward(net.cpu(), modalities).eval()  # export restores the top module's mode on the whole tree
     axes = {m: {0: "batch"} for m in modalities} | {"logits": {0: "batch"}}
     # the Transformer's fused inference kernel (_native_multi_head_attention) has no ONNX form:
     # trace the plain attention ops, which compute the same thing
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        torch.onnx.export(wrapper, tuple(inputs.values()), str(out), dynamo=False, opset_version=OPSET,
-                          input_names=list(modalities), output_names=["logits"], dynamic_axes=axes)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-    meta = {"run": str(Path(run).resolve()), "model": rec.run.model, "fold": rec.folds[0], "inputs": list(modalities),
-            "preprocess": rec.cfg.to_dict(), "preprocess_hash": rec.cfg.hash(), "opset": OPSET,
-            "torch": torch.__version__}
-    meta.update(compare(wrapper, OnnxModel(out, modalities), rec.cfg, modalities, repeats))
-    if meta["max_abs_diff"] > TOLERANCE:
-        out.unlink()
-        raise ConfigError(f"{out}: onnxruntime's logits differ from PyTorch's by {meta['max_abs_diff']:.2g} "
-                          f"(more than {TOLERANCE:g}); not written")
+    # written beside OUT and renamed only once checked: an interrupted or refused export leaves
+    # nothing under OUT's name (and an existing OUT intact)
+    with atomic_path(out) as tmp:
+        try:
+            with warnings.catch_warnings():
+                # the encoders' shape checks are constants for the traced shapes: not the user's business
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                torch.onnx.export(wrapper, tuple(inputs.values()), str(tmp), dynamo=False, opset_version=OPSET,
+                                  input_names=list(modalities), output_names=["logits"], dynamic_axes=axes)
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fastpath)
+        meta = {"run": str(Path(run).resolve()), "model": rec.run.model, "fold": rec.folds[0], "inputs": list(modalities),
+                "preprocess": rec.cfg.to_dict(), "preprocess_hash": rec.cfg.hash(), "opset": OPSET,
+                "torch": torch.__version__, "sha256": file_sha256(tmp)}
+        meta.update(compare(wrapper, OnnxModel(tmp, modalities), rec.cfg, modalities, repeats))
+        if meta["max_abs_diff"] > TOLERANCE:
+            raise ConfigError(f"{out}: onnxruntime's logits differ from PyTorch's by {meta['max_abs_diff']:.2g} "
+                              f"(more than {TOLERANCE:g}); not written")
     write_json(sidecar(out), meta)
     return meta
 

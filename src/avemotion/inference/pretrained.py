@@ -59,7 +59,8 @@ class Weights:
     def verify(self) -> dict:
         """The file's metadata, once the weights' SHA-256 and the one their JSON records both equal
         this entry's; ConfigError (one line naming the file) otherwise."""
-        from avemotion.models.voice_weights import file_sha256, read_voice_meta
+        from avemotion.models.voice_weights import read_voice_meta
+        from avemotion.utils.io import file_sha256
 
         for path in (self.path, self.meta_path):
             if not path.is_file():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from avemotion.errors import ConfigError
@@ -10,6 +12,8 @@ from avemotion.errors import ConfigError
 # beyond it, it becomes a timeline. 1.5 keeps clips a little longer than a window whole.
 LONG_FACTOR = 1.5
 _EPS = 1e-6
+# The longest window a prediction decodes at once (a bound on memory; the paper's window is 2.95 s).
+MAX_WINDOW = 60.0
 
 
 # A model prepared with the speech window (audio_window="speech": utterances of any length) gives
@@ -30,8 +34,10 @@ def pool_up_to(audio_window: str) -> float:
 
 def check_window(window: float, hop: float, min_duration: float, pad_short: bool) -> None:
     """Refuse windows the preprocessing cannot fill (unless short clips are padded)."""
-    if window <= 0 or hop <= 0:
-        raise ConfigError(f"--window and --hop must be positive (got {window}, {hop})")
+    if not (math.isfinite(window) and math.isfinite(hop) and window > 0 and hop > 0):
+        raise ConfigError(f"--window and --hop must be finite positive seconds (got {window}, {hop})")
+    if window > MAX_WINDOW:
+        raise ConfigError(f"--window {window:g} s is longer than {MAX_WINDOW:g} s (one window is decoded at once)")
     if window < min_duration - _EPS and not pad_short:
         raise ConfigError(
             f"--window {window:g} s is shorter than the audio the model needs ({min_duration:g} s = "

@@ -9,7 +9,6 @@ Nothing is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -20,7 +19,7 @@ import avemotion
 from avemotion.data.voice import VoiceConfig
 from avemotion.errors import ConfigError
 from avemotion.models.voice import create_voice_model
-from avemotion.utils.io import atomic_path, read_json, write_json
+from avemotion.utils.io import atomic_path, file_sha256, read_json, write_json
 
 KIND = "avemotion-voice"
 
@@ -30,14 +29,6 @@ def voice_paths(stem: str | Path) -> tuple[Path, Path]:
     if stem.suffix in (".safetensors", ".json"):
         stem = stem.with_suffix("")
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_voice_model(model: torch.nn.Module, stem: str | Path, *, labels: tuple[str, ...], cfg: VoiceConfig,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 from avemotion.config import LEGACY_PREPROCESS, PreprocessConfig
 from avemotion.data.dataset import AUGMENTS
 from avemotion.data.transforms import audio_augment_parts
 from avemotion.errors import ConfigError
+from avemotion.models.sizes import SCALES
 from avemotion.registries import selection as selection_rules
 from avemotion.utils.fields import known_fields
 
@@ -119,6 +121,7 @@ class TrainConfig:
             ("compile", self.compile, ("off", "on", "auto")),
             ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
             ("mfcc_norm", self.mfcc_norm, MFCC_NORMS),
+            ("scale", self.scale, tuple(SCALES)),
         ):
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -131,6 +134,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.unimodal_epochs is not None and self.unimodal_epochs < 1:
             raise ConfigError(f"unimodal_epochs must be >= 1; got {self.unimodal_epochs}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a finite number > 0; got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay must be a finite number >= 0; got {self.weight_decay}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if self.n_val < 0:

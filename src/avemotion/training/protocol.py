@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from avemotion.config import PreprocessConfig
+from avemotion.data.cache import cache_identity
 from avemotion.data.datasets import Extent
 from avemotion.data.folds import Fold, check_folds, make_folds, write_fold_manifests
 from avemotion.errors import ConfigError
@@ -47,6 +48,7 @@ class RunContext:
     dataset: str | None = None  # the dataset adapter(s) of the cache's clips, e.g. "ravdess", "iemocap"
     speakers: dict = field(default_factory=dict)  # actor id -> the corpus's speaker name (manifest, IEMOCAP)
     clips: dict = field(default_factory=dict)  # clip id -> digest of its content (clip_digests)
+    content_keys: frozenset = frozenset()  # data.cache.content_key of every clip
     _speaker_norm: dict | None = None
 
     @property
@@ -158,19 +160,9 @@ def _fold_numbers(which: str | list[int]) -> list[int]:
 # ---------------------------------------------------------------------------------- cache identity
 
 
-def clip_digests(records: list[dict]) -> dict[str, str]:
-    """clip id -> a digest of what a model learns from the clip: its label and cached arrays (the
-    MFCC digest and face boxes the cache records), so two corpora that name clips alike differ."""
-    def content(r: dict) -> list:
-        prep = r.get("prep") or {}
-        return [r["label"], prep.get("mfcc_sha1"), prep.get("boxes")]
-
-    return {r["clip_id"]: settings_hash(content(r)) for r in records}
-
-
-def cache_identity(ctx: RunContext) -> str:
+def run_cache_identity(ctx: RunContext) -> str:
     """The cache a run is bound to: a digest of every clip's id and content."""
-    return settings_hash(sorted(ctx.clips.items()))
+    return cache_identity(ctx.clips)
 
 
 def stage_clips(ctx: RunContext, fold: Fold, stage: str) -> str:
@@ -225,7 +217,10 @@ def write_run_json(ctx: RunContext, models: list[str]) -> None:
         # where the data came from (read only by `evaluate` without --data), and the unimodal
         # folder relative to the run, so that a copied run stays whole (run_layout)
         "cache": str(ctx.cache_path.resolve()),
-        "cache_identity": cache_identity(ctx),  # its clips' ids and content (a run is bound to it)
+        "cache_identity": run_cache_identity(ctx),  # its clips' ids and content (a run is bound to it)
+        # what each clip of the cache holds, whatever it is called: `evaluate --corpus` leaves out
+        # clips of another corpus that are these (data.cache.content_key)
+        "content_keys": sorted(ctx.content_keys),
         "unimodal_dir": ctx.layout.recorded_unimodal_dir(),
         "partial": ctx.partial,  # None: the complete corpus (or one whose extent is not declared)
         "labels": list(ctx.cache.labels),  # the class names, in label order
@@ -242,7 +237,7 @@ def check_same_cache(ctx: RunContext, old: dict) -> None:
     (even the same clip names) would otherwise reuse every finished stage. Runs from before the
     binding was recorded are bound now."""
     found = old.get("cache_identity")
-    if found is not None and found != cache_identity(ctx):
+    if found is not None and found != run_cache_identity(ctx):
         raise ConfigError(f"{ctx.run_dir} was trained on another cache ({old.get('cache')}); this cache holds "
                           f"other clips or other content: use a new --out folder")
 

@@ -13,13 +13,12 @@ accuracy), so they are imported only into a run with test-fold selection (optimi
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from avemotion.errors import ConfigError
 from avemotion.registries import selection as selection_rules
 from avemotion.training.presets import get_preset, run_label, settings_hash
-from avemotion.utils.io import write_json
+from avemotion.utils.io import file_sha256, write_json
 
 ACTORS_PER_FOLD = 4  # the published protocol: fold k tests actors 4k-3 .. 4k
 
@@ -83,7 +82,7 @@ def write_stage(ctx, fold, role: str, model, path: Path) -> Path:
     if (out / "metrics.json").exists():
         raise ConfigError(f"{out} already holds a finished stage; remove it to import the published one")
     check_stage_start(out, settings, digest)
-    imported = {"file": str(path.resolve()), "sha256": _sha256(path), "published_fold": fold.index + 1}
+    imported = {"file": str(path.resolve()), "sha256": file_sha256(path), "published_fold": fold.index + 1}
     meta = {"fold": fold.index, "stage": role, "settings_hash": digest, "init": None, "epoch": None,
             "selection": "imported", "imported": imported}
     save_checkpoint(model, out / "best", preprocess=ctx.preprocess, extra=meta)
@@ -97,11 +96,3 @@ def write_stage(ctx, fold, role: str, model, path: Path) -> Path:
     })
     ctx.log(f"fold {fold.index} {role}: imported {path}")
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

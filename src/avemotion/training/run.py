@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from avemotion.data.cache import clip_digests, content_key
 from avemotion.data.folds import Fold
 from avemotion.errors import ConfigError
 from avemotion.models.registry import check_input_contract, uses_video
@@ -22,7 +23,6 @@ from avemotion.training.protocol import (
     build_folds,
     check_complete,
     check_stage_start,
-    clip_digests,
     select_folds,
     selection_rule,
     stage_clips,
@@ -95,6 +95,7 @@ def open_run(
         dataset=cache.dataset(records),
         speakers=cache.speakers,
         clips=clip_digests(records),
+        content_keys=frozenset(k for k in map(content_key, records) if k is not None),
         log=log,
     )
     select_folds(ctx, folds)  # the requested folds exist and can train, before anything is written

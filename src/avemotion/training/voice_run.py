@@ -29,6 +29,7 @@ from avemotion.models.voice_weights import load_voice_model, save_voice_model, v
 from avemotion.training.voice import VoiceTrainConfig, predict_probs, train_voice
 from avemotion.training.voice_protocol import PROTOCOLS, VoiceSplit, plan, select, seeds_summary
 from avemotion.utils.io import atomic_path, read_json, write_json
+from avemotion.utils.targets import check_targets
 
 
 
@@ -167,9 +168,7 @@ def export_voice(run: str | Path, out: str | Path, *, split: str | None = None, 
     seed = doc["seeds"][0] if seed is None else seed
     stem = run / split / f"seed_{seed}" / "model"
     model, meta = load_voice_model(stem)
-    target, _ = voice_paths(out)
-    if target.resolve() == voice_paths(stem)[0].resolve():
-        raise ConfigError(f"{target}: is the run's own model; export writes a new file")
+    check_targets([("--out", p) for p in voice_paths(out)], [], overwrite=True, read_folders=[run])
     extra = {k: v for k, v in meta.items() if k not in ("kind", "model", "model_options", "labels", "voice", "voice_hash", "sha256", "avemotion_version")}
     extra.update({"exported_from": {"run": str(run), "split": split, "seed": seed}, "corpora": list(doc["stores"]),
                   **(card or {})})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -54,9 +55,11 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def read_json(path: str | Path):
-    """The JSON document at `path`; a file that cannot be read (permission, a folder) or is not JSON
-    is a one-line ConfigError naming it. A missing file stays FileNotFoundError."""
+def read_json(path: str | Path, kind: type = dict):
+    """The JSON document at `path`, which must be a `kind` (an object unless told: every file
+    avemotion writes is one); a file that cannot be read (permission, a folder), is not JSON, is
+    nested too deeply or holds another kind is a one-line ConfigError naming it. A missing file
+    stays FileNotFoundError."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -67,6 +70,21 @@ def read_json(path: str | Path):
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a JSON file (not UTF-8 text)") from None
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: JSON nested too deeply to be read") from None
+    if not isinstance(doc, kind):
+        expected = {dict: "an object {...}", list: "a list [...]"}.get(kind, kind.__name__)
+        raise ConfigError(f"{path}: holds a JSON {type(doc).__name__}, {expected} expected")
+    return doc
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes: the digest every weights file records in its metadata."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
