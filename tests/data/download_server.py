@@ -27,6 +27,7 @@ class FakeSource:
         # then close), "sigint:N" (send N bytes, Ctrl-C this process, then close), "norange" (200, whole)
         self.faults: dict[str, list[str]] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        self.before_sigint = None  # called before a "sigint:N" fault sends the signal
         self.lock = threading.Lock()
         source = self
 
@@ -90,7 +91,8 @@ class FakeSource:
             h.wfile.write(body[:int(n)])
             h.wfile.flush()
             if kind == "sigint":
-                time.sleep(0.3)  # the client writes what it received
+                if self.before_sigint is not None:
+                    self.before_sigint()  # e.g. until the client has written what it received
                 os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal does
                 time.sleep(1.0)  # the main thread sets the stop flag before the client sees the drop
             try:

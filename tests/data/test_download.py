@@ -8,6 +8,7 @@ import io
 import json
 import signal
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -134,11 +135,19 @@ def test_ctrl_c_keeps_part_and_rerun_resumes_byte_identical(monkeypatch, capsys,
     path = f"/zenodo.org/records/{SPEECH}/files/Video_Speech_Actor_01.zip"
     total = len(ravdess_archives["Video_Speech_Actor_01.zip"])
     source.faults[path] = [f"sigint:{total // 2}"]
+    dest = tmp_path / "ravdess"
+    part = dest / ".downloads" / "Video_Speech_Actor_01.zip.part"
+
+    def received():  # Ctrl-C once the client has written some of what it received
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (part.is_file() and part.stat().st_size > 0):
+            time.sleep(0.02)
+
+    source.before_sigint = received
     # Ctrl-C as a terminal delivers it, whatever this test process inherited
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
     blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
-        dest = tmp_path / "ravdess"
         code, out = download(monkeypatch, capsys, "ravdess", dest, "--actors", "1", "--parts", "video",
                              "--accept-licence", "--mirror", source.url, "--jobs", "1")
     finally:
@@ -148,7 +157,6 @@ def test_ctrl_c_keeps_part_and_rerun_resumes_byte_identical(monkeypatch, capsys,
     assert code == 130, out
     assert "interrupted: 1 partial files kept as .part" in out and "run the same command again" in out
     assert "Traceback" not in out
-    part = dest / ".downloads" / "Video_Speech_Actor_01.zip.part"
     kept = part.stat().st_size
     assert 0 < kept < total
     assert not (dest / ".downloads" / "Video_Speech_Actor_01.zip").exists() and not (dest / "Actor_01").exists()

@@ -260,11 +260,12 @@ def fetch_file(url: str, part: Path, *, name: str, size: int | None = None, chec
                 if size is not None and total is not None and total != size:
                     raise FetchError(f"{name}: the server has {total} bytes, the file list says {size} ({url})")
                 expected = size if size is not None else total
+                read = getattr(resp.body, "read1", resp.body.read)  # what has arrived, up to CHUNK
                 with open(part, "ab") as out:
                     while True:
                         if stop is not None and stop.is_set():
                             raise Interrupted()
-                        chunk = resp.body.read(CHUNK)
+                        chunk = read(CHUNK)
                         if not chunk:
                             break
                         if expected is not None and offset + len(chunk) > expected:
