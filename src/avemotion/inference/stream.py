@@ -69,7 +69,8 @@ class VoiceWindows:
         self.name = recognizer.name
 
     def predict_window(self, audio: np.ndarray | None, frames: list, start: float, end: float) -> Prediction:
-        from avemotion.data.voice import check_finite, prepare_wave
+        from avemotion.data.preprocess import check_finite
+        from avemotion.data.voice import prepare_wave
 
         if audio is None:
             raise InputError(STREAM_LABEL, "no_audio", "no audio in the stream")
@@ -538,9 +539,7 @@ def _container_events(opener, model, *, realtime: bool, downscale: bool, duratio
             try:
                 decoded = packet.decode()
             except av.error.FFmpegError:
-                if packet.stream is vs:
-                    continue  # a damaged packet: the frames around it still come
-                continue
+                continue  # a damaged packet: what comes after it still decodes (a live stream goes on)
             for frame in decoded:
                 if packet.stream is aus:
                     chunk = audio.add(frame)
