@@ -6,8 +6,9 @@ evaluation and inference read it, all through `RunLayout`.
     RUN/fold_K/<stage>/               best.safetensors + best.json (the selected checkpoint),
                                       metrics.json (test scores), last.ckpt (resume), stage.json
                                       (settings a partial stage started with), logs/
-    RUN/cross/<corpus>/               `evaluate --corpus`: the run's checkpoints scored on another
+    RUN/cross/<dataset>-<identity>/   `evaluate --corpus`: the run's checkpoints scored on another
                                       corpus's cache (report.json, report.md)
+    RUN/train.lock                    while a training writes into the run (pid and host)
 
 A stage is a registered model name, or "<name>-refit" (trained on train + val actors for the epoch
 count <name> selected). Unimodal stages ("video", "audio" and their refits) are shared by every
@@ -64,6 +65,11 @@ class RunLayout:
     @property
     def run_json(self) -> Path:
         return self.root / "run.json"
+
+    @property
+    def lock(self) -> Path:
+        """Held while a training writes into the run (utils.locks)."""
+        return self.root / "train.lock"
 
     @property
     def folds_dir(self) -> Path:

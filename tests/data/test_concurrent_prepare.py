@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from avemotion.data.cache import ClipCache, _take_lock
+from avemotion.data.cache import ClipCache
+from avemotion.utils import locks
+from avemotion.utils.locks import take_lock as _take_lock
 from avemotion.data.prepare import prepare
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -74,11 +76,9 @@ def test_lock_without_owner(tmp_path):
     stale after LOCK_GRACE."""
     import os
 
-    from avemotion.data import cache as cache_module
-
     path = tmp_path / "a.lock"
     path.write_text("")
     assert "another process" in _take_lock(path)
-    old = time.time() - cache_module.LOCK_GRACE - 1
+    old = time.time() - locks.LOCK_GRACE - 1
     os.utime(path, (old, old))
     assert _take_lock(path) is None and json.loads(path.read_text())["pid"] == os.getpid()

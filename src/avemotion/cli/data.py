@@ -175,6 +175,8 @@ def _prepare(data_dir: Path, out: Path, cfg, **options):
     """prepare(), with Ctrl-C and permission problems as one line each (exit 130 / 2)."""
     from avemotion.data.prepare import PrepareInterrupted, prepare
 
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder (a cache is a folder)")
     try:
         return prepare(data_dir, out, cfg, **options)
     except PrepareInterrupted as stop:

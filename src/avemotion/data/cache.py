@@ -19,8 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
-import time
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +28,11 @@ from avemotion.config import PreprocessConfig, cache_fingerprint
 from avemotion.data.labels import DEFAULT_LABELS, recorded_labels
 from avemotion.errors import ConfigError
 from avemotion.utils.io import atomic_path, read_json, write_json, write_text
+from avemotion.utils.locks import take_lock
 
 # `open_cache(..., check_fingerprint=None)` reads this variable: "1" accepts a cache whose recorded
 # libraries or feature revision differ from the running ones (the CLI's escape).
 ACCEPT_FINGERPRINT_ENV = "AVEMOTION_ACCEPT_FINGERPRINT"
-# A lock file without a readable owner (its writer was killed between creating and filling it) is
-# stale after this many seconds.
-LOCK_GRACE = 10.0
 
 
 class ClipCache:
@@ -111,7 +108,7 @@ class ClipCache:
         self._labels = labels
 
     def _file(self, clip_id: str, kind: str) -> Path:
-        return self.clips / f"{clip_id}.{kind}"
+        return self.clips / f"{clip_file_stem(clip_id)}.{kind}"
 
     def has(self, clip_id: str) -> bool:
         return self._file(clip_id, "json").is_file()
@@ -122,7 +119,9 @@ class ClipCache:
         O_EXCL, removed after), else a one-line note naming the other prepare that holds it. A lock
         whose process is dead (same host) is stale and taken over."""
         path = self._file(clip_id, "lock")
-        holder = _take_lock(path)
+        holder = take_lock(path)
+        if holder is not None:
+            holder = f"being prepared by {holder} (lock {path}; delete it if no prepare runs)"
         try:
             yield holder
         finally:
@@ -158,7 +157,11 @@ class ClipCache:
         None in an audio-only cache or when `video` is False (a model that needs no video)."""
         video = video and "video" in self.modalities
         frames = self._array(clip_id, "video.npy", "r" if mmap else None) if video else None
-        return frames, self._array(clip_id, "mfcc.npy")
+        mfcc = self._array(clip_id, "mfcc.npy")
+        if not np.isfinite(mfcc).all():  # prepare writes finite features only: the file was damaged since
+            raise ConfigError(f"{self._file(clip_id, 'mfcc.npy')}: holds NaN or infinite values (a damaged cache: "
+                              "remove the clip's files and prepare again)")
+        return frames, mfcc
 
     def _array(self, clip_id: str, kind: str, mmap_mode: str | None = None) -> np.ndarray:
         """One cached array; a file that is missing or cannot be read is a one-line ConfigError."""
@@ -236,6 +239,18 @@ class ClipCache:
 
 # ---------------------------------------------------------------------- what a cache's clips hold
 
+# A clip id is its files' name when it is short and plain; any other id (a manifest's 300-character
+# id, an `end` of 1e308 s in a derived one, a space or a non-ASCII letter) is named by a digest,
+# after a readable prefix, so no id can make a file name the file system refuses.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,99}")
+
+
+def clip_file_stem(clip_id: str) -> str:
+    if _PLAIN_ID.fullmatch(clip_id):
+        return clip_id
+    prefix = re.sub(r"[^A-Za-z0-9._+=-]", "_", clip_id)[:40].lstrip(".")
+    return f"{prefix}~{hashlib.sha256(clip_id.encode('utf-8', 'surrogatepass')).hexdigest()[:20]}"
+
 
 def content_digest(payload) -> str:
     """A 16-hex digest of a JSON-able payload (the formula of training's settings hashes, so the
@@ -267,52 +282,6 @@ def clip_digests(records: list[dict]) -> dict[str, str]:
 def cache_identity(digests: dict[str, str]) -> str:
     """A cache's identity: the digest of every clip's id and content (clip_digests)."""
     return content_digest(sorted(digests.items()))
-
-
-def _take_lock(path: Path) -> str | None:
-    """None once `path` is created by this process (pid and host written in it), else who holds it."""
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-        except FileExistsError:
-            holder = _live_holder(path)
-            if holder:
-                return f"being prepared by {holder} (lock {path}; delete it if no prepare runs)"
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname()}, f)
-        return None
-    return f"lock {path} is taken over and over by other processes"
-
-
-def _live_holder(path: Path) -> str | None:
-    """'process PID on HOST' while the lock's owner may still run; None when it is stale."""
-    try:
-        owner = json.loads(path.read_text())
-        pid, host = int(owner["pid"]), str(owner["host"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):  # being written, or its writer died meanwhile
-        try:
-            age = time.time() - path.stat().st_mtime
-        except FileNotFoundError:
-            return None
-        return None if age > LOCK_GRACE else "another process"
-    if host == socket.gethostname() and not _alive(pid):
-        return None
-    return f"process {pid} on {host}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _check_recorded(path: Path, meta: dict, check_fingerprint: bool) -> PreprocessConfig:

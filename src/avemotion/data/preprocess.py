@@ -380,7 +380,16 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
         if not decoded:
             raise InputError(path, "no_audio", "audio stream holds no samples")
         check_complete(path, "audio", decoded / sample_rate, stated)
-    return samples.array()
+    return check_finite(path, samples.array())
+
+
+def check_finite(path: str | Path, wave: np.ndarray) -> np.ndarray:
+    """The one gate of audio samples into avemotion: a track holding NaN or infinite samples (a
+    float WAV can) is a corrupt input like any other, refused before it reaches a feature."""
+    if not np.isfinite(wave).all():
+        bad = int((~np.isfinite(wave)).sum())
+        raise InputError(path, "corrupt", f"{bad} audio samples are NaN or infinite")
+    return wave.astype(np.float32, copy=False)
 
 
 def _resampled(c, stream, sample_rate: int):
@@ -714,7 +723,7 @@ def decode_audio_span(path: Path, sample_rate: int, start: float, end: float) ->
             raise InputError(path, "corrupt", f"audio does not decode in {start:.2f}-{end:.2f} s ({err})") from None
         if samples is None or not decoded:
             raise InputError(path, "no_audio", f"no audio samples in {start:.2f}-{end:.2f} s")
-    return samples.data[: min(samples.size, need)].copy()
+    return check_finite(path, samples.data[: min(samples.size, need)].copy())
 
 
 def preprocess_segment(path: str | Path, cfg: PreprocessConfig, start: float, end: float,

@@ -102,15 +102,7 @@ def decode_voice(path: str | Path, cfg: VoiceConfig) -> np.ndarray:
     if info.duration > cfg.max_duration:
         raise InputError(path, "too_long", f"{info.duration:.0f} s of audio; a voice prediction decodes at most "
                          f"{cfg.max_duration:.0f} s (cut the file, or use predict's timeline on a video)")
-    wave = decode_audio(path, cfg.sample_rate)
-    return check_finite(path, wave)
-
-
-def check_finite(path: str | Path, wave: np.ndarray) -> np.ndarray:
-    if not np.isfinite(wave).all():
-        bad = int((~np.isfinite(wave)).sum())
-        raise InputError(path, "corrupt", f"{bad} audio samples are NaN or infinite")
-    return wave.astype(np.float32, copy=False)
+    return decode_audio(path, cfg.sample_rate)  # finite: decode_audio refuses NaN and infinite samples
 
 
 FRAME, HOP = 0.025, 0.010  # the activity detector's frames (seconds)

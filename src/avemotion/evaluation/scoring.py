@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from avemotion.data.dataset import ClipDataset
 from avemotion.data.transforms import normalize_video
+from avemotion.models.base import class_probabilities
 
 
 def pools_over_batch(model) -> bool:
@@ -52,7 +53,7 @@ def predict_cached(model: torch.nn.Module, loader, device: torch.device | str = 
     rows = []
     for batch in loader:
         video = normalize_video(batch["video"].to(device))
-        probs = model(video, batch["audio"].to(device)).float().softmax(1).cpu()
+        probs = class_probabilities(model(video, batch["audio"].to(device)), model.avemotion_name).cpu()
         rows += [_row(batch, i, probs[i]) for i in range(len(batch["clip_id"]))]
     return rows
 

@@ -23,6 +23,7 @@ from avemotion.inference import features
 from avemotion.inference.results import FileError, Prediction, Result, Timeline
 from avemotion.inference.runs import UNIMODAL_STAGES, RunInfo, choose_folds, read_run, resolve_preprocess
 from avemotion.inference.windows import check_window, is_long, plan_windows, pool_up_to, smooth_probs
+from avemotion.models.base import class_probabilities
 from avemotion.models.checkpoint import checkpoint_exists, load_checkpoint
 from avemotion.models.registry import check_input_contract
 
@@ -146,7 +147,7 @@ class Recognizer:
         out = []
         for i in range(0, len(arrays), self.batch_size):
             video, audio = features.to_batch(arrays[i : i + self.batch_size], modalities, self.device)
-            probs = [torch.softmax(m(video, audio).float(), dim=-1) for m in models]
+            probs = [class_probabilities(m(video, audio), self.run.path) for m in models]
             out.append(torch.stack(probs).mean(0).cpu().numpy())
         return np.concatenate(out).astype(np.float64)
 

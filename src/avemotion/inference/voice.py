@@ -16,6 +16,7 @@ import torch
 from avemotion.data.voice import VoiceConfig, load_utterance, window_starts
 from avemotion.errors import InputError
 from avemotion.inference.results import FileError, Prediction
+from avemotion.models.base import class_probabilities
 from avemotion.models.voice import model_windows
 from avemotion.models.voice_weights import load_voice_model
 
@@ -37,7 +38,7 @@ class VoiceRecognizer:
         """Class probabilities of level-normalised speech: the mean over what the model sees of it."""
         ws, lengths = model_windows(self.model, wave, self.cfg)
         logits = self.model(torch.from_numpy(ws), torch.from_numpy(lengths))
-        return torch.softmax(logits.float(), dim=-1).mean(0).numpy().astype(np.float64)
+        return class_probabilities(logits, self.meta.get("name") or self.model.voice_name).mean(0).numpy().astype(np.float64)
 
     def predict(self, path: str | Path) -> Prediction:
         """One Prediction for the file; InputError for a file without usable speech."""

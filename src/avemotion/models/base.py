@@ -18,6 +18,15 @@ from avemotion.models.heads import AudioHead, VideoHead
 from avemotion.models.sizes import get_scale
 
 
+def class_probabilities(logits: torch.Tensor, source) -> torch.Tensor:
+    """Softmax over the last axis of a model's logits, refused (one line naming `source`, the
+    weights file or run) when any logit is NaN or infinite: a diverged or damaged model must not
+    answer with a made-up class."""
+    if not torch.isfinite(logits).all():
+        raise ConfigError(f"{source}: the model's outputs are NaN or infinite (diverged training or damaged weights)")
+    return torch.softmax(logits.float(), dim=-1)
+
+
 def check_choice(what: str, value, choices) -> None:
     if value not in choices:
         raise ConfigError(f"{what} must be one of {tuple(choices)}, got {value!r}")

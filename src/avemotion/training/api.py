@@ -54,14 +54,30 @@ def train_many(
     if not isinstance(preset, TrainConfig):
         overrides = {**overrides, **corpus_folds(data, overrides, log)}  # only keys given as None
     cfg = preset.replace(**{k: v for k, v in overrides.items() if v is not None}) if isinstance(preset, TrainConfig) else get_preset(preset, **overrides)
-    ctx = open_run(out, data, cfg, models=models, unimodal_dir=unimodal_dir, progress=progress, folds=folds, log=log)
-    ctx.extra_callbacks = list(callbacks or [])
-    chosen = select_folds(ctx, folds)
-    # Fold-major order: a fold's unimodal networks are trained once and reused by every model.
-    for fold in chosen:
-        for name in models:
-            train_model(ctx, name, [fold])
-    return build_report(out, primary=primary)
+    with run_lock(out):
+        ctx = open_run(out, data, cfg, models=models, unimodal_dir=unimodal_dir, progress=progress, folds=folds, log=log)
+        ctx.extra_callbacks = list(callbacks or [])
+        chosen = select_folds(ctx, folds)
+        # Fold-major order: a fold's unimodal networks are trained once and reused by every model.
+        for fold in chosen:
+            for name in models:
+                train_model(ctx, name, [fold])
+        return build_report(out, primary=primary)
+
+
+def run_lock(out: str | Path):
+    """One training at a time into a run folder (two would train every stage twice and log every
+    curve row twice); the other processes of one distributed training share the first one's."""
+    import contextlib
+    import os
+
+    from avemotion.run_layout import RunLayout
+    from avemotion.training.engine import is_global_zero
+    from avemotion.utils.locks import holding
+
+    if not is_global_zero() or os.environ.get("LOCAL_RANK", "0") != "0":
+        return contextlib.nullcontext()
+    return holding(RunLayout.for_training(out).lock, f"another training into {out}")
 
 
 def corpus_folds(data: str | Path, overrides: dict, log=print) -> dict:

@@ -12,6 +12,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
 
 from avemotion.data.transforms import crop_batch, normalize_video
+from avemotion.errors import ConfigError
 from avemotion.models.registry import uses_video
 
 
@@ -71,11 +72,20 @@ class AVLightningModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss, logits = self._step(batch)
+        self._epoch_loss = loss.detach() + getattr(self, "_epoch_loss", 0)  # on the device: no sync per step
         self.train_acc(logits.argmax(1), batch["label"])
         n = batch["label"].shape[0]
         self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=n)
         self.log("train_acc", self.train_acc, on_step=False, on_epoch=True, batch_size=n)
         return loss
+
+    def on_train_epoch_end(self):
+        # checked once per epoch on the logged mean (a check per step would sync the GPU every step):
+        # every later epoch would be NaN too, and no epoch could be selected
+        loss, self._epoch_loss = getattr(self, "_epoch_loss", None), 0
+        if loss is not None and not torch.isfinite(loss):
+            raise ConfigError(f"{self.model.avemotion_name}: training diverged: the training loss of epoch "
+                              f"{self.current_epoch} is {loss.item()} (try a lower --lr); finished stages are kept")
 
     def validation_step(self, batch, batch_idx):
         loss, logits = self._step(batch)
