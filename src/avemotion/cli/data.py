@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
     @app.command("prepare")
     def prepare_cmd(
         data_dir: Optional[Path] = typer.Argument(None, help="Corpus folder (RAVDESS Actor_XX/, CREMA-D clips, IEMOCAP_full_release/)."),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help="Any labelled corpus: a CSV with path,label,speaker[,start,end,gender,landmarks,id] per clip (docs/data.md)."),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help="Any labelled corpus: a CSV with path,label,speaker[,start,end,gender,landmarks,id] per clip (docs/data.md). Default: none, the corpus folder is read by its layout."),
         labels: Optional[str] = typer.Option(None, "--labels", help="Manifest: the class names in label order, e.g. neutral,happy,sad (default: the sorted labels)."),
         iemocap_classes: Optional[str] = typer.Option(None, "--iemocap-classes", help="IEMOCAP label mapping: '4' (default: neu, hap+exc, sad, ang), '4-noexc', '6' or 'all'."),
         iemocap_left: Optional[str] = typer.Option(None, "--iemocap-left", help="IEMOCAP: which actor sits on the left of the dialogue video, 'female' or 'male' (default female, docs/data.md)."),
@@ -113,8 +113,8 @@ def register(app: typer.Typer) -> None:
         pad_short: bool = typer.Option(False, "--pad-short", help="Paper window: zero-pad the audio of clips shorter than 2.95 s (still refuses < 1 s)."),
         audio_window: Optional[str] = typer.Option(None, "--audio-window", help="Where the 2.45 s audio window lies: 'paper' (0.5 s in; the default for RAVDESS) or 'speech' (centred on the detected speech, short utterances zero-padded; the default for any other corpus)."),
         workers: int = typer.Option(0, min=0, help="Processes (0 = all cores)."),
-        report: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
-        dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d, iemocap, manifest)."),
+        report: Optional[Path] = typer.Option(None, help="Also write the JSON report here (default: only report.json in the cache folder)."),
+        dataset: Optional[str] = typer.Option(None, help="Force a dataset adapter (ravdess, crema-d, iemocap, manifest); default: recognised from the folder's layout."),
         allow_large: bool = typer.Option(False, "--allow-large", help=f"Lift the bounds on --frames ({MAX_PREPARE_FRAMES}) and --size ({MAX_PREPARE_SIZE})."),
     ) -> None:
         """Preprocess every clip (faces, 30 frames, MFCC) into the cache; bad files are reported, not fatal

@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         run: Path = typer.Argument(..., help="Run folder written by `avemotion train`."),
         out: Path = typer.Option(..., "--out", help="ONNX file to write (its description goes to OUT.json)."),
-        model: Optional[str] = typer.Option(None, help="Model of the run when it holds several."),
+        model: Optional[str] = typer.Option(None, help="Model of the run when it holds several (default: its one fusion model, or its one model)."),
         fold: Optional[int] = typer.Option(None, help="Fold to export (default: the best-validated one, as predict)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     ) -> None:

@@ -1,4 +1,4 @@
-"""CLI commands: train, evaluate, reproduce (protocol of SPEC 3, recipe of SPEC 5)."""
+"""CLI commands: train, evaluate, reproduce (the evaluation protocol and training recipe of docs/training.md)."""
 
 from __future__ import annotations
 
@@ -27,35 +27,35 @@ def _opt(default, *names, help: str = "", **kwargs):
 # passed through as overrides, None meaning "the preset's value".
 TRAIN_OPTIONS = (
     ("data", Path, lambda: _opt(..., "--data", help="prepared cache folder (avemotion prepare)")),
-    ("out", Optional[Path], lambda: _opt(None, "--out", help="run folder (train: runs/<model>; reproduce: runs/reproduce)")),
-    ("preset", str, lambda: _opt("paper", "--preset", help="paper (SPEC 5) or small (tiny models, CPU minutes)")),
+    ("out", Optional[Path], lambda: _opt(None, "--out", help="run folder (default: runs/<model> for train, runs/reproduce for reproduce)")),
+    ("preset", str, lambda: _opt("paper", "--preset", help="paper (the published recipe), improved (paper plus MFCC shift and masks, docs/results.md) or small (tiny models, CPU minutes)")),
     ("folds", str, lambda: _opt("all", "--folds", help="outer folds to run: all or e.g. 0,1")),
     ("legacy", bool, lambda: _opt(False, "--legacy", help=LEGACY_HELP)),
     ("selection", Optional[str], lambda: _opt(None, "--selection", help=SELECTION_HELP)),
     ("refit", bool, lambda: _opt(False, "--refit", help="after selecting the epoch count on the validation actors, retrain on all training actors for that many epochs; the report shows the refit")),
     ("recipe", Optional[str], lambda: _opt(None, "--recipe", help="two-stage (unimodal then fusion, default) or end-to-end")),
-    ("epochs", Optional[int], lambda: _opt(None, "--epochs")),
-    ("unimodal_epochs", Optional[int], lambda: _opt(None, "--unimodal-epochs")),
-    ("batch_size", Optional[int], lambda: _opt(None, "--batch-size")),
-    ("lr", Optional[float], lambda: _opt(None, "--lr")),
-    ("seed", Optional[int], lambda: _opt(None, "--seed")),
-    ("n_folds", Optional[int], lambda: _opt(None, "--n-folds", help="outer folds the actors are split into")),
-    ("n_val", Optional[int], lambda: _opt(None, "--n-val", help=f"inner validation actors per fold (0 with --selection {selection_rules.without_validation()})")),
+    ("epochs", Optional[int], lambda: _opt(None, "--epochs", help="epochs of each training stage (the unimodal ones too unless --unimodal-epochs) (default: the preset's value: paper 70, small 3)")),
+    ("unimodal_epochs", Optional[int], lambda: _opt(None, "--unimodal-epochs", help="epochs of the unimodal stages (default: the preset's value: --epochs for paper, 4 for small)")),
+    ("batch_size", Optional[int], lambda: _opt(None, "--batch-size", help="clips per training batch (default: the preset's value: 16)")),
+    ("lr", Optional[float], lambda: _opt(None, "--lr", help="Adam learning rate (default: the preset's value: 1e-3)")),
+    ("seed", Optional[int], lambda: _opt(None, "--seed", help="seed of initialisation, augmentation and batch order (default: the preset's value: 0)")),
+    ("n_folds", Optional[int], lambda: _opt(None, "--n-folds", help="outer folds the actors are split into (default: the preset's value: paper 6, small 4)")),
+    ("n_val", Optional[int], lambda: _opt(None, "--n-val", help=f"inner validation actors per fold, 0 with --selection {selection_rules.without_validation()} (default: the preset's value: paper 4, small 2)")),
     ("augment", Optional[str], lambda: _opt(None, "--augment", help="clip (default), frame (legacy) or none")),
     ("audio_augment", Optional[str], lambda: _opt(None, "--audio-augment", help="none (default, published), or +-joined parts of mask (MFCC time shift, time/coefficient masks), noise, tempo; drawn per training clip")),
     ("mfcc_norm", Optional[str], lambda: _opt(None, "--mfcc-norm", help="none (default, published); train: per-coefficient mean/std of the training actors' clips, stored in the audio model; speaker: each speaker's own statistics (transductive for test actors)")),
     ("label_smoothing", Optional[float], lambda: _opt(None, "--label-smoothing", help="cross-entropy label smoothing (default 0, published)")),
     ("lr_schedule", Optional[str], lambda: _opt(None, "--lr-schedule", help="constant (default, published) or cosine (annealed to 0 over the stage's epochs)")),
-    ("workers", Optional[int], lambda: _opt(None, "--workers", help="DataLoader workers")),
-    ("precision", Optional[str], lambda: _opt(None, "--precision", help="auto (bf16-mixed on GPU, 32 on CPU), 32, bf16-mixed")),
-    ("channels_last", Optional[str], lambda: _opt(None, "--channels-last", help="channels_last_3d memory format: auto (on GPU), on, off")),
-    ("crop_on_device", Optional[str], lambda: _opt(None, "--crop-on-device", help="clip crop/flip on the training device: auto (on GPU), on, off")),
-    ("preload", Optional[str], lambda: _opt(None, "--preload", help="fold's clips read once onto the training device: auto (on GPU when they fit in 40% of its free memory), on, off")),
+    ("workers", Optional[int], lambda: _opt(None, "--workers", help="DataLoader workers (default: the preset's value: paper 4, small 0)")),
+    ("precision", Optional[str], lambda: _opt(None, "--precision", help="auto (bf16-mixed on GPU, 32 on CPU; the default), 32, bf16-mixed")),
+    ("channels_last", Optional[str], lambda: _opt(None, "--channels-last", help="channels_last_3d memory format: auto (on GPU; the default), on, off")),
+    ("crop_on_device", Optional[str], lambda: _opt(None, "--crop-on-device", help="clip crop/flip on the training device: auto (on GPU; the default), on, off")),
+    ("preload", Optional[str], lambda: _opt(None, "--preload", help="fold's clips read once onto the training device: auto (on GPU when they fit in 40% of its free memory; the default), on, off")),
     ("compile_", Optional[str], lambda: _opt(None, "--compile", help="nn.Module.compile() in place: off (default), on, auto (on GPU)")),
     ("deterministic", bool, lambda: _opt(False, "--deterministic", help="torch deterministic algorithms, warn-only")),
-    ("unimodal_dir", Optional[Path], lambda: _opt(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks")),
-    ("set_", Optional[list[str]], lambda: _opt(None, "--set", help="model factory argument key=value (repeatable)")),
-    ("kinetics", Optional[Path], lambda: _opt(None, "--kinetics", help="Kinetics 3D-ResNets checkpoint for the video encoder")),
+    ("unimodal_dir", Optional[Path], lambda: _opt(None, "--unimodal-dir", help="shared folder of per-fold unimodal networks (default: the run folder itself)")),
+    ("set_", Optional[list[str]], lambda: _opt(None, "--set", help="model factory argument key=value (repeatable; default: none, the factory's defaults)")),
+    ("kinetics", Optional[Path], lambda: _opt(None, "--kinetics", help="Kinetics 3D-ResNets checkpoint for the video encoder (default: none, random initialisation)")),
     ("allow_partial", bool, lambda: _opt(False, "--allow-partial", help="train on a cache holding less than the complete corpus (an interrupted or partly failed prepare, missing actors); refused by default")),
     ("allow_partial_init", bool, lambda: _opt(False, "--allow-partial-init", help="train on when unimodal or Kinetics weights leave encoder tensors uninitialised (refused by default)")),
     ("progress", bool, lambda: _opt(False, "--progress/--no-progress", help="Lightning progress bars")),
@@ -167,8 +167,8 @@ def register(app: typer.Typer) -> None:
     def evaluate_cmd(
         run_dir: Path = typer.Argument(..., help="a finished run folder"),
         data: Optional[Path] = typer.Option(None, "--data", help="cache (default: the one recorded in run.json)"),
-        corpus: Optional[Path] = typer.Option(None, "--corpus", help="another corpus's prepared cache: score every fold's model on all its clips of the classes the run knows, by name (written to RUN/cross/)"),
-        batch_size: int = typer.Option(16, "--batch-size"),
+        corpus: Optional[Path] = typer.Option(None, "--corpus", help="another corpus's prepared cache: score every fold's model on all its clips of the classes the run knows, by name (written to RUN/cross/; default: none, re-score the run's own corpus)"),
+        batch_size: int = typer.Option(16, "--batch-size", help="clips per scoring batch"),
     ) -> None:
         """Re-score a run's selected checkpoints on its test manifests and rebuild the report; or
         with --corpus, score them on another corpus (cross-corpus, shared class names only)."""

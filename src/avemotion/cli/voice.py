@@ -32,7 +32,7 @@ def prepare(
     data: Path = typer.Argument(..., help="corpus folder (RAVDESS, EmoDB, nEMO, CREMA-D, IEMOCAP layouts) or a manifest CSV"),
     out: Path = typer.Option(..., "--out", help="folder of the voice store (resumes what is there)"),
     workers: int = typer.Option(2, help="decoding processes"),
-    no_progress: bool = typer.Option(False, "--no-progress"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ) -> None:
     """Decode a corpus to 16 kHz speech (silence trimmed, level set) for voice training."""
     from avemotion.data.voice_store import build_store
@@ -50,13 +50,13 @@ def train(
     out: Path = typer.Option(..., "--out", help="run folder (the same command resumes it)"),
     protocol: str = typer.Option("speaker-folds", help="speaker-folds | leave-one-corpus-out | all"),
     seeds: str = typer.Option("0", help="comma-separated seeds, e.g. 0,1,2"),
-    folds: str = typer.Option(None, help="only these splits (indices), e.g. 0,1"),
+    folds: str = typer.Option(None, help="only these splits (indices), e.g. 0,1 (default: all)"),
     n_folds: int = typer.Option(None, help="folds per corpus (default: the corpus's own, e.g. RAVDESS 6, EmoDB 5)"),
-    n_val: int = typer.Option(None, help="validation speakers per corpus and fold"),
+    n_val: int = typer.Option(None, help="validation speakers per corpus and fold (default: the corpus's own, else 4, fewer for small corpora)"),
     model: str = typer.Option("voice_cnn", help="a registered voice model"),
-    epochs: int = typer.Option(30),
-    batch_size: int = typer.Option(32),
-    lr: float = typer.Option(2e-3),
+    epochs: int = typer.Option(30, help=f"training epochs (1..{MAX_EPOCHS})"),
+    batch_size: int = typer.Option(32, help=f"utterances per training batch (2..{MAX_BATCH})"),
+    lr: float = typer.Option(2e-3, help="learning rate"),
     augment: float = typer.Option(1.0, help="augmentation strength (0: none)"),
     norm: str = typer.Option(None, help="voice_cnn's per-utterance band normalisation: none | mean | meanvar (default mean)"),
     threads: int = typer.Option(0, help="torch threads (0: torch's default)"),
@@ -109,8 +109,8 @@ def export(
     out: Path = typer.Option(..., "--out", help="weights stem: writes STEM.safetensors and STEM.json"),
     split: str = typer.Option(None, help="which split's model (default: the first)"),
     seed: int = typer.Option(None, help="which seed's model (default: the first)"),
-    name: str = typer.Option(None, help="the name the weights speak under"),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    name: str = typer.Option(None, help="the name the weights speak under (default: none)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace STEM.safetensors and STEM.json if they exist"),
 ) -> None:
     """Write one model of a voice run as a weights file (checksummed, with its preprocessing contract)."""
     from avemotion.models.voice_weights import voice_paths
