@@ -27,19 +27,32 @@ def test_real_clips_give_one_prediction_each(recognizer, crema_clips):
         assert list(result.probabilities) == list(EMOTIONS)
         assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
         assert result.emotion == EMOTIONS[int(np.argmax(result.probs_array()))]
-        assert result.modalities == ("video", "audio") and not result.notes
+        assert result.modalities == ("video", "audio")
+        assert len(result.notes) == 1 and "zero-padded to 2.95 s" in result.notes[0]  # the clips are ~2.2 s
         assert result.start == 0 and 1.8 < result.end < 2.3
     # different faces and voices give different outputs (the features reach the model)
     assert not np.allclose(results[0].probs_array(), results[1].probs_array())
 
 
-def test_short_clip_refused_unless_padding(random_run, crema_clips):
-    strict = Recognizer.from_run(random_run)  # the run's own policy: short_clip="error"
-    assert strict.cfg.short_clip == "error"
-    with pytest.raises(InputError) as err:
-        strict.predict(crema_clips[0])
-    assert err.value.code == "too_short" and "--pad-short" in str(err.value)
-    assert "\n" not in str(err.value)
+def test_short_clip_padded_by_default_with_a_note(random_run, crema_clips):
+    """A real CREMA-D clip (2.23 s) is shorter than the run's 2.95 s audio window: by default its
+    audio is zero-padded and the prediction says so, in its notes (JSON `notes`)."""
+    result = Recognizer.from_run(random_run).predict(crema_clips[0])
+    assert isinstance(result, Prediction)
+    assert result.notes == ("clip is 2.23 s, shorter than the model's 2.95 s window: its audio was zero-padded to "
+                            "2.95 s (--no-pad-short / pad_short=False refuses such clips)",)
+    assert result.to_dict()["notes"] == list(result.notes)
+
+
+def test_short_clip_refused_with_pad_short_false(random_run, crema_clips):
+    for strict in (Recognizer.from_run(random_run, pad_short=False),
+                   Recognizer.from_run(random_run, pad_short=None)):  # None: the run's own policy, short_clip="error"
+        assert strict.cfg.short_clip == "error"
+        with pytest.raises(InputError) as err:
+            strict.predict(crema_clips[0])
+        # the message names the keyword argument of the Python API beside the CLI flag
+        assert err.value.code == "too_short" and "pad_short=True" in str(err.value) and "--pad-short" in str(err.value)
+        assert "\n" not in str(err.value)
 
 
 def test_ensemble_averages_the_folds(random_run, crema_clips):

@@ -47,7 +47,7 @@ def predict(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that already exist (never an input)."),
     landmarks: Optional[Path] = typer.Option(None, "--landmarks", help="OpenFace landmark CSV (one video) or a folder of <video stem>.csv; default: none, the face detector is used."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Without audio or face, predict from the remaining modality (the run's unimodal checkpoints)."),
-    pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="Zero-pad clips shorter than the audio window instead of refusing them (default: the run's policy)."),
+    pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="A clip shorter than the model's audio window: its audio zero-padded to the window, with a note in the output (--pad-short), or the clip refused as too_short (--no-pad-short).", show_default="pad-short"),
     detector: Optional[str] = typer.Option(None, "--detector", help=f"Face detector for videos without landmarks: {detector_registry.help_text(quote='', mark_default=False)}. Default: the crop rule the run was trained with."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Run the model through onnxruntime: a file written by `avemotion export` from this run (default: none, PyTorch)."),
     preprocess: List[str] = typer.Option([], "--preprocess", metavar="KEY=VALUE", help="Preprocessing setting you expect (repeatable); checked against the run, any difference is refused (default: none checked)."),
@@ -73,7 +73,7 @@ def predict(
     _check_outputs(videos, output, extras, [Path(p) for p in landmark_map.values()], run, overwrite)
     recognizer = Recognizer.from_run(
         run, model=model, fold=fold, ensemble=ensemble, device=device or "cpu", allow_missing=allow_missing,
-        pad_short=pad_short, preprocess=settings, window=3.0 if window is None else window, hop=1.0 if hop is None else hop,
+        pad_short=pad_short is not False, preprocess=settings, window=3.0 if window is None else window, hop=1.0 if hop is None else hop,
         smooth=smooth or 1, detector=detector, onnx=onnx,
     )
     results = []

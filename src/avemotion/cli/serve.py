@@ -43,7 +43,7 @@ def serve(
     fold: Optional[int] = typer.Option(None, help="This fold's checkpoint (default: the best-validated fold)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Average every fold's probabilities."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Without audio or face, answer from the other modality."),
-    pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="Zero-pad clips shorter than the audio window (default: the run's policy)."),
+    pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="A clip shorter than the model's audio window: zero-padded, with a note (--pad-short), or refused as too_short (--no-pad-short).", show_default="pad-short"),
     detector: Optional[str] = typer.Option(None, "--detector", help="Face detector for videos (default: the run's crop rule)."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Forward pass through onnxruntime (a file from `avemotion export`; default: none, PyTorch)."),
     device: Optional[str] = typer.Option(None, help="Torch device.", show_default="cpu"),

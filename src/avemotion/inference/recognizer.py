@@ -70,16 +70,17 @@ class Recognizer:
 
     @classmethod
     def from_run(cls, path: str | Path, *, model: str | None = None, fold: int | None = None, ensemble: bool = False,
-                 device: str = "cpu", allow_missing: bool = False, pad_short: bool | None = None,
+                 device: str = "cpu", allow_missing: bool = False, pad_short: bool | None = True,
                  preprocess: Mapping | PreprocessConfig | None = None, window: float = 3.0, hop: float = 1.0,
                  smooth: int = 1, batch_size: int = 8, detector: str | None = None,
                  onnx: str | Path | None = None) -> "Recognizer":
         """Load a run; `model` picks one when the run folder holds several, `fold`/`ensemble` the
-        checkpoints (default: the best-validated fold). `pad_short` overrides the run's short-clip
-        policy (None keeps it); any other difference between `preprocess` (settings you expect,
-        whole or partial) and the run's preprocessing is a ConfigError. `detector` picks the face
-        detector for videos without landmarks (default: the crop rule the run was trained with,
-        features.predict_detector). `onnx`: a model written by `avemotion export` from this run runs
+        checkpoints (default: the best-validated fold). `pad_short`: a clip shorter than the model's
+        audio window is zero-padded to it, with a note in the prediction (True, the default), or
+        refused as too_short (False); None keeps the run's recorded policy. Any other difference
+        between `preprocess` (settings you expect, whole or partial) and the run's preprocessing is a
+        ConfigError. `detector` picks the face detector for videos without landmarks (default: the
+        crop rule the run was trained with, features.predict_detector). `onnx`: a model written by `avemotion export` from this run runs
         the forward pass through onnxruntime (its fold; unimodal fallbacks stay PyTorch)."""
         run = read_run(path, model)
         if run.meta.get("training", {}).get("mfcc_norm") == "speaker":
@@ -166,6 +167,8 @@ class Recognizer:
             if used[0] != modalities:
                 notes.append(f"{MISSING_DETAIL['video']}; predicted from audio only")
             a = arrays[0]
+            if a.padded and self.cfg.audio_window == "paper":
+                notes.append(padded_note(info.duration, self.cfg.min_duration))
             return Prediction.from_probs(self.probabilities(arrays, used[0])[0], used[0], a.start, a.end, str(path), notes,
                                          names=self.labels)
         timeline = self._predict_timeline(path, info, modalities, notes, landmarks, on_windows)
@@ -206,6 +209,8 @@ class Recognizer:
         try:
             arrays = features.extract(path, self.cfg, info, spans, landmarks, modalities)
         except InputError as err:
+            if err.code == "too_short":
+                raise InputError(path, err.code, api_names(err.detail)) from None
             if err.code != "no_face" or "video" not in modalities:
                 raise
             remaining = self._fall_back(path, modalities, "video", err.detail)
@@ -280,6 +285,17 @@ class Recognizer:
         """What the outputs were produced with (goes into the JSON document)."""
         return {"run": str(self.run.path), "model": self.run.model, "folds": list(self.folds),
                 "ensemble": len(self.folds) > 1, "preprocess": self.cfg.to_dict()}
+
+
+def padded_note(duration: float, window: float) -> str:
+    """The note of a prediction whose clip was shorter than the model's audio window."""
+    return (f"clip is {duration:.2f} s, shorter than the model's {window:.2f} s window: its audio was zero-padded "
+            f"to {window:.2f} s (--no-pad-short / pad_short=False refuses such clips)")
+
+
+def api_names(detail: str) -> str:
+    """A data-layer message naming the CLI flag, with the keyword argument of the Python API beside it."""
+    return detail.replace("--pad-short", "--pad-short / pad_short=True")
 
 
 def _stage_modalities(stage: str) -> tuple[str, ...]:

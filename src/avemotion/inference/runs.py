@@ -145,7 +145,7 @@ def _check_requested(run_settings: dict, requested) -> None:
     if wanted != _comparable(run_settings):
         raise ConfigError(
             "the run was trained with other preprocessing, and only the short-clip policy and the "
-            "detector may change at prediction time (--pad-short, --detector): " + _diff(run_settings, wanted)
+            "detector may change at prediction time (--pad-short / pad_short=, --detector / detector=): " + _diff(run_settings, wanted)
         )
 
 

@@ -41,7 +41,7 @@ def check_window(window: float, hop: float, min_duration: float, pad_short: bool
     if window < min_duration - _EPS and not pad_short:
         raise ConfigError(
             f"--window {window:g} s is shorter than the audio the model needs ({min_duration:g} s = "
-            "audio_offset + audio_duration); use a longer window or --pad-short"
+            "audio_offset + audio_duration); use a longer window or --pad-short (pad_short=True)"
         )
 
 
