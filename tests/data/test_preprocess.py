@@ -117,9 +117,22 @@ def test_sample_times():
     np.testing.assert_allclose(sample_times(0, 3.0, 30), np.arange(30) * 0.1)
 
 
-def test_windows_share_one_decode(synth_corpus):
+def test_windows_share_one_decode(synth_corpus, monkeypatch):
+    import avemotion.data.preprocess as pre
+
+    calls = {"audio": 0, "frames": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(pre, "decode_audio", counted("audio", pre.decode_audio))
+    monkeypatch.setattr(pre, "sample_faces", counted("frames", pre.sample_faces))
     rec = scan_dataset(synth_corpus).records[0]
     out = preprocess_windows(rec.path, SMALL, [(0.0, 3.0), (0.2, 3.2), (1.5, 3.2)], rec.landmarks)
+    assert calls == {"audio": 1, "frames": 1}  # one decode of each stream for the three windows
     assert out[0].video.shape == (8, 48, 48, 3) and out[1].start == 0.2
     assert isinstance(out[2], InputError) and out[2].code == "too_short"
 

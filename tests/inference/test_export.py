@@ -70,7 +70,7 @@ def test_an_onnx_file_of_another_fold_or_without_its_description_is_refused(expo
 
 def test_export_refuses_to_replace_a_file_without_overwrite(exported):
     run, out, _ = exported
-    with pytest.raises(ConfigError, match="use --overwrite"):
+    with pytest.raises(ConfigError, match="--overwrite replaces"):
         export_run(run, out)
 
 
