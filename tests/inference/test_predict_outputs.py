@@ -71,9 +71,22 @@ def test_table_mentions_every_file(clip, timeline):
 
 
 def test_plots_are_pngs(tmp_path, clip, timeline):
+    """Each plot is a PNG that decodes to a figure with something drawn on it (not a signature on a
+    blank or broken file), and the timeline's is wider than tall (time runs along it)."""
+    import numpy as np
+    from PIL import Image
+
+    sizes = {}
     for result, name in ((clip, "clip.png"), (timeline, "tl.png")):
         out = plot_result(result, tmp_path / name)
-        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(out) as image:
+            assert image.format == "PNG"
+            pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+        sizes[name] = pixels.shape[1], pixels.shape[0]
+        assert min(sizes[name]) >= 100, sizes
+        colours = {tuple(c) for c in pixels.reshape(-1, 3)[:: max(1, pixels.size // 30000)]}
+        assert len(colours) > 8, f"{name}: {len(colours)} colours: nearly blank"
+    assert sizes["tl.png"][0] > sizes["tl.png"][1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.png", "tl.png"]
 
 
