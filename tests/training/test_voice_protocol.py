@@ -164,3 +164,31 @@ def test_a_corpus_folds_by_its_adapters_speaker_order_and_protocol(emodb_dir, tm
     for split in splits:
         assert sorted(genders[s] for s in split.test) == ["female", "male"]
         assert len(split.val) == 2
+
+
+def test_a_weight_decay_grid_keeps_the_decay_and_epoch_of_the_best_validation_uar(small_stores):
+    """Each decay trains from the same start; the one row selected is the best validation UAR over
+    every (decay, epoch), the returned model scores exactly that on the validation speakers, and a
+    grid of one decay is the run without a grid."""
+    import torch
+
+    from avemotion.training.voice import predict_probs, train_voice, uar
+
+    corpus = open_store(small_stores / "rav")
+    held = sorted(set(corpus.speakers))[-1]  # subset() is given utterance indices
+    train = corpus.subset(lambda i: corpus.speakers[i] != held)
+    val = corpus.subset(lambda i: corpus.speakers[i] == held)
+    labels = ("angry", "happy", "sad")
+    cfg = VoiceTrainConfig(model="egemaps_linear", epochs=4, batch_size=8, lr=0.05, weight_decay_grid=(0.0, 30.0))
+    model, history = train_voice(train, val, labels, cfg)
+    assert [r["weight_decay"] for r in history] == [0.0] * 4 + [30.0] * 4
+    chosen = [r for r in history if r["selected"]]
+    assert len(chosen) == 1 and chosen[0]["val_uar"] == max(r["val_uar"] for r in history)
+    assert chosen[0] is next(r for r in history if r["val_uar"] == chosen[0]["val_uar"])  # ties: the first
+    truth = np.array([labels.index(e) for e in val.emotions])
+    assert uar(truth, predict_probs(model, val).argmax(1), 3) == chosen[0]["val_uar"]
+    torch.manual_seed(0)
+    _, alone = train_voice(train, val, labels, VoiceTrainConfig(model="egemaps_linear", epochs=4, batch_size=8, lr=0.05,
+                                                                weight_decay=30.0))
+    assert [r["val_uar"] for r in alone] == [r["val_uar"] for r in history[4:]]
+    assert "weight_decay_grid" not in VoiceTrainConfig().to_dict()  # earlier runs keep their stage hashes

@@ -57,6 +57,8 @@ def train(
     epochs: int = typer.Option(30, help=f"training epochs (1..{MAX_EPOCHS})"),
     batch_size: int = typer.Option(32, help=f"utterances per training batch (2..{MAX_BATCH})"),
     lr: float = typer.Option(2e-3, help="learning rate"),
+    weight_decay: float = typer.Option(1e-2, "--weight-decay", help="AdamW's decoupled weight decay"),
+    weight_decay_grid: str = typer.Option(None, "--weight-decay-grid", help="functionals models: comma-separated decays, each trained from the same start; the (decay, epoch) with the best validation UAR is kept (default: --weight-decay alone)"),
     augment: float = typer.Option(1.0, help="augmentation strength (0: none)"),
     norm: str = typer.Option(None, help="voice_cnn's per-utterance band normalisation: none | mean | meanvar (default mean)"),
     threads: int = typer.Option(0, help="torch threads (0: torch's default)"),
@@ -72,14 +74,30 @@ def train(
 
     if not (math.isfinite(lr) and lr > 0) or not (math.isfinite(augment) and augment >= 0):
         raise ConfigError(f"--lr must be a positive number and --augment >= 0 (got {lr}, {augment})")
+    decays = _decays(weight_decay_grid) if weight_decay_grid else ()
+    if not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise ConfigError(f"--weight-decay must be a finite number >= 0 (got {weight_decay})")
     if threads:
         torch.set_num_threads(_bounded("threads", threads, 1, MAX_WORKERS))
     cfg = VoiceTrainConfig(model=model, epochs=_bounded("epochs", epochs, 1, MAX_EPOCHS),
-                           batch_size=_bounded("batch-size", batch_size, 2, MAX_BATCH), lr=lr, augment=augment, norm=norm)
+                           batch_size=_bounded("batch-size", batch_size, 2, MAX_BATCH), lr=lr, augment=augment, norm=norm,
+                           weight_decay=weight_decay, weight_decay_grid=decays)
     report = run_voice(data, out, cfg, protocol=protocol, seeds=_ints("seeds", seeds), n_folds=n_folds, n_val=n_val,
                        folds=_ints("folds", folds) if folds else None, progress=typer.echo)
     _summary(report, "stages")
     typer.echo(f"report: {Path(out) / 'report.md'}")
+
+
+def _decays(text: str) -> tuple[float, ...]:
+    from avemotion.errors import ConfigError
+
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--weight-decay-grid must be comma-separated numbers, got {text!r}") from None
+    if not values or len(values) > 20 or any(not (v >= 0 and v < float("inf")) for v in values):
+        raise ConfigError(f"--weight-decay-grid takes 1 to 20 finite numbers >= 0, got {text!r}")
+    return values
 
 
 def _summary(report: dict, what: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import torch
@@ -37,9 +38,16 @@ class VoiceTrainConfig:
     spec_augment: bool = True
     norm: str | None = None  # voice_cnn's per-utterance band normalisation (models/voice.py NORMS); None: its default
     seed: int = 0
+    # functionals models: weight decays tried, each from the same start; the (decay, epoch) with the
+    # best validation UAR is kept (a hyper-parameter chosen on validation speakers, never on test
+    # ones). Empty: `weight_decay` alone.
+    weight_decay_grid: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        doc = asdict(self)
+        if not self.weight_decay_grid:  # runs made before the grid existed keep their stage hashes
+            del doc["weight_decay_grid"]
+        return doc
 
 
 def label_indices(corpus: VoiceCorpus, labels: tuple[str, ...]) -> np.ndarray:
@@ -138,17 +146,40 @@ def build_model(cfg: VoiceTrainConfig, num_classes: int, corpus: VoiceCorpus) ->
 
 def _train_on_features(model, train: VoiceCorpus, val: VoiceCorpus | None, labels, cfg: VoiceTrainConfig, progress):
     """A model of fixed per-utterance features (functionals): the features are computed once (and
-    cached with the store); the classifier trains on them, standardised with the training statistics."""
+    cached with the store); the classifier trains on them, standardised with the training statistics.
+    With a weight-decay grid (and validation speakers), each decay trains from the same start and
+    the (decay, epoch) of the best validation UAR is kept; every row says its decay."""
     y = label_indices(train, labels)
     keep = np.flatnonzero(y >= 0)
     x = torch.from_numpy(utterance_features(model, train))
     model.fit_standardisation(x[keep])
-    x_val = torch.from_numpy(utterance_features(model, val)) if val is not None else None
-    y_val = label_indices(val, labels) if val is not None else None
-    weights = class_weights(y[keep], len(labels))
+    data = (x, y, keep, class_weights(y[keep], len(labels)))
+    if val is not None:
+        data += (torch.from_numpy(utterance_features(model, val)), label_indices(val, labels))
+    decays = cfg.weight_decay_grid if cfg.weight_decay_grid and val is not None else (cfg.weight_decay,)
+    start = copy.deepcopy(model.state_dict())
+    best, history = None, []
+    for decay in decays:
+        model.load_state_dict(start)
+        selection = BestEpoch(progress)
+        _fit_head(model, data, len(labels), dataclasses_replace(cfg, weight_decay=decay), selection)
+        for row in selection.history:
+            row["weight_decay"] = decay
+        if best is None or (selection.best is not None and selection.best[0] > best.best[0]):
+            best = selection
+        history += selection.history
+    model, _ = best.finish(model)
+    chosen = {id(row) for row in best.history if row.get("selected")}
+    for row in history:
+        row["selected"] = id(row) in chosen
+    return model, history
+
+
+def _fit_head(model, data: tuple, num_classes: int, cfg: VoiceTrainConfig, selection: "BestEpoch") -> None:
+    x, y, keep, weights = data[:4]
+    x_val, y_val = data[4:] if len(data) > 4 else (None, None)
     opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
-    selection = BestEpoch(progress)
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
@@ -163,9 +194,8 @@ def _train_on_features(model, train: VoiceCorpus, val: VoiceCorpus | None, label
         if x_val is not None:
             model.eval()
             with torch.no_grad():
-                row["val_uar"] = uar(y_val, model.classify(x_val).argmax(1).numpy(), len(labels))
+                row["val_uar"] = uar(y_val, model.classify(x_val).argmax(1).numpy(), num_classes)
         selection.record(model, row)
-    return selection.finish(model)
 
 
 def utterance_features(model, corpus: VoiceCorpus) -> np.ndarray:
