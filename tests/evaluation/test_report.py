@@ -56,3 +56,47 @@ def test_curves_merge_resumed_versions(tmp_path):
         (d / "metrics.csv").write_text(text)
     curves = read_curves(tmp_path)
     assert curves == {0: {"train_loss": 2.0}, 1: {"train_loss": 1.5}, 2: {"train_loss": 1.0}}
+
+
+def _run_on(tmp_path, name, dataset, actors, n_folds):
+    """A hand-made run of cfn_sr + video (folds 0 and 1 scored) over `actors` in `n_folds` folds."""
+    run = tmp_path / name
+    per = actors // n_folds
+    folds = [{"test": list(range(1 + k * per, 1 + (k + 1) * per)), "val": [], "train": []} for k in range(n_folds)]
+    write_json(run / "run.json", {"models": ["cfn_sr"], "folds": folds, "selection": "val", "optimistic": False,
+                                  "preset": "paper", "preprocess_hash": "abc", "unimodal_dir": str(run), "dataset": dataset})
+    for fold in (0, 1):
+        _fake_stage(run, fold, "cfn_sr", [0, 1, 2, 3], [0, 1, 2, 3])
+        _fake_stage(run, fold, "video", [0, 1, 2, 3], [0, 1, 0, 0])
+    return build_report(run)
+
+
+def _console(report, capsys, monkeypatch) -> str:
+    from avemotion.cli.train import _print_report
+
+    monkeypatch.setenv("COLUMNS", "200")  # no header wrapped
+    _print_report(report)
+    return capsys.readouterr().out
+
+
+def test_paper_figures_only_beside_ravdess_at_the_papers_protocol(tmp_path, capsys, monkeypatch):
+    """The paper's accuracy (CFN-SR 75.76) stands beside a run's only on RAVDESS's 24 actors in 6
+    folds (evaluation.report.on_paper_corpus, the one rule): the console summary (train/evaluate/
+    reproduce) and report.md follow it. The synthetic corpus is RAVDESS-layout (dataset ravdess) but
+    8 actors in 4 folds: no paper column, no paper tables, no paper training sizes."""
+    paper = _run_on(tmp_path, "ravdess", "ravdess", actors=24, n_folds=6)
+    assert paper["paper_train"] is not None and paper["models"]["cfn_sr"]["paper"]["accuracy"] == 75.76
+    out = _console(paper, capsys, monkeypatch)
+    assert "paper %" in out and "75.76" in out and "paper: 20, 1200" in out
+    md = (tmp_path / "ravdess" / "report.md").read_text()
+    assert "Paper Table 1" in md and "75.76" in md and "paper 20 / 1200" in md
+
+    for name, dataset, actors, n_folds in (("synth", "ravdess", 8, 4), ("iemocap", "iemocap", 10, 5),
+                                           ("ravdess_4_folds", "ravdess", 24, 4)):
+        report = _run_on(tmp_path, name, dataset, actors, n_folds)
+        assert report["paper_train"] is None and report["models"]["cfn_sr"]["paper"]["accuracy"] is None
+        out = _console(report, capsys, monkeypatch)
+        assert "paper" not in out.split("report:")[0] and "75.76" not in out, name
+        assert "100.00" in out  # the run's own figures are there
+        md = (tmp_path / name / "report.md").read_text()
+        assert "Paper Table" not in md and "75.76" not in md and "24 actors in 6 folds, and are not shown" in md

@@ -277,9 +277,10 @@ def test_reproduce_compares_models_on_identical_folds(run_dir, train_cache, tmp_
     ref = report["models"]["cfn_sr"]["folds"]
     assert avg["differences"] == pytest.approx([folds[k]["accuracy"] - ref[k]["accuracy"] for k in ("0", "1")])
     assert report["models"]["averaging"]["params"] > 0
-    assert report["models"]["cfn_sr"]["paper"]["accuracy"] == 75.76
+    # the synthetic corpus (8 actors in 4 folds) is not RAVDESS at the paper's protocol: no paper figures
+    assert report["models"]["cfn_sr"]["paper"]["accuracy"] is None and report["paper_train"] is None
     md = (out / "report.md").read_text()
-    assert "Paper Table 1" in md and "Paired comparison with cfn_sr" in md
+    assert "Paper Table 1" not in md and "Paired comparison with cfn_sr" in md
     # every model was scored on the same test clips
     for k in (0, 1):
         ids = {n: sorted(p["clip_id"] for p in read_json(out / f"fold_{k}" / n / "metrics.json")["predictions"]) for n in ("averaging", "cfn_sr")}

@@ -35,12 +35,26 @@ LEGACY_NOTE = (
 )
 # The published protocol trained every RAVDESS fold on the 20 non-test actors (SPEC 3 and 5).
 PAPER_TRAIN = {"actors": 20, "clips": 1200}
+# ... of RAVDESS's 24 actors, in 6 folds of 4 test actors
+PAPER_PROTOCOL = {"actors": 24, "folds": 6}
 
 
 def on_paper_corpus(run: dict) -> bool:
-    """Whether the paper's RAVDESS figures can stand beside this run's: a run on a RAVDESS-layout
-    cache (runs made before run.json recorded the dataset were all RAVDESS-layout)."""
-    return run.get("dataset") in (None, "ravdess")
+    """Whether the paper's RAVDESS figures can stand beside this run's (the one rule: report.md's
+    paper columns, tables and training line, and the console summary, all follow it): a run on
+    RAVDESS (runs made before run.json recorded the dataset were all RAVDESS-layout) at the paper's
+    protocol, its 24 actors in 6 folds. Not the synthetic corpus (RAVDESS layout, drawn faces, 8
+    actors by default), not a cache lacking actors, not another fold count."""
+    folds = run.get("folds") or []
+    actors = {a for fold in folds for a in fold.get("test", [])}
+    return (run.get("dataset") in (None, "ravdess") and len(folds) == PAPER_PROTOCOL["folds"]
+            and len(actors) == PAPER_PROTOCOL["actors"])
+
+
+def shows_paper(report: dict) -> bool:
+    """Whether a built report (build_report) puts the paper's figures beside its own: on_paper_corpus,
+    as the report recorded it (its `paper_train`)."""
+    return report.get("paper_train") is not None
 
 
 def speaker_names(run: dict) -> dict[int, str]:
@@ -274,7 +288,8 @@ def _training_line(report: dict) -> str:
     paper = report.get("paper_train")
     if paper:
         return line + f"; the paper trained on {paper['actors']} actors ({paper['clips']} clips) per RAVDESS fold"
-    return line + f" (corpus: {report.get('dataset')}; the paper's figures are RAVDESS's and are not shown)"
+    return line + (f" (corpus: {report.get('dataset')}; the paper's figures are RAVDESS's, {PAPER_PROTOCOL['actors']} "
+                   f"actors in {PAPER_PROTOCOL['folds']} folds, and are not shown)")
 
 
 def fold_speakers(row: dict) -> str:
@@ -292,8 +307,10 @@ def _model_row(name: str, m: dict) -> str:
 
 
 def _paper_tables(report: dict) -> list[str]:
-    """The paper's tables 1 and 2 beside ours, for the models this run has."""
+    """The paper's tables 1 and 2 beside ours, for the models this run has (on the paper's corpus)."""
     lines = []
+    if not shows_paper(report):
+        return lines
     for title, names in (("Table 1 (fusion methods)", TABLE1), ("Table 2 (CFN-SR ablations)", TABLE2)):
         present = [n for n in names if n in report["models"]]
         if len(present) < 2:
@@ -368,9 +385,11 @@ def summary_table(report: dict):
     if report["optimistic"]:
         title += " [bold red](OPTIMISTIC: selected on the test fold)[/]"
     table = Table(title=title)
-    for col in ("model", "folds", "accuracy %", "UAR %", "macro-F1 %", "paper %"):
+    paper = shows_paper(report)  # a paper column only beside a run on the paper's corpus and protocol
+    for col in ("model", "folds", "accuracy %", "UAR %", "macro-F1 %") + (("paper %",) if paper else ()):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, m in report["models"].items():
         ms = m["mean_std"]
-        table.add_row(name, str(len(m["folds"])), _pm(ms["accuracy"]), _pm(ms["uar"]), _pm(ms["macro_f1"]), _num(m["paper"]["accuracy"]))
+        cells = (name, str(len(m["folds"])), _pm(ms["accuracy"]), _pm(ms["uar"]), _pm(ms["macro_f1"]))
+        table.add_row(*cells, *((_num(m["paper"]["accuracy"]),) if paper else ()))
     return table
