@@ -24,7 +24,7 @@ def main() -> None:
 
 # One module per group of commands; each exposes register(app). Heavy imports live inside commands
 # so that `avemotion --help` stays fast.
-COMMAND_MODULES = ("data", "download", "models", "train", "predict", "export", "weights", "voice", "serve")
+COMMAND_MODULES = ("data", "download", "models", "train", "predict", "export", "weights", "voice", "serve", "grid")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"avemotion.cli.{_name}").register(app)

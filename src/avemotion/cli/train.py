@@ -152,6 +152,16 @@ def models_the_cache_feeds(data: Path, names: list[str]) -> list[str]:
     return [n for n in names if n not in skipped]
 
 
+def _grid_args(grid: dict) -> dict:
+    """The grid options of `reproduce` -> cli.grid.run_grid's keywords (the slurm ones grouped)."""
+    slurm = {"partition": grid["slurm_partition"], "account": grid["slurm_account"], "time_min": grid["slurm_time"],
+             "gpus_per_task": grid["slurm_gpus"], "array_parallelism": grid["slurm_parallelism"],
+             "config": grid["slurm_config"]}
+    return dict(launcher=grid["launcher"], seeds=grid["seeds"], grid_workers=grid["grid_workers"],
+                threads=grid["threads"], slurm=slurm, dry_run=grid["dry_run"], status=grid["status"],
+                gather=grid["gather"])
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     @with_options(_param("model", str, typer.Option(..., "--model", "-m", help="registered model name (see `avemotion models`)")))
@@ -184,19 +194,36 @@ def register(app: typer.Typer) -> None:
 
         _print_report(evaluate_run(run_dir, data, batch_size=batch_size, log=typer.echo))
 
+    from avemotion.cli.grid import GRID_OPTIONS
+
     @app.command("reproduce")
-    @with_options(_param("models", str, typer.Option("all", "--models", help="all or a comma list of registered models")))
+    @with_options(_param("models", str, typer.Option("all", "--models", help="all or a comma list of registered models")),
+                  *(_param(name, kind, make()) for name, kind, make in GRID_OPTIONS))
     def reproduce_cmd(models: str, **options) -> None:
-        """Every model on identical folds (shared unimodal stage); paper tables 1-2 and paired tests."""
+        """Every model on identical folds (shared unimodal stage); paper tables 1-2 and paired tests.
+        With --launcher: the grid of models x folds x seeds, cell by cell, here, on a local pool of
+        GPUs or on SLURM (docs/training.md, "The reproduce grid")."""
         from avemotion.models import list_models
         from avemotion.training import train_many
 
+        grid = {name: options.pop(name) for name, _, _ in GRID_OPTIONS}
         out = options.pop("out") or Path("runs/reproduce")
         data = options.pop("data")
+        if grid["status"] or grid["gather"]:
+            from avemotion.cli.grid import run_grid
+
+            run_grid([], data, out, **_grid_args(grid), train={})
+            return
         if models == "all":
             names = models_the_cache_feeds(data, list_models())
         else:
             names = [m.strip() for m in models.split(",") if m.strip()]
+        if grid["launcher"] or grid["seeds"]:
+            from avemotion.cli.grid import run_grid
+
+            grid["launcher"] = grid["launcher"] or "sequential"
+            run_grid(names, data, out, **_grid_args(grid), train=train_kwargs(options))
+            return
         report = train_many(names, data, out, log=typer.echo, primary="cfn_sr" if "cfn_sr" in names else names[-1],
                             **train_kwargs(options))
         _print_report(report)

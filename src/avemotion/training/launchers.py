@@ -390,7 +390,7 @@ def slurm_scripts(run_dir: str | Path, opts: dict) -> list[str]:
     command = " ".join([shlex.quote(sys.executable), "-u -m submitit.core._submit", shlex.quote(str(folder))])
     params = _slurm_parameters(grid, opts)
     scripts = []
-    for cells, dep in ((uni, None), (fus, "afterany:<the unimodal array's job id>" if uni else None)):
+    for cells, dep in ((uni, None), (fus, "afterany:UNIMODAL_ARRAY_JOB_ID" if uni else None)):
         if not cells:
             continue
         extra = {"dependency": dep} if dep else {}
