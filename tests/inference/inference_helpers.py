@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from avemotion import EMOTIONS
 from avemotion.config import PreprocessConfig
 from avemotion.models import create_model
 from avemotion.models.checkpoint import save_checkpoint
@@ -27,8 +28,11 @@ def make_run(root: Path, model: str = "cfn_sr", folds=(0, 1), val_acc=None, prep
             extra = {"fold": k, "epoch": 0, "selection": "val",
                      "selection_metrics": {"val_acc": val_acc.get(k, 0.5), "val_loss": 1.0}}
             save_checkpoint(net, root / f"fold_{k}" / stage / "best", preprocess=preprocess, extra=extra)
-    write_json(root / "run.json", {"models": [model], "preset": "small", "selection": "val",
-                                   "preprocess": preprocess.to_dict(), "unimodal_dir": str(root)})
+    # the fields today's training writes and the readers use (training/protocol.py write_run_json):
+    # the unimodal folder relative to the run, the class names, the dataset and the preprocessing hash
+    write_json(root / "run.json", {"models": [model], "preset": "small", "selection": "val", "seed": seed,
+                                   "preprocess": preprocess.to_dict(), "preprocess_hash": preprocess.hash(),
+                                   "unimodal_dir": ".", "labels": list(EMOTIONS), "dataset": "ravdess"})
     return root
 
 

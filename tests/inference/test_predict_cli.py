@@ -9,7 +9,7 @@ import pytest
 from inference_helpers import run_predict as predict
 
 
-def test_json_with_a_bad_file_exits_1_and_reports_it(monkeypatch, capsys, random_run, crema_clips, media):
+def test_json_with_a_bad_file_exits_3_and_reports_it(monkeypatch, capsys, random_run, crema_clips, media):
     code, out, err = predict(monkeypatch, capsys, crema_clips[0], media["not_video"], "--run", random_run,
                              "--pad-short", "--format", "json", "--no-progress")
     assert code == 3

@@ -174,7 +174,12 @@ def test_common_containers(recognizer, crema_clips, tmp_path, suffix):
 
 
 def test_unimodal_checkpoints_found_after_the_run_folder_moved(tmp_path, media):
+    import json
+
     run = make_run(tmp_path / "old", folds=(0,))
+    doc = json.loads((run / "run.json").read_text())
+    doc["unimodal_dir"] = str(run)  # as runs written before the folder was recorded relative to the run
+    (run / "run.json").write_text(json.dumps(doc))
     moved = run.rename(tmp_path / "moved")  # run.json still names the old folder as unimodal_dir
     result = Recognizer.from_run(moved, allow_missing=True).predict(media["no_audio"])
     assert result.modalities == ("video",)
