@@ -251,6 +251,10 @@ def test_reproduce_takes_every_option_train_takes():
 
     commands = typer.main.get_command(app).commands
     options = {name: {o for p in commands[name].params for o in p.opts} for name in ("train", "reproduce")}
-    assert options["train"] - {"--model", "-m"} == options["reproduce"] - {"--models"}
+    # reproduce's own: --models and the grid's options (cli/grid.py GRID_OPTIONS)
+    grid = {"--launcher", "--seeds", "--grid-workers", "--threads", "--slurm-partition", "--slurm-account",
+            "--slurm-time", "--slurm-gpus", "--slurm-parallelism", "--slurm-config", "--dry-run", "--status", "--gather"}
+    assert grid <= options["reproduce"]
+    assert options["train"] - {"--model", "-m"} == options["reproduce"] - {"--models"} - grid
     assert {"--n-folds", "--n-val", "--augment", "--recipe", "--set", "--unimodal-dir", "--kinetics", "--precision",
             "--legacy", "--refit", "--allow-partial-init"} <= options["reproduce"]

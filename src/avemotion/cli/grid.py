@@ -24,7 +24,7 @@ GRID_OPTIONS = (
     ("slurm_partition", Optional[str], lambda: _opt(None, "--slurm-partition", help="slurm: sbatch --partition (default: the config file's, else the cluster's default)")),
     ("slurm_account", Optional[str], lambda: _opt(None, "--slurm-account", help="slurm: sbatch --account (default: the config file's, else none)")),
     ("slurm_time", Optional[int], lambda: _opt(None, "--slurm-time", help="slurm: minutes per cell; a cell that times out is requeued and resumes (default: 1440)")),
-    ("slurm_gpus", Optional[int], lambda: _opt(None, "--slurm-gpus", help="slurm: GPUs per cell (default: 1)")),
+    ("slurm_gpus", Optional[int], lambda: _opt(None, "--slurm-gpus", help="slurm: GPUs per cell, 1 or 0 on a CPU partition (default: 1)")),
     ("slurm_parallelism", Optional[int], lambda: _opt(None, "--slurm-parallelism", help="slurm: cells running at once, the %N of --array (default: 64)")),
     ("slurm_config", Optional[Path], lambda: _opt(None, "--slurm-config", help="slurm: YAML or JSON file of partition, account, qos, constraint, time_min, gpus_per_task, cpus_per_task, mem_gb, array_parallelism, setup, additional; the options above override it (default: none)")),
     ("dry_run", bool, lambda: _opt(False, "--dry-run", help="slurm: print the sbatch scripts it would submit, submit nothing")),
@@ -42,8 +42,12 @@ def print_status(run_dir: Path) -> dict:
 
     from avemotion.training.grid import grid_status, load_grid
 
+    from avemotion.utils.io import read_json
+
     grid = load_grid(run_dir)
     status = grid_status(grid)
+    slurm_file = grid.run_dir / "grid" / "slurm.json"
+    submitted = read_json(slurm_file).get("jobs", {}) if slurm_file.exists() else {}
     table = Table(title=f"grid {run_dir}")
     for col in ("cell", "state", "where / why"):
         table.add_column(col)
@@ -54,7 +58,8 @@ def print_status(run_dir: Path) -> dict:
             if s.get("log_line") and s["log_line"] not in detail:
                 detail += f" | log: {s['log_line']}"
         elif state == "pending":
-            detail = "resumes from its last epoch" if s.get("resumes") else ""
+            detail = "; ".join(x for x in (f"SLURM job {submitted[ident]}" if ident in submitted else "",
+                                           "resumes from its last epoch" if s.get("resumes") else "") if x)
         else:
             detail = s.get("where") or ""
         table.add_row(ident, f"[{STATE_STYLE.get(state, 'white')}]{state}[/]", detail)

@@ -152,6 +152,7 @@ def run_local(run_dir: str | Path, workers: int | None = None, log=print, progre
     procs: dict[int, tuple] = {}  # index -> (process, inbox)
     busy: dict[int, str] = {}  # worker index -> cell id
     started: dict[int, float] = {}
+    deaths: dict[int, int] = {}
 
     def start(i: int) -> None:
         inbox = spawn.Queue()
@@ -180,7 +181,7 @@ def run_local(run_dir: str | Path, workers: int | None = None, log=print, progre
             try:
                 kind, i, ident, payload = outbox.get(timeout=poll_s)
             except Exception:  # queue.Empty
-                _check_dead(grid, prog, procs, busy, start)
+                _check_dead(grid, prog, procs, busy, start, deaths)
                 _check_elsewhere(grid, prog)
                 continue
             if kind == "start":
@@ -240,11 +241,20 @@ def _check_elsewhere(grid, prog) -> None:
             prog.set(c.id, "failed", f"another launcher left it {status['state']}")
 
 
-def _check_dead(grid, prog, procs, busy, start) -> None:
+MAX_IDLE_DEATHS = 3  # workers dying without a cell (they cannot start): give up, in one line
+
+
+def _check_dead(grid, prog, procs, busy, start, deaths: dict | None = None) -> None:
+    deaths = {} if deaths is None else deaths
     for i, (p, _) in list(procs.items()):
         if p.is_alive():
             continue
         ident = busy.pop(i, None)
+        if ident is None:
+            deaths[i] = deaths.get(i, 0) + 1
+            if deaths[i] > MAX_IDLE_DEATHS:
+                raise ConfigError(f"grid worker {i} keeps dying before it trains anything (exit code {p.exitcode}); "
+                                  "run `reproduce --launcher sequential` to see the error")
         code = p.exitcode
         why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         if ident is not None and not cell_done(grid, grid.cell(ident)):
@@ -310,7 +320,7 @@ SLURM_DEFAULTS = {
     "qos": None,  # --qos
     "constraint": None,  # --constraint
     "time_min": 24 * 60,  # --time per cell, minutes (a timeout requeues the cell, which resumes)
-    "gpus_per_task": 1,  # --gpus-per-node of each array task (one cell; >1: DDP inside the cell)
+    "gpus_per_task": 1,  # --gpus-per-node of each array task (one cell): 1, or 0 on a CPU partition
     "cpus_per_task": None,  # --cpus-per-task (the loader's workers + 1 is a good start)
     "mem_gb": None,  # --mem
     "array_parallelism": 64,  # the %N of --array=0-K%N: cells running at once
@@ -340,6 +350,9 @@ def slurm_options(config: str | Path | None = None, **given) -> dict:
 
 def _slurm_parameters(grid: Grid, opts: dict) -> dict:
     """SlurmExecutor.update_parameters keywords: one task per cell, requeue on preemption."""
+    if opts.get("gpus_per_task") not in (0, 1, None):
+        raise ConfigError(f"a grid cell trains on one GPU (gpus_per_task 0 or 1, got {opts['gpus_per_task']}): "
+                          "the grid spreads cells over GPUs; DDP over several GPUs is `train` under srun (docs/training.md)")
     params = {
         "job_name": f"avemotion-{grid.run_dir.name}",
         "nodes": 1,
