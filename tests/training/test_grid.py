@@ -262,3 +262,30 @@ def test_slurm_arrays_dependency_and_requeue_through_submitit(sequential_grid, t
 def _cli_settings() -> list[str]:
     return ["--preset", "small", "--n-folds", "2", "--n-val", "1", "--epochs", "1", "--unimodal-epochs", "1",
             "--batch-size", "8"]
+
+
+def test_ctrl_c_stops_the_local_pool_and_the_same_command_continues(prepared_cache, tmp_path):
+    """SIGINT to the process group, as a terminal's Ctrl-C: the parent and its worker stop, the
+    running cell is recorded as stopped (pending, its lock released), and a rerun finishes the grid."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ctrl_c"
+    cli = [sys.executable, "-m", "avemotion.cli.main", "reproduce", "--models", "audio", "--data", str(prepared_cache.path),
+           "--out", str(out), *_cli_settings(), "--unimodal-epochs", "3", "--folds", "0", "--threads", "1",
+           "--launcher", "local", "--grid-workers", "1"]
+    proc = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    stage = out / "seed_0/fold_0/audio"
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((stage / "stage.json").exists() and (stage / "cell.lock").exists()):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert "run the same command again" in output
+    grid = load_grid(out)
+    assert cell_status(grid, grid.cell("s0-f0-audio"))["state"] == "pending"
+    assert not (stage / "cell.lock").exists()
+    assert json.loads(grid.state_file(grid.cell("s0-f0-audio")).read_text())["state"] == "stopped"
+    again = run_sequential(out, log=quiet)  # any launcher continues it
+    assert again["cells"] == {"s0-f0-audio": "done"}
