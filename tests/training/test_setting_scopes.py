@@ -21,7 +21,7 @@ FOLD = Fold(0, (1, 2), (3, 4), (5, 6, 7, 8))
 MODEL = "cfn_sr"
 # every choice TrainConfig validates against, and free strings: a changed value is the first that
 # TrainConfig accepts and differs from the current one
-CANDIDATES = ("tiny", "off", "on", "auto", "mask", "cosine", "train", "frame", "none", "last", "test-legacy",
+CANDIDATES = ("tiny", "full", "off", "on", "auto", "mask", "cosine", "train", "frame", "none", "last", "test-legacy",
               "end-to-end", "32", "x.pth")
 
 
