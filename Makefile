@@ -13,10 +13,15 @@ TORCH  ?= torch==2.13.0
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@echo "setup: 1/5 creating the virtual environment $(VENV) (a few seconds)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "setup: 2/5 upgrading pip (about 10 s)"
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
+	@echo "setup: 3/5 installing $(TORCH), CPU wheel (about 1 min; pip is quiet meanwhile)"
 	$(BIN)/python -m pip install -q "$(TORCH)" 2>&1 | grep -v '^WARNING' || true
-	$(BIN)/python -m pip install -q -e ".[dev]" 2>&1 | grep -v '^WARNING' || true
+	@echo "setup: 4/5 installing avemotion and its dependencies (about 1 min; one line per package collected)"
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev]" 2>&1 | grep --line-buffered -E '^(Collecting|ERROR)' || true
+	@echo "setup: 5/5 checking the imports"
 	$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, fastapi, uvicorn, avemotion"
 	@# Debian's chromium drives the web page's browser test (tests/inference/test_page_browser.py); best effort:
 	@# without root or apt-get that test skips with a message saying so
@@ -25,19 +30,23 @@ $(VENV)/.installed: pyproject.toml
 	  echo "note: chromium is not installed (needs root and apt-get): the browser test of the web page will skip"
 	touch $@
 
-# The main job on the embedded default data: a synthetic RAVDESS-layout corpus (8 actors, 480 clips),
-# the real CREMA-D clips and the real RAVDESS speech audio in ../shared/data, prepared; CFN-SR trained
-# with the small preset on 2 outer folds of the synthetic corpus, the audio CNN on 2 outer folds of
-# the real voices (actors never seen in training), their reports printed; then `predict` on real files.
+# The main job on the embedded default data: a synthetic RAVDESS-layout corpus (8 actors, 120 clips:
+# one statement and one repetition per emotion and intensity), the real CREMA-D clips and the real
+# RAVDESS speech audio in ../shared/data, prepared; CFN-SR trained with the small preset (15 epochs per
+# unimodal stage, 5 of fusion) on 2 outer folds of the synthetic corpus, the audio CNN on 2 outer folds
+# of the real voices (actors never seen in training), their reports printed; then `predict` on real
+# files. Trainings run one thread each (DEMO_THREADS): on 2 cores shared with other jobs, torch's
+# threads waiting for each other made the same epochs up to 20 times slower.
+DEMO_THREADS ?= 1
 demo: setup
-	$(BIN)/avemotion synth $(WORK)/synth --actors 8 --seed 0 --size 160x120 --workers 2
+	$(BIN)/avemotion synth $(WORK)/synth --actors 8 --seed 0 --size 160x120 --statements 1 --repetitions 1 --workers 2
 	$(BIN)/avemotion prepare $(WORK)/synth --out $(WORK)/cache --frames 8 --size 48
 	$(BIN)/avemotion prepare ../shared/data/crema-d --out $(WORK)/cache-crema-d --pad-short
 	$(BIN)/avemotion prepare ../shared/data/ravdess-speech --out $(WORK)/cache-speech --pad-short
-	@echo "== 1. synthetic corpus (drawn faces, voice-like tones): CFN-SR, small preset, 2 folds of unseen synthetic actors"
-	$(BIN)/avemotion train --model cfn_sr --data $(WORK)/cache --preset small --folds 0,1 --out $(WORK)/runs/demo
+	@echo "== 1. synthetic corpus (drawn faces, voice-like tones): CFN-SR, small preset, 2 folds of 2 unseen synthetic actors (30 test clips each, chance 12.5 %)"
+	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/avemotion train --model cfn_sr --data $(WORK)/cache --preset small --folds 0,1 --unimodal-epochs 15 --epochs 5 --out $(WORK)/runs/demo
 	@echo "== 2. REAL voices (RAVDESS speech, 24 actors): audio CNN, small preset, 2 folds of 6 unseen real actors (chance 12.5 %)"
-	$(BIN)/avemotion train --model audio --data $(WORK)/cache-speech --preset small --folds 0,1 --epochs 15 --out $(WORK)/runs/speech
+	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/avemotion train --model audio --data $(WORK)/cache-speech --preset small --folds 0,1 --epochs 15 --out $(WORK)/runs/speech
 	@echo "== 3. predict on the real CREMA-D clips with run 1 (it only saw drawn faces: this shows the path, not real-world accuracy)"
 	$(BIN)/avemotion predict ../shared/data/crema-d/*.flv --run $(WORK)/runs/demo --pad-short --no-progress
 	@echo "== 4. predict a real RAVDESS voice with run 2 (an actor of fold 0's test group, never trained on)"

@@ -70,9 +70,8 @@ def register(app: typer.Typer) -> None:
         allow_large: bool = typer.Option(False, "--allow-large", help=f"Lift the bounds on --size ({MAX_SYNTH_SIZE[0]}x{MAX_SYNTH_SIZE[1]}) and --utterances ({MAX_SYNTH_UTTERANCES})."),
     ) -> None:
         """Write a small synthetic corpus in RAVDESS layout (drawn faces + voice-like audio per emotion)."""
-        from rich.progress import Progress
-
         from avemotion.data.synth import SynthOptions, clip_names, synth_corpus
+        from avemotion.utils.progress import Progress
 
         if iemocap:
             from avemotion.data.synth import IemocapSynthOptions, synth_iemocap
@@ -91,9 +90,8 @@ def register(app: typer.Typer) -> None:
         check_empty_out(out, overwrite)
         opts = SynthOptions(actors=actors, seed=seed, width=w, height=h, statements=statements,
                             repetitions=repetitions, landmarks=landmarks)
-        with Progress() as bar:
-            task = bar.add_task("synthesising", total=len(clip_names(opts)))
-            paths = synth_corpus(out, opts, workers=workers, progress=lambda: bar.advance(task))
+        with Progress("synthesising", len(clip_names(opts))) as bar:
+            paths = synth_corpus(out, opts, workers=workers, progress=bar.advance)
         typer.echo(f"wrote {len(paths)} clips of {actors} actors to {out}")
 
     @app.command("prepare")

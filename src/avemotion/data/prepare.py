@@ -262,7 +262,7 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig | None 
         for w in result.get("warnings", ()):
             caught.setdefault(w, []).append(result.get("ok") or result.get("other") or result["error"]["file"])
         if bar:
-            bar[0].advance(bar[1])
+            bar.advance()
         if on_clip:
             on_clip(result)
 
@@ -273,7 +273,7 @@ def prepare(data_dir: str | Path, out: str | Path, cfg: PreprocessConfig | None 
         raise PrepareInterrupted(report) from None
     finally:
         if bar:
-            bar[0].stop()
+            bar.stop()
         report.seconds = round(time.perf_counter() - start, 3)
         _finish(report, cache, caught)
         write_json(cache.path / "report.json", report.to_dict())
@@ -347,10 +347,11 @@ def duplicate_warning(ids: list[str]) -> str:
 
 
 def _progress(enabled: bool, total: int):
+    """A bar on a terminal, else a line every tenth of the clips or every 5 s (utils.progress)."""
     if not enabled:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from avemotion.utils.progress import Progress
 
-    bar = Progress(TextColumn("preparing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar = Progress("preparing", total)
     bar.start()
-    return bar, bar.add_task("prepare", total=total)
+    return bar

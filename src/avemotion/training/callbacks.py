@@ -45,6 +45,38 @@ class EpochSeed(L.Callback):
         torch.manual_seed(seed)
 
 
+class EpochLine(L.Callback):
+    """One line per training epoch: `fold F STAGE: epoch E/N: loss L, val accuracy A, val UAR U (S s)`.
+
+    The run's only sign of life between a stage's start and its score when Lightning's progress
+    bars are off (the default, and useless in a log file); printed by the first process only."""
+
+    def __init__(self, label: str, log=print):
+        self.label, self.say = label, log
+        self.started = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        import time
+
+        self.started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # after this epoch's validation loop: callback_metrics hold its val_* and the epoch's train_loss
+        import time
+
+        if not trainer.is_global_zero:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        parts = [f"loss {metrics['train_loss']:.3f}" if "train_loss" in metrics else "loss n/a"]
+        if "val_acc" in metrics and not math.isnan(metrics["val_acc"]):
+            parts.append(f"val accuracy {metrics['val_acc']:.3f}")
+        if "val_uar" in metrics and not math.isnan(metrics["val_uar"]):
+            parts.append(f"val UAR {metrics['val_uar']:.3f}")
+        seconds = time.perf_counter() - self.started
+        self.say(f"{self.label}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: "
+                 f"{', '.join(parts)} ({seconds:.1f} s)")
+
+
 class SelectBest(L.Callback):
     """Keep the selected checkpoint as best.safetensors + best.json (save_checkpoint) during fit.
 

@@ -259,15 +259,18 @@ def fit_stage(ctx, fold, stage, path, model, meta, settings, resume):
 def stage_callbacks(ctx: RunContext, path: Path, stage: str, meta: dict) -> list:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from avemotion.training.callbacks import EpochSeed, SelectBest
+    from avemotion.training.callbacks import EpochLine, EpochSeed, SelectBest
 
     # filename "last" + top-1 without monitor: Lightning overwrites last.ckpt after every epoch
     # (after SelectBest ran, so its state is inside).
     last = ModelCheckpoint(dirpath=path, filename="last", save_top_k=1, enable_version_counter=False)
+    # a line per epoch unless Lightning's bars (--progress) already show it
+    lines = [] if ctx.progress else [EpochLine(f"fold {meta['fold']} {stage}", ctx.log)]
     return [
         EpochSeed(ctx.cfg.seed),
         SelectBest(path / "best", selection_rule(ctx, stage), ctx.preprocess, meta),
         last,
+        *lines,
         *ctx.extra_callbacks,
     ]
 
