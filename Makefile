@@ -12,15 +12,22 @@ TORCH  ?= torch==2.13.0
 
 setup: $(VENV)/.installed
 
+# $(call heartbeat,WHAT,COMMAND): COMMAND, and a line "setup: WHAT: N s so far" every 10 s while it
+# runs, so a log shows that a quiet step (pip unpacking wheels) is alive and how long it has taken.
+define heartbeat
+( $(2) ) & p=$$!; s=0; while kill -0 $$p 2>/dev/null; do sleep 1; s=$$((s+1)); \
+  if [ $$((s % 10)) -eq 0 ] && kill -0 $$p 2>/dev/null; then echo "setup: $(1): $$s s so far"; fi; done; wait $$p
+endef
+
 $(VENV)/.installed: pyproject.toml
 	@echo "setup: 1/5 creating the virtual environment $(VENV) (a few seconds)"
 	$(PYTHON) -m venv $(VENV)
-	@echo "setup: 2/5 upgrading pip (about 10 s)"
+	@echo "setup: 2/5 upgrading pip (a few seconds)"
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
-	@echo "setup: 3/5 installing $(TORCH), CPU wheel (about 1 min; pip is quiet meanwhile)"
-	$(BIN)/python -m pip install -q "$(TORCH)" 2>&1 | grep -v '^WARNING' || true
-	@echo "setup: 4/5 installing avemotion and its dependencies (about 1 min; one line per package collected)"
-	$(BIN)/python -m pip install --progress-bar off -e ".[dev]" 2>&1 | grep --line-buffered -E '^(Collecting|ERROR)' || true
+	@echo "setup: 3/5 installing $(TORCH), the CPU wheel (about 30 s on 2 busy cores)"
+	@$(call heartbeat,3/5 torch,$(BIN)/python -m pip install -q "$(TORCH)" 2>&1 | grep -v '^WARNING' || true)
+	@echo "setup: 4/5 installing avemotion and its dependencies (about 2 min on 2 busy cores: a line per package collected, then unpacking)"
+	@$(call heartbeat,4/5 unpacking and installing,$(BIN)/python -m pip install --progress-bar off -e ".[dev]" 2>&1 | grep --line-buffered -E '^(Collecting|ERROR)' || true)
 	@echo "setup: 5/5 checking the imports"
 	$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, fastapi, uvicorn, avemotion"
 	@# Debian's chromium drives the web page's browser test (tests/inference/test_page_browser.py); best effort:

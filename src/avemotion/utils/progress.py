@@ -1,14 +1,16 @@
 """Progress of a long loop, for a person at a terminal and for a log file alike.
 
 On a terminal: rich's live bar. Elsewhere (stdout redirected to a file or a pipe, where a live bar
-shows nothing until it ends): a plain line `WHAT: DONE/TOTAL UNIT (P %), S s, about R s left`
-every `every` items (default: a tenth of the total) or as soon as `seconds` have passed since the
-last line, whichever comes first, and a last line at the end.
+shows nothing until it ends): a plain line `WHAT: DONE/TOTAL UNIT (P %), S s, about R s left` every
+`every` items (default: a tenth of the total) or as soon as `seconds` have passed since the last
+line, whichever comes first (a timer thread: also while no item finishes, e.g. while a pool of
+workers starts), and a last line at the end; the time left from the first tenth on.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 
@@ -22,6 +24,9 @@ class Progress:
         self.transient = transient
         self.done = 0
         self.bar = None
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.timer = None
 
     def __enter__(self) -> "Progress":
         self.start()
@@ -42,27 +47,44 @@ class Progress:
             self.task = self.bar.add_task(self.what, total=self.total)
         else:
             print(f"{self.what}: {self.total} {self.unit} to do", flush=True)
+            self.timer = threading.Thread(target=self._tick, name="progress-lines", daemon=True)
+            self.timer.start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(min(1.0, self.seconds)):
+            with self.lock:
+                now = time.monotonic()
+                if now - self.last >= self.seconds and not self.stopped.is_set():
+                    self._line(now)
 
     def advance(self, n: int = 1) -> None:
         self.done += n
         if self.bar is not None:
             self.bar.advance(self.task, n)
             return
-        now = time.monotonic()
-        if self.done - self.last_done >= self.every or now - self.last >= self.seconds:
-            self._line(now)
+        with self.lock:
+            now = time.monotonic()
+            if self.done - self.last_done >= self.every or now - self.last >= self.seconds:
+                self._line(now)
 
     def stop(self) -> None:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
-        elif self.done != self.last_done:
-            self._line(time.monotonic())
+            return
+        self.stopped.set()
+        if self.timer is not None:
+            self.timer.join()
+            self.timer = None
+        with self.lock:
+            if self.done != self.last_done:
+                self._line(time.monotonic())
 
     def _line(self, now: float) -> None:
         self.last, self.last_done = now, self.done
         elapsed = now - self.started
         share = self.done / self.total if self.total else 1.0
-        left = f", about {elapsed / share - elapsed:.0f} s left" if 0 < share < 1 else ""
+        # the time left once a tenth is done (the first items also pay for starting the workers)
+        left = f", about {elapsed / share - elapsed:.0f} s left" if 0 < share < 1 and self.done >= self.every else ""
         print(f"{self.what}: {self.done}/{self.total} {self.unit} ({100 * share:.0f} %), {elapsed:.0f} s{left}",
               flush=True)
