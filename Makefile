@@ -28,8 +28,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(call heartbeat,3/5 torch,$(BIN)/python -m pip install -q "$(TORCH)" 2>&1 | grep -v '^WARNING' || true)
 	@echo "setup: 4/5 installing avemotion and its dependencies (about 2 min on 2 busy cores: a line per package collected, then unpacking)"
 	@$(call heartbeat,4/5 unpacking and installing,$(BIN)/python -m pip install --progress-bar off -e ".[dev]" 2>&1 | grep --line-buffered -E '^(Collecting|ERROR)' || true)
-	@echo "setup: 5/5 checking the imports"
-	$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, fastapi, uvicorn, avemotion"
+	@echo "setup: 5/5 checking the imports (about 20 s: the first imports compile caches)"
+	@$(call heartbeat,5/5 imports,$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, fastapi, uvicorn, avemotion")
 	@# Debian's chromium drives the web page's browser test (tests/inference/test_page_browser.py); best effort:
 	@# without root or apt-get that test skips with a message saying so
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
