@@ -12,11 +12,14 @@ TORCH  ?= torch==2.13.0
 
 setup: $(VENV)/.installed
 
-# $(call heartbeat,WHAT,COMMAND): COMMAND, and a line "setup: WHAT: N s so far" every 10 s while it
+# (a variable: a comma inside $(call ...)'s arguments would split them)
+CHECK_IMPORTS = $(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, fastapi, uvicorn, avemotion"
+
+# $(call heartbeat,WHAT,COMMAND): COMMAND, and a line "setup: WHAT: N s so far" every 5 s while it
 # runs, so a log shows that a quiet step (pip unpacking wheels) is alive and how long it has taken.
 define heartbeat
 ( $(2) ) & p=$$!; s=0; while kill -0 $$p 2>/dev/null; do sleep 1; s=$$((s+1)); \
-  if [ $$((s % 10)) -eq 0 ] && kill -0 $$p 2>/dev/null; then echo "setup: $(1): $$s s so far"; fi; done; wait $$p
+  if [ $$((s % 5)) -eq 0 ] && kill -0 $$p 2>/dev/null; then echo "setup: $(1): $$s s so far"; fi; done; wait $$p
 endef
 
 $(VENV)/.installed: pyproject.toml
@@ -29,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "setup: 4/5 installing avemotion and its dependencies (about 2 min on 2 busy cores: a line per package collected, then unpacking)"
 	@$(call heartbeat,4/5 unpacking and installing,$(BIN)/python -m pip install --progress-bar off -e ".[dev]" 2>&1 | grep --line-buffered -E '^(Collecting|ERROR)' || true)
 	@echo "setup: 5/5 checking the imports (about 20 s: the first imports compile caches)"
-	@$(call heartbeat,5/5 imports,$(BIN)/python -c "import torch, av, librosa, cv2, dlib, lightning, opensmile, fastapi, uvicorn, avemotion")
+	@$(call heartbeat,5/5 imports,$(CHECK_IMPORTS))
 	@# Debian's chromium drives the web page's browser test (tests/inference/test_page_browser.py); best effort:
 	@# without root or apt-get that test skips with a message saying so
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
