@@ -6,27 +6,14 @@ loader workers are capped at the cores available. Each refusal is one line, exit
 from __future__ import annotations
 
 import os
-import re
 import shutil
 
 import pytest
 from cli_run import run_cli
+from hostile_helpers import one_line_refusal, snapshot
 
 from avemotion.data.cache import open_cache
 from avemotion.utils.io import read_json
-
-
-def one_line_refusal(said: str) -> str:
-    """The single error line of a refusal; fails on a traceback or a class name in what was said."""
-    assert "Traceback" not in said, said
-    assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", said), said
-    lines = [line for line in said.splitlines() if line.strip()]
-    assert len(lines) == 1, said
-    return lines[0]
-
-
-def snapshot(folder) -> dict:
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 class Stop(Exception):

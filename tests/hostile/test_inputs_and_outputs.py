@@ -15,21 +15,10 @@ import sys
 
 import pytest
 from cli_run import run_cli
+from hostile_helpers import one_line_refusal as one_line
+from hostile_helpers import snapshot
 
 from avemotion.utils.io import read_json
-
-
-def one_line(said: str) -> str:
-    """The single line a refusal prints; fails on a traceback or an exception class name."""
-    assert "Traceback" not in said, said
-    assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", said), said
-    lines = [line for line in said.splitlines() if line.strip()]
-    assert len(lines) == 1, said
-    return lines[0]
-
-
-def snapshot(folder) -> dict:
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def flip_bytes(path, count: int = 4000) -> None:

@@ -15,7 +15,7 @@ import soundfile
 
 from avemotion.inference import pretrained
 
-from pretrained_helpers import LABELS, NAME, flip_byte, register, run_cli, write_weights
+from pretrained_helpers import LABELS, NAME, flip_byte, register, run_cli
 
 RAVDESS = "Actor_01/03-01-05-02-01-01-01.flac"
 EMODB = "03a01Wa.flac"

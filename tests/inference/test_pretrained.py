@@ -14,7 +14,7 @@ from avemotion.errors import ConfigError
 from avemotion.inference import Recognizer, VoiceRecognizer, pretrained
 from avemotion.inference.results import Prediction
 
-from pretrained_helpers import CARD, LABELS, NAME, flip_byte, register, run_cli, write_weights
+from pretrained_helpers import CARD, LABELS, NAME, flip_byte, register, run_cli
 
 EMODB = "03a01Wa.flac"
 

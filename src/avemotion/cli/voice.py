@@ -133,12 +133,9 @@ def export(
     """Write one model of a voice run as a weights file (checksummed, with its preprocessing contract)."""
     from avemotion.models.voice_weights import voice_paths
     from avemotion.training.voice_run import export_voice
-    from avemotion.utils.targets import check_targets
 
-    targets = voice_paths(out)
-    check_targets([("--out", p) for p in targets], [], overwrite, [run])
-    path = export_voice(run, out, split=split, seed=seed, card={"name": name} if name else None)
-    typer.echo(f"wrote {path} and {targets[1]}")
+    path = export_voice(run, out, split=split, seed=seed, card={"name": name} if name else None, overwrite=overwrite)
+    typer.echo(f"wrote {path} and {voice_paths(out)[1]}")
 
 
 def _ints(name: str, text: str) -> list[int]:

@@ -259,24 +259,23 @@ def content_digest(payload) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def content_key(record: dict) -> str | None:
-    """What a model hears and sees of a clip, whatever it is called or labelled: the digest of its
-    cached MFCCs and its face boxes. Two caches of the same media with the same settings give the
-    same key; None for a record that holds neither."""
+def _arrays(record: dict) -> list:
+    """What the cache records of a clip's arrays: the digest of its MFCCs and its face boxes."""
     prep = record.get("prep") or {}
-    if prep.get("mfcc_sha1") is None and prep.get("boxes") is None:
-        return None
-    return content_digest([prep.get("mfcc_sha1"), prep.get("boxes")])
+    return [prep.get("mfcc_sha1"), prep.get("boxes")]
+
+
+def content_key(record: dict) -> str | None:
+    """What a model hears and sees of a clip, whatever it is called or labelled (_arrays). Two caches
+    of the same media with the same settings give the same key; None for a record that holds neither."""
+    arrays = _arrays(record)
+    return None if arrays == [None, None] else content_digest(arrays)
 
 
 def clip_digests(records: list[dict]) -> dict[str, str]:
-    """clip id -> a digest of what a model learns from the clip: its label and cached arrays (the
-    MFCC digest and face boxes the cache records), so two corpora that name clips alike differ."""
-    def content(r: dict) -> list:
-        prep = r.get("prep") or {}
-        return [r["label"], prep.get("mfcc_sha1"), prep.get("boxes")]
-
-    return {r["clip_id"]: content_digest(content(r)) for r in records}
+    """clip id -> a digest of what a model learns from the clip: its label and cached arrays, so two
+    corpora that name clips alike differ."""
+    return {r["clip_id"]: content_digest([r["label"], *_arrays(r)]) for r in records}
 
 
 def cache_identity(digests: dict[str, str]) -> str:

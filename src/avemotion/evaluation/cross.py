@@ -78,11 +78,12 @@ def seen_in_run(layout: RunLayout, run: dict, records: list[dict], dataset: str 
     keys = set(run.get("content_keys") or _recorded_cache_keys(run))
     seen = {r["clip_id"] for r in records if content_key(r) in keys}
     if run.get("dataset") == dataset:
+        ids = {r["clip_id"] for r in records}
         for k in range(len(run.get("folds", []))):
             path = layout.manifest(k)
             if path.is_file():
                 manifest = read_json(path)
-                seen |= {r["clip_id"] for r in records} & {c for split in ("train", "val", "test") for c in manifest.get(split, [])}
+                seen |= ids & {c for split in ("train", "val", "test") for c in manifest.get(split, [])}
     return seen
 
 

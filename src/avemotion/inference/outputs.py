@@ -12,7 +12,6 @@ from pathlib import Path
 from rich.markup import escape  # file names like "take[1].mp4" are not markup
 
 from avemotion import EMOTIONS
-from avemotion.errors import ConfigError
 from avemotion.inference.results import FileError, Prediction, Result, Timeline
 
 CSV_COLUMNS = ("file", "kind", "start", "end", "label", "emotion", "probability", "modalities", *EMOTIONS, "error_reason", "error_detail")

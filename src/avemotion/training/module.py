@@ -33,6 +33,7 @@ class AVLightningModule(L.LightningModule):
             self.model.compile()
         self.lr = lr
         self.weight_decay = weight_decay
+        self._epoch_loss = 0  # the training loss summed over the epoch (on_train_epoch_end checks it)
         # Metric objects sync their states across processes (DDP) before computing.
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -72,7 +73,7 @@ class AVLightningModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss, logits = self._step(batch)
-        self._epoch_loss = loss.detach() + getattr(self, "_epoch_loss", 0)  # on the device: no sync per step
+        self._epoch_loss = self._epoch_loss + loss.detach()  # summed on the device: no sync per step
         self.train_acc(logits.argmax(1), batch["label"])
         n = batch["label"].shape[0]
         self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=n)
@@ -82,8 +83,8 @@ class AVLightningModule(L.LightningModule):
     def on_train_epoch_end(self):
         # checked once per epoch on the logged mean (a check per step would sync the GPU every step):
         # every later epoch would be NaN too, and no epoch could be selected
-        loss, self._epoch_loss = getattr(self, "_epoch_loss", None), 0
-        if loss is not None and not torch.isfinite(loss):
+        loss, self._epoch_loss = self._epoch_loss, 0
+        if isinstance(loss, torch.Tensor) and not torch.isfinite(loss):
             raise ConfigError(f"{self.model.avemotion_name}: training diverged: the training loss of epoch "
                               f"{self.current_epoch} is {loss.item()} (try a lower --lr); finished stages are kept")
 

@@ -153,31 +153,33 @@ def _train_on_features(model, train: VoiceCorpus, val: VoiceCorpus | None, label
     keep = np.flatnonzero(y >= 0)
     x = torch.from_numpy(utterance_features(model, train))
     model.fit_standardisation(x[keep])
-    data = (x, y, keep, class_weights(y[keep], len(labels)))
-    if val is not None:
-        data += (torch.from_numpy(utterance_features(model, val)), label_indices(val, labels))
+    weights = class_weights(y[keep], len(labels))
+    scored = (torch.from_numpy(utterance_features(model, val)), label_indices(val, labels)) if val is not None else None
     decays = cfg.weight_decay_grid if cfg.weight_decay_grid and val is not None else (cfg.weight_decay,)
     start = copy.deepcopy(model.state_dict())
     best, history = None, []
     for decay in decays:
         model.load_state_dict(start)
         selection = BestEpoch(progress)
-        _fit_head(model, data, len(labels), dataclasses_replace(cfg, weight_decay=decay), selection)
+        _fit_head(model, (x, y, keep, weights), scored, len(labels), dataclasses_replace(cfg, weight_decay=decay), selection)
         for row in selection.history:
             row["weight_decay"] = decay
         if best is None or (selection.best is not None and selection.best[0] > best.best[0]):
             best = selection
         history += selection.history
-    model, _ = best.finish(model)
-    chosen = {id(row) for row in best.history if row.get("selected")}
-    for row in history:
-        row["selected"] = id(row) in chosen
+    model, _ = best.finish(model)  # marks the kept row of its own decay
+    if len(decays) > 1:
+        for row in history:
+            row.setdefault("selected", False)
     return model, history
 
 
-def _fit_head(model, data: tuple, num_classes: int, cfg: VoiceTrainConfig, selection: "BestEpoch") -> None:
-    x, y, keep, weights = data[:4]
-    x_val, y_val = data[4:] if len(data) > 4 else (None, None)
+def _fit_head(model, train: tuple, scored: tuple | None, num_classes: int, cfg: VoiceTrainConfig,
+              selection: "BestEpoch") -> None:
+    """Epochs of the classifier on fixed features: train = (x, y, kept rows, class weights), scored =
+    (validation x, y) or None; every epoch recorded in `selection`."""
+    x, y, keep, weights = train
+    x_val, y_val = scored if scored is not None else (None, None)
     opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     for epoch in range(cfg.epochs):

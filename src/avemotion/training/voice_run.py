@@ -160,15 +160,16 @@ def report_text(report: dict) -> str:
 
 
 def export_voice(run: str | Path, out: str | Path, *, split: str | None = None, seed: int | None = None,
-                 card: dict | None = None) -> Path:
-    """Copy one stage's model of a run to `out` (stem) as a weights file, its card fields added."""
+                 card: dict | None = None, overwrite: bool = False) -> Path:
+    """Copy one stage's model of a run to `out` (stem) as a weights file, its card fields added; never
+    over a file of the run, nor over an existing file unless `overwrite`."""
     run = Path(run)
+    check_targets([("--out", p) for p in voice_paths(out)], [], overwrite, read_folders=[run])
     doc = read_json(run / "run.json")
     split = split or doc["splits"][0]["name"]
     seed = doc["seeds"][0] if seed is None else seed
     stem = run / split / f"seed_{seed}" / "model"
     model, meta = load_voice_model(stem)
-    check_targets([("--out", p) for p in voice_paths(out)], [], overwrite=True, read_folders=[run])
     extra = {k: v for k, v in meta.items() if k not in ("kind", "model", "model_options", "labels", "voice", "voice_hash", "sha256", "avemotion_version")}
     extra.update({"exported_from": {"run": str(run), "split": split, "seed": seed}, "corpora": list(doc["stores"]),
                   **(card or {})})

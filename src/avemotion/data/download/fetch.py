@@ -185,12 +185,20 @@ def get_bytes(url: str, *, name: str, retries: int = 5, limit: int = 64 << 20, s
         except FetchError:
             raise
         except NETWORK_ERRORS as err:
-            if not _is_transient(err):
-                raise FetchError(f"{name}: {_describe(err)} ({url})") from None
-            failures += 1
-            if failures > retries:
-                raise FetchError(f"{name}: {_describe(err)} ({url}; gave up after {retries} retries)") from None
-            _wait(failures, stop)
+            failures = _retry(err, name, url, failures, retries, stop, f" ({url}; gave up after {retries} retries)")
+
+
+def _retry(err: BaseException, name: str, url: str, failures: int, retries: int, stop: threading.Event | None,
+           gave_up: str) -> int:
+    """After a network error: a FetchError when it is not transient or the retries are spent (the
+    line ends with `gave_up`: what was given up and kept), else wait with back-off; the failures so far."""
+    if not _is_transient(err):
+        raise FetchError(f"{name}: {_describe(err)} ({url})") from None
+    failures += 1
+    if failures > retries:
+        raise FetchError(f"{name}: {_describe(err)}{gave_up}") from None
+    _wait(failures, stop)
+    return failures
 
 
 def _wait(failures: int, stop: threading.Event | None) -> None:
@@ -286,13 +294,8 @@ def fetch_file(url: str, part: Path, *, name: str, size: int | None = None, chec
         except (FetchError, Interrupted):
             raise
         except NETWORK_ERRORS as err:
-            if not _is_transient(err):
-                raise FetchError(f"{name}: {_describe(err)} ({url})") from None
-            failures += 1
-            if failures > retries:
-                raise FetchError(f"{name}: {_describe(err)}; gave up after {retries} retries, {offset} bytes kept "
-                                 f"in {part.name} (run again to resume)") from None
-            _wait(failures, stop)
+            failures = _retry(err, name, url, failures, retries, stop,
+                              f"; gave up after {retries} retries, {offset} bytes kept in {part.name} (run again to resume)")
     digest = f"{algorithm}:{h.hexdigest()}"
     if checksum is not None and digest != checksum:
         raise ChecksumMismatch(f"{name}: checksum mismatch ({digest}, expected {checksum}); the download is kept "
