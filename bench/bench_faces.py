@@ -10,7 +10,7 @@ same frames turned 90 degrees either way, as a phone video without its rotation 
 Geometry: IoU of each detector's square crop box (margin 0.25, the fixed crop) with the crop box
 of the 68 landmark points (the RAVDESS CSV rule): on the real frames the points are dlib's 68-point
 predictor (dlib68; no OpenFace CSV exists for them); on synthetic clips, the CSV's own points.
-Face stage: decode + detect + crop (`preprocess.window_videos`) of a whole 3 s clip at 30 x 224 x
+Face stage: decode + detect + crop (`face_plan.window_videos`) of a whole 3 s clip at 30 x 224 x
 224, the real RAVDESS-format clip (1280x720) and 3.0 s of CREMA-D (480x360). Medians over
 --repeats after one warm-up; on a shared machine they are upper bounds.
 """
@@ -31,7 +31,8 @@ import numpy as np
 
 from avemotion.config import PreprocessConfig
 from avemotion.data import detectors, faces
-from avemotion.data.preprocess import probe, sample_times, stream_frames, window_videos
+from avemotion.data.face_plan import sample_times, window_videos
+from avemotion.data.media import probe, stream_frames
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RAVDESS_FRAMES = SHARED / "ravdess-samples" / "frames_02-01-03-02-02-01-01"

@@ -6,7 +6,7 @@ for each face detector (the default `dlib` against `haar`, measured in the same 
 
 The clip is 3.0 s of real CREMA-D video (480x360, 29.97 fps, MP3 audio re-encoded to AAC in an mp4),
 made from the shared clips. The stages call the data layer's own functions (stream_frames; the face
-stage as prepare and predict run it, `preprocess.window_videos`: decode the sampled frames, detect,
+stage as prepare and predict run it, `face_plan.window_videos`: decode the sampled frames, detect,
 follow, smooth, crop; decode_audio + audio_window + compute_mfcc) and the model's forward pass;
 "total" is `Recognizer.predict` end to end on a run folder of random weights with that detector
 (checkpoint loading excluded), so it also holds probing and conversions. Figures are medians over
@@ -29,7 +29,9 @@ import numpy as np
 import torch
 
 from avemotion.config import PreprocessConfig
-from avemotion.data.preprocess import audio_window, compute_mfcc, decode_audio, probe, sample_times, stream_frames, window_videos
+from avemotion.data.audio import audio_window, compute_mfcc, decode_audio
+from avemotion.data.face_plan import sample_times, window_videos
+from avemotion.data.media import probe, stream_frames
 from avemotion.data.transforms import normalize_video
 from avemotion.inference import Recognizer
 from avemotion.inference import media

@@ -132,7 +132,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         path = make_input(tmp)
-        from avemotion.data.preprocess import probe
+        from avemotion.data.media import probe
 
         spans = plan_windows(probe(path).duration, 3.0, 1.0)
         for setup in args.setups.split(","):

@@ -18,7 +18,7 @@ from avemotion.cli.main import app
 from avemotion.config import PreprocessConfig, cache_fingerprint, default_audio_window
 from avemotion.data.cache import open_cache
 from avemotion.data.prepare import prepare
-from avemotion.data.preprocess import speech_span, speech_window
+from avemotion.data.audio import speech_span, speech_window
 from avemotion.errors import InputError
 
 EMODB = Path(__file__).parents[2].parent / "shared/data/emodb"

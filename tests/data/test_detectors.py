@@ -11,7 +11,9 @@ import pytest
 
 from avemotion.config import PreprocessConfig
 from avemotion.data import detectors, faces
-from avemotion.data.preprocess import preprocess_clip, probe, sample_times, stream_frames
+from avemotion.data.face_plan import sample_times
+from avemotion.data.media import probe, stream_frames
+from avemotion.data.preprocess import preprocess
 from avemotion.errors import ConfigError, InputError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -88,7 +90,7 @@ def test_sideways_video_without_rotation_tag_is_no_face(tmp_path, crema_dir):
     sideways = [np.ascontiguousarray(np.rot90(f)) for f in crema_frames(angry, (240, 180))]
     path = write_av(tmp_path / "sideways.mp4", sideways, 30, audio=crema_audio(angry))
     with pytest.raises(InputError) as err:
-        preprocess_clip(path, PreprocessConfig(num_frames=8, frame_size=48, short_clip="pad"))
+        preprocess(path, PreprocessConfig(num_frames=8, frame_size=48, short_clip="pad"))
     assert err.value.code == "no_face"
 
 
@@ -96,7 +98,7 @@ def test_sideways_video_without_rotation_tag_is_no_face(tmp_path, crema_dir):
 def test_default_crop_contains_the_real_face(clip, crema_dir):
     path = RAVDESS_CLIP if clip == "ravdess" else crema_dir / "1001_DFA_HAP_XX.flv"
     cfg = PreprocessConfig(num_frames=10, frame_size=64, short_clip="pad")
-    arrays = preprocess_clip(path, cfg)
+    arrays = preprocess(path, cfg)
     assert arrays.face_source == "detector" and arrays.video.shape == (10, 64, 64, 3)
     width, height = probe(path).width, probe(path).height
     for box in arrays.boxes:
@@ -168,9 +170,9 @@ def test_dlib68_crop_matches_the_csv_rule_on_synthetic_clips(synth_corpus):
     records = scan_dataset(synth_corpus).records[::12]
     found = {"dlib68": [], "dlib": []}
     for rec in records:
-        csv = preprocess_clip(rec.path, PreprocessConfig(num_frames=8, frame_size=48), rec.landmarks)
+        csv = preprocess(rec.path, PreprocessConfig(num_frames=8, frame_size=48), landmarks=rec.landmarks)
         for name, values in found.items():
-            arrays = preprocess_clip(rec.path, PreprocessConfig(num_frames=8, frame_size=48, detector=name))
+            arrays = preprocess(rec.path, PreprocessConfig(num_frames=8, frame_size=48, detector=name))
             values += [crop_iou(a, b) for a, b in zip(arrays.boxes, csv.boxes)]
     assert min(found["dlib68"]) > 0.6 and np.mean(found["dlib68"]) > 0.75
     assert np.mean(found["dlib68"]) > np.mean(found["dlib"])
@@ -180,16 +182,15 @@ def test_windows_together_equal_each_window_alone_with_the_default_detector(synt
     """Every other sampled position of a window is searched, each window its own positions: shared
     frames are detected once and a window's boxes do not depend on the other windows."""
     from avemotion.data.datasets import scan_dataset
-    from avemotion.data.preprocess import preprocess_windows
 
     rec = scan_dataset(synth_corpus).records[7]
     cfg = PreprocessConfig(num_frames=30, frame_size=32)
     windows = [(0.0, 2.96), (0.1, 3.06), (0.05, 2.0)]
-    alone = [preprocess_windows(rec.path, cfg, [w])[0] for w in windows]
+    alone = [preprocess(rec.path, cfg, windows=[w])[0] for w in windows]
     calls = []
     real_detect = faces.detect_faces
     monkeypatch.setattr(faces, "detect_faces", lambda frame, *args: calls.append(1) or real_detect(frame, *args))
-    together = preprocess_windows(rec.path, cfg, windows)
+    together = preprocess(rec.path, cfg, windows=windows)
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a.boxes, b.boxes)
         np.testing.assert_array_equal(a.video, b.video)

@@ -111,7 +111,7 @@ def test_too_short_names_the_rule_that_applies(tmp_path):
         (very_short, padded, "clip is 0.80 s, under the 1.00 s that --pad-short needs to zero-pad a clip to 2.95 s"),
     ]:
         try:
-            preprocess.preprocess_clip(path, cfg)
+            preprocess.preprocess(path, cfg)
         except preprocess.InputError as err:
             assert (err.code, err.detail) == ("too_short", detail)
         else:
@@ -121,13 +121,13 @@ def test_too_short_names_the_rule_that_applies(tmp_path):
 def test_numpy_warnings_stay_off_the_terminal(synth_corpus, tmp_path, monkeypatch):
     root = tmp_path / "corpus"
     clips = corpus(synth_corpus, root, 2)
-    real = preprocess.preprocess_clip
+    real = preprocess.preprocess
 
-    def noisy(path, *args):
+    def noisy(path, *args, **kwargs):
         np.mean(np.array([]))  # RuntimeWarning: Mean of empty slice
-        return real(path, *args)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(preprocess, "preprocess_clip", noisy)
+    monkeypatch.setattr(preprocess, "preprocess", noisy)
     with warnings.catch_warnings(record=True) as leaked:
         warnings.simplefilter("always")
         report = prepare(root, tmp_path / "cache", SMALL, workers=1)

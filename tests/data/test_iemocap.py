@@ -8,17 +8,12 @@ import numpy as np
 import pytest
 
 from avemotion.config import PreprocessConfig
+from avemotion.data.audio import audio_window, compute_mfcc, decode_audio, decode_audio_span
 from avemotion.data.cache import open_cache
 from avemotion.data.datasets import scan_dataset
 from avemotion.data.datasets.iemocap import parse_left, parse_turn
-from avemotion.data.preprocess import (
-    audio_window,
-    compute_mfcc,
-    decode_audio,
-    decode_audio_span,
-    preprocess_segment,
-    stream_frames,
-)
+from avemotion.data.media import stream_frames
+from avemotion.data.preprocess import preprocess
 from avemotion.data.synth import IemocapSynthOptions, iemocap_dialogues, synth_iemocap
 from avemotion.errors import ConfigError
 
@@ -113,12 +108,12 @@ def test_segments_are_reached_by_seeking_and_decode_as_the_whole_file_does(relea
 def test_a_short_segment_is_padded_by_the_rule_or_refused(release):
     r = scan_dataset(release).records[0]
     with pytest.raises(Exception, match="is 2.00 s, the window needs 2.95 s"):
-        preprocess_segment(r.path, CFG, r.start, r.start + 2.0)
-    padded = preprocess_segment(r.path, PreprocessConfig(num_frames=8, frame_size=48, detector="haar", short_clip="pad"),
-                                r.start, r.start + 2.0)
+        preprocess(r.path, CFG, span=(r.start, r.start + 2.0))
+    padded = preprocess(r.path, PreprocessConfig(num_frames=8, frame_size=48, detector="haar", short_clip="pad"),
+                        span=(r.start, r.start + 2.0))
     assert padded.padded and padded.video.shape == (8, 48, 48, 3)
     with pytest.raises(Exception, match="ends past the end of the file"):
-        preprocess_segment(r.path, CFG, r.start, 999.0)
+        preprocess(r.path, CFG, span=(r.start, 999.0))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import torch
 
 from avemotion.config import PreprocessConfig
 from avemotion.data.faces import crop_frame, crop_legacy, landmark_box, legacy_box
-from avemotion.data.preprocess import compute_mfcc
+from avemotion.data.audio import compute_mfcc
 from avemotion.data.transforms import CROP_RATIO, CROP_SCALE, CROP_TRIES, augment_video, draw_crop
 
 # ---------------------------------------------------------------- legacy landmark crop

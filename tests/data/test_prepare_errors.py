@@ -22,17 +22,17 @@ def job(crema_dir, tmp_path):
 def test_decoder_errors_are_corrupt_and_bugs_surface_with_the_file(job, monkeypatch):
     record, args = job
 
-    def damaged(*_):
+    def damaged(*_, **__):
         raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
 
-    monkeypatch.setattr(preprocess, "preprocess_clip", damaged)
+    monkeypatch.setattr(preprocess, "preprocess", damaged)
     error = prepare_one(*args)["error"]
     assert error["reason"] == "corrupt" and error["file"] == str(record.path)
 
-    def bug(*_):
+    def bug(*_, **__):
         raise KeyError("boxes")
 
-    monkeypatch.setattr(preprocess, "preprocess_clip", bug)
+    monkeypatch.setattr(preprocess, "preprocess", bug)
     with pytest.raises(PrepareBug, match=f"^{record.path}: unexpected KeyError") as err:
         prepare_one(*args)
     assert isinstance(err.value.__cause__, KeyError)

@@ -8,9 +8,11 @@ import pytest
 
 from avemotion.config import PreprocessConfig
 from avemotion.data import faces
+from avemotion.data.audio import compute_mfcc, decode_audio
 from avemotion.data.datasets import scan_dataset
-from avemotion.data.preprocess import (compute_mfcc, decode_audio, preprocess_clip, preprocess_windows,
-                                       probe, sample_times, stream_frames)
+from avemotion.data.face_plan import sample_times
+from avemotion.data.media import probe, stream_frames
+from avemotion.data.preprocess import preprocess
 from avemotion.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -92,7 +94,7 @@ def test_clip_audio_window_matches_direct_computation(synth_corpus, tmp_path):
     frames = crema_frames(rec.path)  # the synthetic clip's own frames, so its landmark CSV applies
     path = write_av(tmp_path / "known_audio.mkv", frames, 30, container="matroska",
                     audio=track.astype(np.float32), rate=SR, acodec="pcm_s16le")
-    arrays = preprocess_clip(path, SMALL, rec.landmarks)
+    arrays = preprocess(path, SMALL, landmarks=rec.landmarks)
     window = track[SR // 2 : SR // 2 + SMALL.audio_samples].astype(np.float32)
     want = librosa.feature.mfcc(y=window, sr=SR, n_mfcc=13, n_fft=2048, hop_length=512, n_mels=128)
     np.testing.assert_allclose(arrays.mfcc, want, rtol=1e-4, atol=1e-3)
@@ -106,7 +108,7 @@ def test_clip_audio_window_matches_direct_computation(synth_corpus, tmp_path):
 
 def test_clip_probe_and_span(synth_corpus):
     rec = scan_dataset(synth_corpus).records[3]
-    arrays = preprocess_clip(rec.path, SMALL, rec.landmarks)
+    arrays = preprocess(rec.path, SMALL, landmarks=rec.landmarks)
     assert arrays.video.shape == (8, 48, 48, 3) and arrays.face_source == "landmarks"
     info = probe(rec.path)
     assert 3.1 < info.duration < 3.7 and info.has_audio and (info.width, info.height) == (160, 120)
@@ -118,6 +120,7 @@ def test_sample_times():
 
 
 def test_windows_share_one_decode(synth_corpus, monkeypatch):
+    import avemotion.data.face_plan as face_plan
     import avemotion.data.preprocess as pre
 
     calls = {"audio": 0, "frames": 0}
@@ -129,9 +132,9 @@ def test_windows_share_one_decode(synth_corpus, monkeypatch):
         return wrapper
 
     monkeypatch.setattr(pre, "decode_audio", counted("audio", pre.decode_audio))
-    monkeypatch.setattr(pre, "sample_faces", counted("frames", pre.sample_faces))
+    monkeypatch.setattr(face_plan, "sample_faces", counted("frames", face_plan.sample_faces))
     rec = scan_dataset(synth_corpus).records[0]
-    out = preprocess_windows(rec.path, SMALL, [(0.0, 3.0), (0.2, 3.2), (1.5, 3.2)], rec.landmarks)
+    out = preprocess(rec.path, SMALL, windows=[(0.0, 3.0), (0.2, 3.2), (1.5, 3.2)], landmarks=rec.landmarks)
     assert calls == {"audio": 1, "frames": 1}  # one decode of each stream for the three windows
     assert out[0].video.shape == (8, 48, 48, 3) and out[1].start == 0.2
     assert isinstance(out[2], InputError) and out[2].code == "too_short"
@@ -186,8 +189,8 @@ def test_synth_landmark_box_agrees_with_detector(synth_corpus):
     recs = scan_dataset(synth_corpus).records[::12]
     hits = 0
     for rec in recs:
-        a = preprocess_clip(rec.path, SMALL, rec.landmarks)
-        b = preprocess_clip(rec.path, SMALL)
+        a = preprocess(rec.path, SMALL, landmarks=rec.landmarks)
+        b = preprocess(rec.path, SMALL)
         assert b.face_source == "detector"
         crop = faces.square_box(a.boxes[4], SMALL.margin)
         cx, cy = (b.boxes[4, 0] + b.boxes[4, 2]) / 2, (b.boxes[4, 1] + b.boxes[4, 3]) / 2
@@ -198,7 +201,7 @@ def test_synth_landmark_box_agrees_with_detector(synth_corpus):
 def test_real_clip_crop_contains_detected_face(crema_dir):
     cfg = PreprocessConfig(num_frames=6, frame_size=64, short_clip="pad")
     for path in sorted(crema_dir.glob("*.flv")):
-        arrays = preprocess_clip(path, cfg)
+        arrays = preprocess(path, cfg)
         assert arrays.face_source == "detector" and arrays.video.shape == (6, 64, 64, 3)
         for box in arrays.boxes:
             x0, y0, x1, y1 = box
@@ -214,9 +217,9 @@ def test_real_clip_crop_contains_detected_face(crema_dir):
 def test_real_clip_short_policy(crema_dir):
     path = crema_dir / "1001_DFA_ANG_XX.flv"
     with pytest.raises(InputError) as err:
-        preprocess_clip(path, PreprocessConfig(num_frames=4, frame_size=32))
+        preprocess(path, PreprocessConfig(num_frames=4, frame_size=32))
     assert err.value.code == "too_short" and "--pad-short" in err.value.detail
-    arrays = preprocess_clip(path, PreprocessConfig(num_frames=4, frame_size=32, short_clip="pad"))
+    arrays = preprocess(path, PreprocessConfig(num_frames=4, frame_size=32, short_clip="pad"))
     assert arrays.mfcc.shape == (13, 212)
     assert np.all(arrays.mfcc[:, -20:] == arrays.mfcc[:, -1:])  # zero-padded tail = constant frames
 
@@ -229,11 +232,11 @@ def assert_same_arrays(a, b):
 
 
 @pytest.mark.parametrize("use_landmarks", [True, False])
-def test_whole_clip_window_equals_preprocess_clip(synth_corpus, use_landmarks):
+def test_whole_clip_window_equals_the_whole_clip(synth_corpus, use_landmarks):
     rec = scan_dataset(synth_corpus).records[5]
     landmarks = rec.landmarks if use_landmarks else None
-    whole = preprocess_clip(rec.path, SMALL, landmarks)
-    (window,) = preprocess_windows(rec.path, SMALL, [(0.0, probe(rec.path).duration)], landmarks)
+    whole = preprocess(rec.path, SMALL, landmarks=landmarks)
+    (window,) = preprocess(rec.path, SMALL, windows=[(0.0, probe(rec.path).duration)], landmarks=landmarks)
     assert whole.face_source == ("landmarks" if use_landmarks else "detector")
     assert_same_arrays(whole, window)
 
@@ -244,11 +247,11 @@ def test_overlapping_windows_equal_each_window_alone(synth_corpus, monkeypatch):
     # Haar searches every sampled frame (the dlib detectors every other one: tests/data/test_detectors.py)
     cfg = PreprocessConfig(num_frames=30, frame_size=32, crop="legacy", detector="haar")
     windows = [(0.0, 2.96), (0.1, 3.06), (0.05, 2.0), (0.0, 2.96)]
-    alone = [preprocess_windows(rec.path, cfg, [w])[0] for w in windows]
+    alone = [preprocess(rec.path, cfg, windows=[w])[0] for w in windows]
     calls = []
     real_detect = faces.detect_faces
     monkeypatch.setattr(faces, "detect_faces", lambda frame, *args: calls.append(1) or real_detect(frame, *args))
-    together = preprocess_windows(rec.path, cfg, windows)
+    together = preprocess(rec.path, cfg, windows=windows)
     for a, b in zip(alone, together):
         assert_same_arrays(a, b)
     # one Haar run per distinct source frame: 30 fps, 30 samples 0.1 s apart, shifted by 0.1 s or 0.05 s

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from avemotion.config import PreprocessConfig
-from avemotion.data import faces, preprocess
-from avemotion.data.preprocess import (compute_mfcc, decode_audio, looks_like_media, preprocess_clip,
-                                       preprocess_windows, probe, sample_times, stream_frames)
+from avemotion.data import face_plan, faces
+from avemotion.data.audio import compute_mfcc, decode_audio
+from avemotion.data.face_plan import sample_times
+from avemotion.data.media import looks_like_media, probe, stream_frames
+from avemotion.data.preprocess import preprocess
 from avemotion.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -37,7 +39,7 @@ def portrait(angry):
 
 
 def face_windows(path, windows=((0.0, 2.0),), cfg=SMALL):
-    return preprocess_windows(path, cfg, list(windows), video_frames_only=True)
+    return preprocess(path, cfg, windows=list(windows), modalities=("video",))
 
 
 # --- phone video: rotation metadata -------------------------------------------------------------
@@ -209,7 +211,7 @@ def test_faceless_frames_are_decoded_again_beyond_the_budget(tmp_path, angry, mo
     path = write_av(tmp_path / "blink.mp4", frames, 15)
     cfg = PreprocessConfig(num_frames=12, frame_size=32)
     kept = face_windows(path, [(0.0, 2.0), (0.2, 2.1)], cfg)
-    monkeypatch.setattr(preprocess, "FACELESS_BUDGET", 0)
+    monkeypatch.setattr(face_plan, "FACELESS_BUDGET", 0)
     again = face_windows(path, [(0.0, 2.0), (0.2, 2.1)], cfg)
     for a, b in zip(kept, again):
         np.testing.assert_array_equal(a.video, b.video)
@@ -253,5 +255,5 @@ def test_text_is_not_video_even_with_box_names_inside(tmp_path):
 def test_non_ascii_name_with_spaces(tmp_path, angry):
     path = write_av(tmp_path / "ünïcode clip ñ 表情.mp4", crema_frames(angry, (240, 180), every=2), 15,
                     audio=crema_audio(angry))
-    arrays = preprocess_clip(path, PreprocessConfig(num_frames=4, frame_size=32, short_clip="pad"))
+    arrays = preprocess(path, PreprocessConfig(num_frames=4, frame_size=32, short_clip="pad"))
     assert arrays.video.shape == (4, 32, 32, 3) and arrays.mfcc.shape == (13, 212)

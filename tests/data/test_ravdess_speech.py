@@ -37,7 +37,7 @@ def test_prepare_writes_an_mfcc_only_cache_and_warns_of_the_duplicate_pair(speec
 def test_cached_mfcc_of_a_real_flac_equals_librosa_on_the_decoded_samples(speech_subset_prepared, ravdess_speech_dir):
     import librosa
 
-    from avemotion.data.preprocess import decode_audio
+    from avemotion.data.audio import decode_audio
 
     _, cache = speech_subset_prepared
     path = ravdess_speech_dir / "Actor_02/03-01-05-02-01-01-02.flac"
@@ -54,7 +54,7 @@ def test_decoded_real_audio_matches_an_independent_decoder_and_resampler(ravdess
     import librosa
     import soundfile
 
-    from avemotion.data.preprocess import decode_audio
+    from avemotion.data.audio import decode_audio
 
     path = ravdess_speech_dir / "Actor_03/03-01-04-01-02-01-03.flac"
     native, rate = soundfile.read(path, dtype="float32")
@@ -70,7 +70,7 @@ def test_decoded_real_audio_matches_an_independent_decoder_and_resampler(ravdess
 def test_a_stereo_file_is_mixed_to_the_mean_of_its_channels(ravdess_speech_dir):
     import soundfile
 
-    from avemotion.data.preprocess import decode_audio
+    from avemotion.data.audio import decode_audio
 
     stereo, rate = soundfile.read(ravdess_speech_dir / STEREO, dtype="float32")
     assert stereo.shape[1] == 2

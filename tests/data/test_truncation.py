@@ -6,9 +6,11 @@ import av
 import pytest
 
 from avemotion.config import PreprocessConfig
+from avemotion.data.audio import decode_audio
 from avemotion.data.datasets import scan_dataset
+from avemotion.data.media import probe
 from avemotion.data.prepare import prepare
-from avemotion.data.preprocess import decode_audio, preprocess_clip, probe
+from avemotion.data.preprocess import preprocess
 from avemotion.errors import InputError
 
 PAD = PreprocessConfig(num_frames=4, frame_size=32, short_clip="pad")
@@ -40,7 +42,7 @@ def to_mkv(src, dst):
 
 def assert_truncated(path, cfg, landmarks=None):
     with pytest.raises(InputError) as err:
-        preprocess_clip(path, cfg, landmarks)
+        preprocess(path, cfg, landmarks=landmarks)
     assert err.value.code == "corrupt"
     assert err.value.detail.startswith("truncated: ") and "\n" not in err.value.detail
     return err.value.detail
@@ -54,20 +56,20 @@ def test_truncated_flv_is_corrupt(crema_dir, tmp_path):
     with pytest.raises(InputError) as err:
         decode_audio(cut, 44100)
     assert err.value.code == "corrupt" and err.value.detail == "truncated: audio stream ends at 1.0 s of 2.2 s"
-    assert preprocess_clip(src, PAD).video.shape == (4, 32, 32, 3)
+    assert preprocess(src, PAD).video.shape == (4, 32, 32, 3)
 
 
 def test_intact_real_and_synthetic_clips_are_complete(crema_dir, synth_corpus):
     for path in sorted(crema_dir.glob("*.flv")):
         assert len(decode_audio(path, 44100)) / 44100 == pytest.approx(probe(path).duration, abs=0.1)
     for rec in scan_dataset(synth_corpus).records[::10]:
-        assert preprocess_clip(rec.path, SMALL, rec.landmarks).video.shape == (4, 32, 32, 3)
+        assert preprocess(rec.path, SMALL, landmarks=rec.landmarks).video.shape == (4, 32, 32, 3)
 
 
 def test_truncated_mkv_is_corrupt(synth_corpus, tmp_path):
     rec = scan_dataset(synth_corpus).records[0]
     mkv = to_mkv(rec.path, tmp_path / "clip.mkv")
-    whole = preprocess_clip(mkv, SMALL, rec.landmarks)
+    whole = preprocess(mkv, SMALL, landmarks=rec.landmarks)
     assert whole.face_source == "landmarks" and whole.mfcc.shape == (13, 212)
     detail = assert_truncated(cut_in_half(mkv, tmp_path / "cut.mkv"), SMALL, rec.landmarks)
     assert detail.startswith("truncated: video stream ends at 1.")

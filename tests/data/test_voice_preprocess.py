@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemotion.data.preprocess import check_finite
+from avemotion.data.audio import check_finite
 from avemotion.data.voice import VoiceConfig, load_utterance, prepare_wave, speech_span, window_starts, windows
 from avemotion.errors import InputError
 

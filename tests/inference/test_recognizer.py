@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avemotion import EMOTIONS
-from avemotion.data.preprocess import preprocess_clip
+from avemotion.data.preprocess import preprocess
 from avemotion.errors import ConfigError, InputError
 from avemotion.inference import FileError, Prediction, Recognizer
 from avemotion.inference.runs import read_run
@@ -56,7 +56,7 @@ def test_short_clip_refused_with_pad_short_false(random_run, crema_clips):
 
 
 def test_ensemble_averages_the_folds(random_run, crema_clips):
-    arrays = [preprocess_clip(crema_clips[1], dataclasses.replace(TEST_PREPROCESS, short_clip="pad"))]
+    arrays = [preprocess(crema_clips[1], dataclasses.replace(TEST_PREPROCESS, short_clip="pad"))]
     both = ("video", "audio")
     single = [Recognizer.from_run(random_run, fold=k).probabilities(arrays, both) for k in (0, 1)]
     ensemble = Recognizer.from_run(random_run, ensemble=True)

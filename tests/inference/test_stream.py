@@ -57,7 +57,7 @@ def voice_windows_from_scratch(voice, path: Path, tmp: Path) -> list:
     model's own predict, as if each were a file (the reference a stream must reproduce)."""
     import soundfile
 
-    from avemotion.data.preprocess import probe
+    from avemotion.data.media import probe
     from avemotion.data.voice import decode_voice
     from avemotion.inference.windows import plan_windows
 

@@ -163,16 +163,14 @@ def _preprocess(record: ClipRecord, cfg: PreprocessConfig):
     """ClipArrays, or {"error": InputError dict} for a bad input."""
     import av
 
-    from avemotion.data.preprocess import preprocess_clip, preprocess_segment, probe
+    from avemotion.data.preprocess import preprocess
 
     segment = record.start is not None or record.audio_path is not None
     try:
-        if segment:
-            start = record.start or 0.0
-            end = record.end if record.end is not None else probe(record.path).duration
-            return preprocess_segment(record.path, cfg, start, end, record.landmarks, audio_path=record.audio_path,
-                                      face=record.face)
-        return preprocess_clip(record.path, cfg, record.landmarks)
+        if segment:  # end None: to the end of the file
+            return preprocess(record.path, cfg, span=(record.start or 0.0, record.end), landmarks=record.landmarks,
+                              audio_path=record.audio_path, face=record.face)
+        return preprocess(record.path, cfg, landmarks=record.landmarks)
     except InputError as err:
         error = err.to_dict()
         if segment:  # many clips may share one recording: the line must say which one failed

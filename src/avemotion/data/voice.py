@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avemotion.data.audio import decode_audio, loud_span
+from avemotion.data.media import probe
 from avemotion.errors import InputError
 
 # Bumped when this module changes what a setting produces (stores and weights record it).
@@ -93,8 +95,6 @@ class Utterance:
 def decode_voice(path: str | Path, cfg: VoiceConfig) -> np.ndarray:
     """The file's audio (any container PyAV reads, audio or video) as mono float32 at cfg.sample_rate.
     Refuses a file without finite samples or longer than cfg.max_duration."""
-    from avemotion.data.preprocess import decode_audio, probe
-
     path = Path(path)
     info = probe(path)
     if not info.has_audio:
@@ -103,33 +103,6 @@ def decode_voice(path: str | Path, cfg: VoiceConfig) -> np.ndarray:
         raise InputError(path, "too_long", f"{info.duration:.0f} s of audio; a voice prediction decodes at most "
                          f"{cfg.max_duration:.0f} s (cut the file, or use predict's timeline on a video)")
     return decode_audio(path, cfg.sample_rate)  # finite: decode_audio refuses NaN and infinite samples
-
-
-FRAME, HOP = 0.025, 0.010  # the activity detector's frames (seconds)
-
-
-def frame_db(wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """RMS in dBFS of FRAME-second frames every HOP seconds (a trailing partial frame counts)."""
-    size, hop = round(FRAME * sample_rate), round(HOP * sample_rate)
-    if len(wave) < size:
-        wave = np.pad(wave, (0, size - len(wave)))
-    n = 1 + (len(wave) - size + hop - 1) // hop
-    wave = np.pad(wave, (0, (n - 1) * hop + size - len(wave)))
-    frames = np.lib.stride_tricks.sliding_window_view(wave, size)[::hop][:n]
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-10))
-
-
-def loud_span(wave: np.ndarray, sample_rate: int, top_db: float, floor_dbfs: float) -> tuple[int, int] | None:
-    """(first, end) sample of the frames within `top_db` of the loudest and above `floor_dbfs`: the
-    project's one speech activity detector (the voice pipeline, and the paper cache's speech window
-    in data.preprocess); None when no frame is speech."""
-    db = frame_db(wave, sample_rate)
-    loud = np.flatnonzero(db >= max(db.max() - top_db, floor_dbfs))
-    if not len(loud):
-        return None
-    hop, size = round(HOP * sample_rate), round(FRAME * sample_rate)
-    return int(loud[0] * hop), int(min(len(wave), loud[-1] * hop + size))
 
 
 def speech_span(wave: np.ndarray, cfg: VoiceConfig) -> tuple[int, int] | None:

@@ -1,7 +1,7 @@
 """The one place inference calls the data layer's preprocessing (the code training used).
 
-Nothing here computes features: it only asks `avemotion.data.preprocess` for the arrays of a whole
-clip or of windows, with one modality left out when prediction falls back to the other.
+Nothing here computes features: it only asks `avemotion.data.preprocess.preprocess` for the arrays
+of a whole clip or of windows, with one modality left out when prediction falls back to the other.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError, InputError
 
-# Face crops the data layer may hold at once for one preprocess_windows call (bytes): the S x S crop
+# Face crops the data layer may hold at once for one preprocess(windows=...) call (bytes): the S x S crop
 # of each sampled frame (not the decoded frame) and each window's stack of crops, so a chunk covers
 # a minute or more of video; each chunk decodes the file from its start, so fewer, larger chunks are
 # cheaper.
@@ -23,7 +23,7 @@ BOTH = ("video", "audio")
 
 
 def probe(path: str | Path):
-    from avemotion.data.preprocess import probe as data_probe
+    from avemotion.data.media import probe as data_probe
 
     return data_probe(path)
 
@@ -32,15 +32,14 @@ def extract(path: Path, cfg: PreprocessConfig, info, spans, landmarks, modalitie
     """ClipArrays of the whole clip (spans None) or of each span, holding `modalities`; a span none of
     whose sampled frames shows a face is an InputError(no_face) in the list.
 
-    The whole clip with both modalities goes through preprocess_clip, exactly as in training;
-    windows, and a clip missing one modality, through preprocess_windows with the modality flag."""
-    from avemotion.data.preprocess import preprocess_clip, preprocess_windows
+    The whole clip with both modalities is preprocessed as a whole clip, exactly as in training;
+    windows, and a clip missing one modality, as windows holding `modalities`."""
+    from avemotion.data.preprocess import preprocess
 
     if spans is None and tuple(modalities) == BOTH:
-        return [preprocess_clip(path, cfg, landmarks=landmarks)]
+        return [preprocess(path, cfg, landmarks=landmarks)]
     spans = spans or [(0.0, info.duration)]
-    flags = {"video_frames_only": "audio" not in modalities, "audio_only": "video" not in modalities}
-    arrays = preprocess_windows(path, cfg, spans, landmarks, **flags)
+    arrays = preprocess(path, cfg, windows=spans, landmarks=landmarks, modalities=modalities)
     for a in arrays:
         if isinstance(a, InputError) and a.code != "no_face":  # e.g. a window whose audio track ends early
             raise a
@@ -48,7 +47,7 @@ def extract(path: Path, cfg: PreprocessConfig, info, spans, landmarks, modalitie
 
 
 def windows_per_call(info, cfg: PreprocessConfig, window: float, hop: float) -> int:
-    """How many windows one preprocess_windows call may take within FRAME_BUDGET.
+    """How many windows one preprocess(windows=...) call may take within FRAME_BUDGET.
 
     A call holds the crop of each distinct sampled frame (overlapping windows share frames: n
     windows span (n - 1) * hop + window seconds, sampled at num_frames / window frames per second,

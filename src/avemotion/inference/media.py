@@ -34,7 +34,7 @@ def iter_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (seconds from the first frame, upright RGB uint8 frame) for every frame of the first
     video stream (a phone video's rotation applied, as in the data layer); a truncated tail ends the
     iteration, as it ends the data layer's decode."""
-    from avemotion.data.preprocess import upright_rgb
+    from avemotion.data.media import upright_rgb
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -52,7 +52,8 @@ def iter_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
 
 def read_audio(path: str | Path, rate: int = 44100) -> AudioTrack | None:
     """The first audio stream as mono float32 at `rate` (the data layer's decoder), None if absent."""
-    from avemotion.data.preprocess import decode_audio, probe
+    from avemotion.data.audio import decode_audio
+    from avemotion.data.media import probe
 
     if not probe(path).has_audio:
         return None

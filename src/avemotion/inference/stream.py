@@ -69,7 +69,7 @@ class VoiceWindows:
         self.name = recognizer.name
 
     def predict_window(self, audio: np.ndarray | None, frames: list, start: float, end: float) -> Prediction:
-        from avemotion.data.preprocess import check_finite
+        from avemotion.data.audio import check_finite
         from avemotion.data.voice import prepare_wave
 
         if audio is None:
@@ -136,7 +136,7 @@ def window_model(recognizer):
 
 def window_mfcc(audio: np.ndarray | None, cfg, seconds: float) -> np.ndarray:
     """MFCCs of a window's audio (sample 0 = the window's start), as `predict` computes a window's."""
-    from avemotion.data.preprocess import compute_mfcc, window_audio
+    from avemotion.data.audio import compute_mfcc, window_audio
 
     if audio is None:
         raise InputError(STREAM_LABEL, "no_audio", "no audio in the stream")
@@ -146,10 +146,11 @@ def window_mfcc(audio: np.ndarray | None, cfg, seconds: float) -> np.ndarray:
 
 def window_faces(frames: list, cfg, start: float, end: float):
     """Face crops (T, S, S, 3) uint8 of one window from its sampled frames (one RGB frame per
-    sample time, `pick_frames`), or InputError(no_face): the steps of preprocess.window_videos for
+    sample time, `pick_frames`), or InputError(no_face): the steps of face_plan.window_videos for
     one window without landmarks (detector on the searched positions, one face followed, boxes
-    smoothed where the detector asks it, filled, cropped)."""
+    smoothed where the detector asks it, filled: face_plan.follow_boxes; cropped)."""
     from avemotion.data import faces
+    from avemotion.data.face_plan import follow_boxes
 
     if not frames:
         return InputError(STREAM_LABEL, "no_face", f"no video frame in the window {start:.1f}-{end:.1f} s")
@@ -164,11 +165,10 @@ def window_faces(frames: list, cfg, start: float, end: float):
         if key not in found:
             found[key] = faces.detect_faces(frame, cfg.detector)
         candidates.append(found[key])
-    chosen = faces.follow_face(candidates)
-    if all(k is None for k in chosen):
+    followed = follow_boxes(candidates, faces.smooths(cfg, None))
+    if followed is None:
         return InputError(STREAM_LABEL, "no_face", f"no face found in the window {start:.1f}-{end:.1f} s")
-    own = [None if k is None else boxes[k] for boxes, k in zip(candidates, chosen)]
-    box = faces.fill_boxes(faces.smooth_boxes(own) if faces.smooths(cfg, None) else own)
+    _, box = followed
     crops = [faces.crop_frame(frame, b, cfg) for frame, b in zip(frames, box)]
     return np.ascontiguousarray(np.stack(crops), dtype=np.uint8)
 
@@ -352,9 +352,9 @@ class StreamSession:
         return Snapshot(audio, frames, time.perf_counter())
 
     def pick_frames(self, start: float, end: float) -> list[np.ndarray]:
-        """The frame shown at each of the window's sample times (preprocess.sample_times): the last
+        """The frame shown at each of the window's sample times (face_plan.sample_times): the last
         frame that starts at or before it, the first frame for a time before any (stream_frames)."""
-        from avemotion.data.preprocess import sample_times
+        from avemotion.data.face_plan import sample_times
 
         if not self._frames:
             return []
@@ -379,7 +379,7 @@ class StreamSession:
 
     def _thin(self) -> None:
         """Over FRAME_BUDGET: keep only the frames some grid window still to come samples."""
-        from avemotion.data.preprocess import sample_times
+        from avemotion.data.face_plan import sample_times
 
         if len(self._frames) < 2:
             return
@@ -490,7 +490,7 @@ def open_source(source: str, model, *, realtime: bool = False, audio_device: str
 
         path = Path(name)
         check_readable(path)
-        from avemotion.data.preprocess import probe
+        from avemotion.data.media import probe
 
         info = probe(path)  # InputError for a text file, an image, a damaged file: one line
         src = SourceInfo("file", name, info.has_audio, info.has_video, info.duration)
@@ -521,7 +521,8 @@ def _container_events(opener, model, *, realtime: bool, downscale: bool, duratio
     """Events of one container (file or URL): audio chunks and frames in demux order, then ("end", d)."""
     import av
 
-    from avemotion.data.preprocess import audio_lead, upright_rgb
+    from avemotion.data.audio import audio_lead
+    from avemotion.data.media import upright_rgb
 
     container = opener()
     try:
@@ -563,7 +564,7 @@ def _container_events(opener, model, *, realtime: bool, downscale: bool, duratio
 
 
 class _AudioClock:
-    """Resampled mono audio of one stream on the clip's clock (preprocess.decode_audio's placement:
+    """Resampled mono audio of one stream on the clip's clock (audio.decode_audio's placement:
     zeros before audio that starts after the first frame, samples dropped before it)."""
 
     def __init__(self, rate: int, video_start: float | None, audio_lead):
@@ -662,7 +663,7 @@ def _device_source(index: int, model, audio_device: str | None):
     t0 = time.monotonic()
 
     def read_video():
-        from avemotion.data.preprocess import upright_rgb
+        from avemotion.data.media import upright_rgb
 
         stream = video.streams.video[0]
         for frame in video.decode(stream):
@@ -711,7 +712,7 @@ def offline_windows(recognizer, path: str | Path, window: float = 3.0, hop: floa
     from avemotion.inference.voice import VoiceRecognizer
 
     if isinstance(recognizer, VoiceRecognizer):
-        from avemotion.data.preprocess import probe
+        from avemotion.data.media import probe
         from avemotion.data.voice import decode_voice
 
         model = VoiceWindows(recognizer)
