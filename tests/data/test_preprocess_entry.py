@@ -72,7 +72,7 @@ def test_modalities_leave_the_other_array_out(clip):
     assert not np.array_equal(both[0].mfcc, both[1].mfcc)  # each window its own audio
 
 
-def one_line_refusal(err: pytest.ExceptionInfo, path, code: str, phrase: str) -> None:
+def assert_refused(err: pytest.ExceptionInfo, path, code: str, phrase: str) -> None:
     e = err.value
     assert isinstance(e, InputError) and e.code == code and phrase in e.detail
     assert str(e) == f"{path}: {e.detail}" and "\n" not in str(e)
@@ -102,7 +102,7 @@ def test_bad_spans_and_windows_are_refused_before_decoding(clip, monkeypatch, ca
         monkeypatch.setattr(module, name, no_decode)
     with pytest.raises(InputError) as err:
         preprocess(rec.path, SMALL, landmarks=rec.landmarks, **call)
-    one_line_refusal(err, rec.path, "bad_row", phrase)
+    assert_refused(err, rec.path, "bad_row", phrase)
 
 
 def test_the_span_may_end_a_frame_past_the_stated_duration(clip):
@@ -116,12 +116,12 @@ def test_missing_and_non_media_files_are_refused_whatever_the_call(tmp_path, cal
     missing = tmp_path / "missing.mp4"
     with pytest.raises(InputError) as err:
         preprocess(missing, SMALL, **call)
-    one_line_refusal(err, missing, "unreadable", "file not found")
+    assert_refused(err, missing, "unreadable", "file not found")
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n" * 40)
     with pytest.raises(InputError) as err:
         preprocess(text, SMALL, **call)
-    one_line_refusal(err, text, "not_video", "not a media file")
+    assert_refused(err, text, "not_video", "not a media file")
 
 
 @pytest.mark.parametrize("call", [{}, dict(span=(0.0, 2.0)), dict(windows=[(0.0, 2.0)])])
@@ -134,7 +134,7 @@ def test_an_audio_file_has_no_video_for_a_video_config(tmp_path, call):
         w.writeframes(np.zeros(16000 * 3, "<i2").tobytes())
     with pytest.raises(InputError) as err:
         preprocess(path, SMALL, **call)
-    one_line_refusal(err, path, "not_video", "no video stream")
+    assert_refused(err, path, "not_video", "no video stream")
     audio_only = PreprocessConfig(num_frames=8, frame_size=48, modalities=("audio",), short_clip="pad")
     arrays = preprocess(path, audio_only, **call)
     arrays = arrays[0] if isinstance(arrays, list) else arrays
