@@ -1,6 +1,7 @@
 import pytest
 
-from avemotion.data.folds import Fold, check_folds, make_folds, read_fold_manifests, write_fold_manifests
+from avemotion.data.folds import Fold, check_folds, make_folds
+from avemotion.run_layout import RunLayout
 from avemotion.errors import ConfigError
 
 
@@ -54,9 +55,10 @@ def test_check_refuses_leaks_and_overlaps():
 def test_manifests_round_trip(tmp_path, prepared_cache):
     records = prepared_cache.records()
     folds = make_folds({r["actor"] for r in records}, genders={r["actor"]: r["gender"] for r in records}, n_folds=4, n_val=2)
-    paths = write_fold_manifests(folds, records, tmp_path / "folds")
-    assert [p.name for p in paths] == ["fold_0.json", "fold_1.json", "fold_2.json", "fold_3.json"]
-    back = read_fold_manifests(tmp_path / "folds")
+    layout = RunLayout.for_training(tmp_path)
+    layout.write_manifests(folds, records)
+    assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == ["fold_0.json", "fold_1.json", "fold_2.json", "fold_3.json"]
+    back = layout.read_manifests()
     assert back == folds
     split = folds[0].split(records)
     assert back[0].test_ids == tuple(sorted(split["test"])) and back[0].train_ids == tuple(sorted(split["train"]))

@@ -54,7 +54,7 @@ def test_curves_merge_resumed_versions(tmp_path):
         d = tmp_path / "logs" / "csv" / f"version_{v}"
         d.mkdir(parents=True)
         (d / "metrics.csv").write_text(text)
-    curves = read_curves(tmp_path)
+    curves = read_curves(tmp_path / "logs" / "csv")
     assert curves == {0: {"train_loss": 2.0}, 1: {"train_loss": 1.5}, 2: {"train_loss": 1.0}}
 
 

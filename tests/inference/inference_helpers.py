@@ -10,7 +10,7 @@ from avemotion import EMOTIONS
 from avemotion.config import PreprocessConfig
 from avemotion.models import create_model
 from avemotion.models.checkpoint import save_checkpoint
-from avemotion.utils.io import write_json
+from avemotion.run_layout import RunLayout, RunRecord
 
 # small frames keep the tiny models fast on CPU; the run records them like a real run would
 TEST_PREPROCESS = PreprocessConfig(num_frames=8, frame_size=48)
@@ -28,11 +28,12 @@ def make_run(root: Path, model: str = "cfn_sr", folds=(0, 1), val_acc=None, prep
             extra = {"fold": k, "epoch": 0, "selection": "val",
                      "selection_metrics": {"val_acc": val_acc.get(k, 0.5), "val_loss": 1.0}}
             save_checkpoint(net, root / f"fold_{k}" / stage / "best", preprocess=preprocess, extra=extra)
-    # the fields today's training writes and the readers use (training/protocol.py write_run_json):
-    # the unimodal folder relative to the run, the class names, the dataset and the preprocessing hash
-    write_json(root / "run.json", {"models": [model], "preset": "small", "selection": "val", "seed": seed,
-                                   "preprocess": preprocess.to_dict(), "preprocess_hash": preprocess.hash(),
-                                   "unimodal_dir": ".", "labels": list(EMOTIONS), "dataset": "ravdess"})
+    # through the one writer of run.json, with the fields the readers use: the unimodal folder
+    # relative to the run, the class names, the dataset and the preprocessing hash
+    RunLayout.for_training(root).write_run(RunRecord(
+        training={}, preprocess_hash=preprocess.hash(), folds=tuple({"test": [k]} for k in folds),
+        models=(model,), preset="small", selection="val", seed=seed, preprocess=preprocess.to_dict(),
+        unimodal_dir=".", labels=tuple(EMOTIONS), dataset="ravdess"))
     return root
 
 

@@ -53,9 +53,9 @@ def test_face_sources_are_read_from_the_cache_report_when_run_json_lacks_them(tm
     cache.mkdir()
     write_json(cache / "report.json", {"face_sources": {"landmarks": 4}})
     run = with_sources(make_run(tmp_path / "run"), None, cache=cache)
-    assert training_face_sources(read_run(run).meta) == {"landmarks": 4}
+    assert training_face_sources(read_run(run).record) == {"landmarks": 4}
     (cache / "report.json").write_text("{ not json")
-    assert training_face_sources(read_run(run).meta) == {}  # a damaged report loses only this default
+    assert training_face_sources(read_run(run).record) == {}  # a damaged report loses only this default
 
 
 def test_detector_option_overrides_the_run_and_other_settings_still_refuse(haar_run):

@@ -5,7 +5,7 @@ import json
 import av
 import pytest
 
-from avemotion.data.folds import read_fold_manifests
+from avemotion.run_layout import RunLayout
 from avemotion.inference import Recognizer, Timeline
 from avemotion.inference.media import concat_videos
 from inference_helpers import concat_landmarks, run_predict
@@ -19,7 +19,7 @@ def long_video(trained_run, tmp_path_factory):
     """Strong-intensity clips of the fold's test actors (never seen in training), joined in ORDER,
     with their landmark CSVs joined the same way. Returns (video, landmarks, clip durations)."""
     run, corpus = trained_run
-    actors = read_fold_manifests(run / "folds")[0].test_actors
+    actors = RunLayout.for_training(run).read_manifest(0).test_actors
     stems = [f"01-01-{CODES[e]:02d}-02-01-01-{actors[i % len(actors)]:02d}" for i, e in enumerate(ORDER)]
     clips = [next(corpus.glob(f"Actor_*/{s}.mp4")) for s in stems]
     out = tmp_path_factory.mktemp("long")

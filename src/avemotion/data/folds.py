@@ -5,12 +5,12 @@ refuses fold sets that do not partition the actors or leak a test actor."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+
 
 import numpy as np
 
 from avemotion.errors import ConfigError
-from avemotion.utils.io import read_json, write_json
+
 
 
 @dataclass(frozen=True)
@@ -103,29 +103,16 @@ def check_folds(folds: list[Fold], actors) -> None:
         raise ConfigError(f"folds never test actors {sorted(untested)}: the test groups must partition all actors")
 
 
-def write_fold_manifests(folds: list[Fold], records, out_dir: str | Path) -> list[Path]:
-    """out_dir/fold_K.json: actors and clip ids per split, so every model sees identical splits."""
-    paths = []
-    for f in folds:
-        f = f.with_clips(records)
-        d = {"index": f.index, "test_actors": list(f.test_actors), "val_actors": list(f.val_actors),
-             "train_actors": list(f.train_actors), "train": list(f.train_ids), "val": list(f.val_ids),
-             "test": list(f.test_ids)}
-        path = Path(out_dir) / f"fold_{f.index}.json"
-        write_json(path, d)
-        paths.append(path)
-    return paths
+def manifest_doc(fold: Fold, records) -> dict:
+    """A fold's manifest (actors and clip ids per split), so every model sees identical splits;
+    where it is written is the run layout's (RunLayout.write_manifests)."""
+    f = fold.with_clips(records)
+    return {"index": f.index, "test_actors": list(f.test_actors), "val_actors": list(f.val_actors),
+            "train_actors": list(f.train_actors), "train": list(f.train_ids), "val": list(f.val_ids),
+            "test": list(f.test_ids)}
 
 
-def read_fold_manifests(out_dir: str | Path) -> list[Fold]:
-    """The folds written by write_fold_manifests, checked again on the way in."""
-    paths = sorted(Path(out_dir).glob("fold_*.json"), key=lambda p: int(p.stem.split("_")[1]))
-    if not paths:
-        raise ConfigError(f"{out_dir}: no fold_K.json manifests")
-    folds = []
-    for p in paths:
-        d = read_json(p)
-        folds.append(Fold(d["index"], tuple(d["test_actors"]), tuple(d["val_actors"]), tuple(d["train_actors"]),
-                          tuple(d.get("test", ())), tuple(d.get("val", ())), tuple(d.get("train", ()))))
-    check_folds(folds, {a for f in folds for a in f.test_actors})
-    return folds
+def fold_from_manifest(d: dict) -> Fold:
+    """The Fold (with its clip ids) a manifest_doc describes."""
+    return Fold(d["index"], tuple(d["test_actors"]), tuple(d["val_actors"]), tuple(d["train_actors"]),
+                tuple(d.get("test", ())), tuple(d.get("val", ())), tuple(d.get("train", ())))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import aggregate_folds, pooled_confusion
-from avemotion.evaluation.report import stage_dirs
-from avemotion.run_layout import RunLayout, run_models
-from avemotion.utils.io import read_json, write_json, write_text
+from avemotion.evaluation.report import scored_stages
+from avemotion.run_layout import RunLayout, RunRecord, read_run_folder, run_models
+from avemotion.utils.io import write_json, write_text
 
 
 def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 16, device: str | None = None,
@@ -31,10 +31,7 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
     from avemotion.evaluation.scoring import score_clips
 
     run_dir = Path(run_dir)
-    if not (run_dir / "run.json").exists():
-        raise ConfigError(f"{run_dir}: not a run folder (no run.json)")
-    run = read_json(run_dir / "run.json")
-    layout = RunLayout.read(run_dir, run)
+    layout, run = read_run_folder(run_dir)
     cache = open_cache(corpus)
     from avemotion.data.cache import cache_identity, clip_digests
 
@@ -49,19 +46,19 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
         log(f"{len(seen)} clips of {cache.path} are clips of the run's own corpus (same content): left out")
         records = [r for r in records if r["clip_id"] not in seen]
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    speaker_norm = speaker_mfcc_stats(cache) if run.get("training", {}).get("mfcc_norm") == "speaker" else None
+    speaker_norm = speaker_mfcc_stats(cache) if run.mfcc_norm == "speaker" else None
     models = {}
     for name in run_models(run):
         folds = {}
-        for k, path in stage_dirs(run_dir, run, name).items():
-            folds[k] = score_clips(path / "best", cache, records=records, batch_size=batch_size, device=device,
+        for k, stage in scored_stages(layout, run, name).items():
+            folds[k] = score_clips(layout.best(k, stage), cache, records=records, batch_size=batch_size, device=device,
                                    speaker_norm=speaker_norm)
             log(f"fold {k} {name}: accuracy {folds[k]['metrics']['accuracy']:.3f}, UAR {folds[k]['metrics']['uar']:.3f} "
                 f"on {folds[k]['metrics']['n']} clips")
         if folds:
             models[name] = _model_entry(folds)
     report = {"run_dir": str(run_dir), "corpus": str(cache.path), "corpus_identity": identity, "dataset": dataset,
-              "trained_on": run.get("dataset"), "seen_left_out": len(seen), "models": models}
+              "trained_on": run.dataset, "seen_left_out": len(seen), "models": models}
     out = layout.cross_dir(f"{dataset or 'corpus'}-{identity}")  # one folder per corpus content
     write_json(out / "report.json", report)
     write_text(out / "report.md", render_markdown(report))
@@ -69,30 +66,31 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
     return report
 
 
-def seen_in_run(layout: RunLayout, run: dict, records: list[dict], dataset: str | None) -> set[str]:
+def seen_in_run(layout: RunLayout, run: RunRecord, records: list[dict], dataset: str | None) -> set[str]:
     """Ids of the clips in `records` that the run has seen: by content (run.json's content keys,
     or, for runs written before them, its cache's records when that cache is still there), and by
     id when the corpus is the run's own dataset. Scoring them would say nothing about another corpus."""
     from avemotion.data.cache import content_key
 
-    keys = set(run.get("content_keys") or _recorded_cache_keys(run))
+    keys = set(run.content_keys or _recorded_cache_keys(run))
     seen = {r["clip_id"] for r in records if content_key(r) in keys}
-    if run.get("dataset") == dataset:
+    if run.dataset == dataset:
         ids = {r["clip_id"] for r in records}
-        for k in range(len(run.get("folds", []))):
-            path = layout.manifest(k)
-            if path.is_file():
-                manifest = read_json(path)
-                seen |= ids & {c for split in ("train", "val", "test") for c in manifest.get(split, [])}
+        for k in range(len(run.folds)):
+            if layout.manifest(k).is_file():
+                fold = layout.read_manifest(k)
+                seen |= ids & {*fold.train_ids, *fold.val_ids, *fold.test_ids}
     return seen
 
 
-def _recorded_cache_keys(run: dict) -> set[str]:
+def _recorded_cache_keys(run: RunRecord) -> set[str]:
     from avemotion.data.cache import content_key, open_cache
 
+    if run.cache is None:
+        return set()
     try:
-        return {k for k in map(content_key, open_cache(run["cache"]).records()) if k is not None}
-    except (KeyError, OSError, ConfigError):
+        return {k for k in map(content_key, open_cache(run.cache).records()) if k is not None}
+    except (OSError, ConfigError):
         return set()
 
 

@@ -19,8 +19,8 @@ from avemotion.evaluation.metrics import (
     slices,
 )
 from avemotion.registries import selection as selection_rules
-from avemotion.run_layout import RunLayout, run_models, scored_stage
-from avemotion.utils.io import read_json, write_json, write_text
+from avemotion.run_layout import RunLayout, RunRecord, StageResult, read_run_folder, run_models, scored_stage
+from avemotion.utils.io import write_json, write_text
 
 TABLE1 = ("video", "audio", "averaging", "multiplicative", "multiplication", "concat_fc", "mcbp", "mmtm", "msaf", "cfn_sr", "tacfn")
 TABLE2 = ("cfn_sr", "cfn_sr_no_block", "cfn_sr_v2a", "cfn_sr_no_sa", "cfn_sr_no_residual")
@@ -39,15 +39,14 @@ PAPER_TRAIN = {"actors": 20, "clips": 1200}
 PAPER_PROTOCOL = {"actors": 24, "folds": 6}
 
 
-def on_paper_corpus(run: dict) -> bool:
+def on_paper_corpus(run: RunRecord) -> bool:
     """Whether the paper's RAVDESS figures can stand beside this run's (the one rule: report.md's
     paper columns, tables and training line, and the console summary, all follow it): a run on
     RAVDESS (runs made before run.json recorded the dataset were all RAVDESS-layout) at the paper's
     protocol, its 24 actors in 6 folds. Not the synthetic corpus (RAVDESS layout, drawn faces, 8
     actors by default), not a cache lacking actors, not another fold count."""
-    folds = run.get("folds") or []
-    actors = {a for fold in folds for a in fold.get("test", [])}
-    return (run.get("dataset") in (None, "ravdess") and len(folds) == PAPER_PROTOCOL["folds"]
+    actors = {a for fold in run.folds for a in fold.get("test", [])}
+    return (run.dataset in (None, "ravdess") and len(run.folds) == PAPER_PROTOCOL["folds"]
             and len(actors) == PAPER_PROTOCOL["actors"])
 
 
@@ -57,32 +56,26 @@ def shows_paper(report: dict) -> bool:
     return report.get("paper_train") is not None
 
 
-def speaker_names(run: dict) -> dict[int, str]:
-    """Actor id -> the corpus's speaker name (manifest and IEMOCAP corpora; {} for RAVDESS)."""
-    return {int(a): str(n) for a, n in (run.get("speakers") or {}).items()}
-
-
 # ------------------------------------------------------------------------------------- collection
 
 
-def stage_dirs(run_dir: Path, run: dict, stage: str) -> dict[int, Path]:
-    """fold index -> folder of `stage` that has a metrics.json (its refit in a refit run: the one
-    that scored the test fold)."""
-    layout = RunLayout.read(run_dir, run)
-    folder = scored_stage(stage, bool(run.get("refit")))
-    folds = range(len(run.get("folds", [])))
-    return {k: layout.stage_dir(k, folder) for k in folds if layout.metrics(k, folder).exists()}
+def scored_stages(layout: RunLayout, run: RunRecord, model: str) -> dict[int, str]:
+    """fold index -> the stage of `model` that scored the test fold and has its results (its refit
+    in a refit run)."""
+    stage = scored_stage(model, run.refit)
+    return {k: stage for k in range(len(run.folds)) if layout.has_result(k, stage)}
 
 
-def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:
-    dirs = stage_dirs(run_dir, run, name)
-    if not dirs:
+def collect_model(layout: RunLayout, run: RunRecord, name: str) -> dict | None:
+    stages = scored_stages(layout, run, name)
+    if not stages:
         return None
-    docs = {k: read_json(p / "metrics.json") for k, p in dirs.items()}
-    labels = recorded_labels(docs[min(docs)])  # the run's class names (RAVDESS's 8 when not recorded)
-    fold_scores = {k: d["metrics"] for k, d in docs.items()}
-    predictions = [p for k in sorted(docs) for p in docs[k]["predictions"]]
-    speakers = speaker_names(run)
+    docs = {k: layout.read_result(k, s) for k, s in stages.items()}
+    first = docs[min(docs)]
+    labels = first.class_names  # the run's class names (RAVDESS's 8 when not recorded)
+    fold_scores = {k: d.metrics for k, d in docs.items()}
+    predictions = [p for k in sorted(docs) for p in docs[k].predictions]
+    speakers = run.speaker_names()
     paper = paper_numbers(name)
     if not on_paper_corpus(run):  # the paper's accuracies are RAVDESS's: none beside another corpus
         paper["accuracy"] = None
@@ -94,11 +87,11 @@ def collect_model(run_dir: Path, run: dict, name: str) -> dict | None:
         "labels": list(labels),
         "slices": _named_actors(slices(predictions, names=labels), speakers),
         "n_clips": len(predictions),
-        "optimistic": any(d.get("optimistic") for d in docs.values()),
-        "params": count_params(dirs[min(dirs)] / "best"),
+        "optimistic": any(d.optimistic for d in docs.values()),
+        "params": count_params(layout.best(min(stages), stages[min(stages)])),
         "paper": paper,
-        # relative to the run folder, so that a moved or copied run is read whole (seeds)
-        "stage_dirs": {str(k): os.path.relpath(p, run_dir) for k, p in dirs.items()},
+        # relative to the run folder, so that a moved or copied run is read whole
+        "stage_dirs": {str(k): os.path.relpath(layout.stage_dir(k, s), layout.root) for k, s in stages.items()},
     }
 
 
@@ -109,23 +102,23 @@ def _named_actors(groups: dict, speakers: dict[int, str]) -> dict:
     return groups
 
 
-def _fold_row(doc: dict, speakers: dict[int, str] | None = None) -> dict:
-    m = doc["metrics"]
-    test = doc.get("test_actors")
+def _fold_row(doc: StageResult, speakers: dict[int, str] | None = None) -> dict:
+    m = doc.metrics
+    test = list(doc.test_actors) or None
     return {
         **{k: m[k] for k in SCALAR_METRICS},
         "n": m["n"],
         "per_class_recall": m["per_class_recall"],
         "confusion": m["confusion"],
-        "epoch": doc.get("epoch"),
-        "selection": doc.get("selection"),
-        "scored": doc.get("scored"),
+        "epoch": doc.epoch,
+        "selection": doc.selection,
+        "scored": doc.scored,
         "test_actors": test,
         # the corpus's speaker names of the test actors (manifest, IEMOCAP), else the ids
         "test_speakers": [speakers.get(int(a), str(a)) for a in test] if speakers and test else None,
         # beside the paper's 20 actors / 1200 clips: older stages did not record them (None)
-        "train_actors": len(doc["train_actors"]) if doc.get("train_actors") is not None else None,
-        "train_clips": doc.get("train_clips"),
+        "train_actors": len(doc.train_actors) if doc.train_actors is not None else None,
+        "train_clips": doc.train_clips,
     }
 
 
@@ -155,37 +148,37 @@ def paper_numbers(name: str) -> dict:
 def build_report(run_dir: str | Path, primary: str | None = None) -> dict:
     """Collect, compare and write report.{md,json}, confusion.{png,json}, curves.png."""
     run_dir = Path(run_dir)
-    run = read_json(run_dir / "run.json")
-    models = {n: m for n in run_models(run) if (m := collect_model(run_dir, run, n)) is not None}
-    primary = primary if primary in models else next((n for n in reversed(run.get("models", [])) if n in models), None)
+    layout, run = read_run_folder(run_dir)
+    models = {n: m for n in run_models(run) if (m := collect_model(layout, run, n)) is not None}
+    primary = primary if primary in models else next((n for n in reversed(run.models) if n in models), None)
     report = {
         "run_dir": str(run_dir),
         "primary": primary,
-        "selection": run.get("selection"),
-        "optimistic": bool(run.get("optimistic")),
-        "legacy": bool(run.get("legacy")),
-        "refit": bool(run.get("refit")),
-        "label": run.get("label") or "",
-        "scored": "refit on all training actors" if run.get("refit") else "selected checkpoint",
+        "selection": run.selection,
+        "optimistic": run.optimistic,
+        "legacy": run.legacy,
+        "refit": run.refit,
+        "label": run.label or "",
+        "scored": "refit on all training actors" if run.refit else "selected checkpoint",
         "paper_train": PAPER_TRAIN if on_paper_corpus(run) else None,
-        "dataset": run.get("dataset"),
+        "dataset": run.dataset,
         "note": _note(run),
-        "preset": run.get("preset"),
-        "preprocess_hash": run.get("preprocess_hash"),
+        "preset": run.preset,
+        "preprocess_hash": run.preprocess_hash,
         "models": models,
         "comparison": compare_models(models),
     }
-    write_outputs(run_dir, report)
+    write_outputs(layout, report)
     return report
 
 
-def _note(run: dict) -> str:
-    if run.get("optimistic"):
+def _note(run: RunRecord) -> str:
+    if run.optimistic:
         return OPTIMISTIC_NOTE
-    if run.get("refit"):
+    if run.refit:
         return ("epoch count selected on inner validation actors, then retrained on all training actors "
                 "for that many epochs; only the refit scored the test fold, once")
-    return selection_rules.note(run.get("selection"))
+    return selection_rules.note(run.selection)
 
 
 def compare_models(models: dict) -> dict:
@@ -208,7 +201,8 @@ def _fold_acc(model: dict) -> dict[int, float]:
 # ----------------------------------------------------------------------------------------- output
 
 
-def write_outputs(run_dir: Path, report: dict) -> None:
+def write_outputs(layout: RunLayout, report: dict) -> None:
+    run_dir = layout.root
     write_json(run_dir / "report.json", report)
     first = next(iter(report["models"].values()), {})
     write_json(run_dir / "confusion.json", {"classes": list(recorded_labels(first)),
@@ -221,15 +215,16 @@ def write_outputs(run_dir: Path, report: dict) -> None:
         model = report["models"][primary]
         title = f"{primary}: pooled test folds" + (" (OPTIMISTIC selection)" if report["optimistic"] else "")
         plot_confusion(model["confusion"], list(recorded_labels(model)), run_dir / "confusion.png", title)
-        curves = {int(k): read_curves(Path(p)) for k, p in model["stage_dirs"].items()}
+        stage = scored_stage(primary, report["refit"])
+        curves = {int(k): read_curves(layout.curves_dir(int(k), stage)) for k in model["folds"]}
         plot_curves(curves, run_dir / "curves.png", f"{primary}: training curves")
     write_text(run_dir / "report.md", render_markdown(report))
 
 
-def read_curves(stage_path: Path) -> dict[int, dict]:
-    """epoch -> {metric: value} from every CSV log version (a resumed run adds a version)."""
+def read_curves(logs: Path) -> dict[int, dict]:
+    """epoch -> {metric: value} from every CSV log version in `logs` (a resumed run adds a version)."""
     out: dict[int, dict] = {}
-    versions = sorted((stage_path / "logs" / "csv").glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
+    versions = sorted(logs.glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
     for version in versions:
         path = version / "metrics.csv"
         if not path.exists():

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from avemotion.data.labels import recorded_labels
 from avemotion.errors import ConfigError
 from avemotion.evaluation.metrics import mean_std, score, slices
 from avemotion.registries import selection as selection_rules
+from avemotion.run_layout import read_run_folder, scored_stage
 from avemotion.utils.io import read_json
 
 METRICS = ("accuracy", "uar", "macro_f1")
@@ -65,31 +65,31 @@ def summarize_seeds(run_dirs: list[str | Path], model: str, scored: str = "selec
 
 
 def _run(path: Path, model: str, scored: str) -> dict:
-    report, run = read_json(path / "report.json"), read_json(path / "run.json")
+    layout, run = read_run_folder(path)
+    report = read_json(path / "report.json")
     entry = report["models"].get(model)
     if entry is None:
         raise ConfigError(f"{path}: no results for model {model!r} in report.json")
-    statements = _statements(run["cache"])
+    statements = _statements(run.cache)
+    stage = scored_stage(model, run.refit)
     folds, preds, train, val = {}, [], {}, []
-    for k, stage in entry["stage_dirs"].items():
-        doc = read_json(path / stage / "metrics.json")  # relative to the run (absolute before)
-        val.append((doc.get("selection_metrics") or {}).get("val_acc") if selection_rules.selected_on_validation(doc.get("selection")) else None)
-        part = doc if scored == "selected" else doc.get("last_epoch")
-        if part is None:
-            raise ConfigError(f"{stage}: no {scored} scores in metrics.json (trained before they were recorded)")
-        folds[str(k)] = dict(part["metrics"], epoch=part.get("epoch", doc.get("epoch")))
-        train[str(k)] = (len(doc.get("train_actors") or []), doc.get("train_clips"))
+    for k in entry["folds"]:
+        doc = layout.read_result(int(k), stage)
+        val.append((doc.selection_metrics or {}).get("val_acc") if selection_rules.selected_on_validation(doc.selection) else None)
+        part = doc.part(scored)
+        folds[str(k)] = dict(part["metrics"], epoch=part["epoch"])
+        train[str(k)] = (len(doc.train_actors or ()), doc.train_clips)
         preds += [dict(p, statement=statements.get(p["clip_id"])) for p in part["predictions"]]
     stats = {m: mean_std([f[m] for f in folds.values()]) for m in METRICS}
     # what the preset requires of the cache's frames is no learning setting (the preprocessing hash
     # says what the cache holds): run.json's scopes say which settings those are
-    ignored = {"seed", *run.get("scopes", {}).get("check", OLD_CHECKS)}
-    training = {k: v for k, v in run["training"].items() if k not in ignored}
-    training["preprocess_hash"] = run.get("preprocess_hash")
-    labels = recorded_labels(run)  # the corpus's class names (RAVDESS's 8 for runs that did not record them)
+    ignored = {"seed", *run.scopes.get("check", OLD_CHECKS)}
+    training = {k: v for k, v in run.training.items() if k not in ignored}
+    training["preprocess_hash"] = run.preprocess_hash
+    labels = run.class_names  # the corpus's class names (RAVDESS's 8 for runs that did not record them)
     training["labels"] = list(labels)
     return {
-        "path": path, "seed": run["seed"], "label": report.get("label"), "labels": labels,
+        "path": path, "seed": run.seed, "label": report.get("label"), "labels": labels,
         "settings": repr(sorted(training.items())), "folds": folds,
         "mean": {m: stats[m]["mean"] for m in METRICS}, "std": {m: stats[m]["std"] for m in METRICS},
         "train": train, "predictions": preds,
@@ -98,11 +98,13 @@ def _run(path: Path, model: str, scored: str) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _statements(cache_path: str) -> dict[str, object]:
+def _statements(cache_path: str | None) -> dict[str, object]:
     """clip_id -> statement from a run's cache (empty when the cache has moved); read once per
     cache, not once per run (every seed and rule of a table shares it)."""
     from avemotion.data.cache import open_cache
 
+    if cache_path is None:
+        return {}
     try:
         cache = open_cache(cache_path)
     except ConfigError:

@@ -88,7 +88,7 @@ def predict_detector(run) -> str | None:
     from avemotion.data import detectors
     from avemotion.registries import detectors as detector_registry
 
-    sources = training_face_sources(run.meta)
+    sources = training_face_sources(run.record)
     if not sources or sources.get("landmarks", 0) * 2 <= sum(sources.values()):
         return None
     if not detectors.landmarks_available():
@@ -96,15 +96,15 @@ def predict_detector(run) -> str | None:
     return detector_registry.LANDMARK_DETECTOR
 
 
-def training_face_sources(meta: dict) -> dict[str, int]:
+def training_face_sources(run) -> dict[str, int]:
     """Clips per face source ("landmarks", "detector") of the cache a run was trained on: from
     run.json when it records them, else from the cache's report.json when the cache is still where
     run.json says; {} when neither is there (a copied run without its cache)."""
     from avemotion.utils.io import read_json
 
-    if isinstance(meta.get("face_sources"), dict):
-        return meta["face_sources"]
-    report = Path(meta["cache"]) / "report.json" if meta.get("cache") else None
+    if isinstance(run.face_sources, dict):  # run: a run_layout.RunRecord
+        return run.face_sources
+    report = Path(run.cache) / "report.json" if run.cache else None
     if report is None or not report.is_file():
         return {}
     try:

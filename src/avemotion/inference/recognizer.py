@@ -83,7 +83,7 @@ class Recognizer:
         crop rule the run was trained with, features.predict_detector). `onnx`: a model written by `avemotion export` from this run runs
         the forward pass through onnxruntime (its fold; unimodal fallbacks stay PyTorch)."""
         run = read_run(path, model)
-        if run.meta.get("training", {}).get("mfcc_norm") == "speaker":
+        if run.record.mfcc_norm == "speaker":
             raise ConfigError(f"{path}: trained with per-speaker MFCC normalisation (--mfcc-norm speaker), which needs "
                               f"the statistics of the speaker's other clips; predict supports runs without it")
         exported = None

@@ -8,17 +8,15 @@ each lives is `avemotion.run_layout.RunLayout`'s to say.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from avemotion.config import PreprocessConfig
 from avemotion.errors import ConfigError
-from avemotion.models.checkpoint import checkpoint_exists, read_checkpoint_meta
+from avemotion.models.checkpoint import read_checkpoint_meta
 from avemotion.registries import selection as selection_rules
-from avemotion.run_layout import UNIMODAL, RunLayout
-from avemotion.utils.io import read_json
+from avemotion.run_layout import UNIMODAL, RunLayout, RunRecord
 
 UNIMODAL_STAGES = UNIMODAL
 # the preprocessing settings that may differ at prediction time (see docs/inference.md): the
@@ -32,42 +30,35 @@ class RunInfo:
     model: str  # the stage predictions come from (a registered model name)
     folds: tuple[int, ...]  # folds that have a finished checkpoint of that stage
     layout: RunLayout
-    meta: dict  # run.json, {} when absent
+    record: RunRecord  # run.json (every field at its default when a folder of checkpoints has none)
 
     def stem(self, fold: int, stage: str) -> Path:
         return self.layout.best(fold, stage)
 
     def checkpoint_metas(self) -> dict[str, dict]:
         """Metadata of every checkpoint of the run (all folds and stages, fallbacks included)."""
-        found = sorted(self.path.glob("fold_*/*/best.json"))
-        unimodal_dir = self.layout.unimodal_root
-        if unimodal_dir != self.path:
-            found += sorted(p for s in UNIMODAL_STAGES for p in unimodal_dir.glob(f"fold_*/{s}/best.json"))
-        return {str(p.with_suffix("")): read_checkpoint_meta(p) for p in found}
+        return {str(self.stem(k, s)): self.layout.checkpoint_meta(k, s) for k, s in self.layout.checkpoints()}
 
 
 def read_run(path: str | Path, model: str | None = None) -> RunInfo:
     path = Path(path)
     if not path.is_dir():
         raise ConfigError(f"{path}: not a run folder")
-    meta = read_json(path / "run.json") if (path / "run.json").exists() else {}
-    layout = RunLayout.read(path, meta)
-    model = model or _default_model(path, meta)
-    run = RunInfo(path=path, model=model, folds=(), layout=layout, meta=meta)
-    folds = tuple(sorted(k for k in _fold_indices(path, layout.unimodal_root) if checkpoint_exists(run.stem(k, model))))
+    plain = RunLayout(path, path)
+    record = plain.read_run() if plain.has_run() else RunRecord.from_dict({})
+    layout = RunLayout.read(path, record)
+    model = model or _default_model(layout, record)
+    run = RunInfo(path=path, model=model, folds=(), layout=layout, record=record)
+    folds = tuple(sorted(k for k, s in layout.checkpoints() if s == model))
     if not folds:
         raise ConfigError(f"{path}: no fold has a finished {model!r} checkpoint (fold_K/{model}/best.json)")
     return dataclasses.replace(run, folds=folds)
 
 
-def _fold_indices(*dirs: Path) -> set[int]:
-    found = (re.fullmatch(r"fold_(\d+)", p.name) for d in dirs if d.is_dir() for p in d.iterdir() if p.is_dir())
-    return {int(m.group(1)) for m in found if m}
-
-
-def _default_model(path: Path, meta: dict) -> str:
+def _default_model(layout: RunLayout, record: RunRecord) -> str:
     """The run's one fusion model (or its one unimodal model); several need --model."""
-    trained = meta.get("models") or sorted({p.parent.name for p in path.glob("fold_*/*/best.json")})
+    path = layout.root
+    trained = list(record.models) or sorted({s for _, s in layout.checkpoints()})
     fusion = [m for m in trained if m not in UNIMODAL_STAGES]
     candidates = fusion or list(trained)
     if len(candidates) == 1:

@@ -132,8 +132,7 @@ class ServiceModel:
                     "licence": meta.get("licence"), "licence_note": meta.get("licence_short") or meta.get("licence"),
                     "headline": headline(rec), "weights": meta.get("weights"), "describe": self.describe(),
                     "stream": {"sample_rate": self.windows.sample_rate, "video": False}}
-        meta = rec.run.meta
-        dataset = meta.get("dataset")
+        dataset = rec.run.record.dataset
         licence = DATA_LICENCES.get(str(dataset).lower().replace("-", ""), UNKNOWN_LICENCE) if dataset else UNKNOWN_LICENCE
         return {"kind": "run", "name": rec.run.model, "model": rec.run.model, "classes": list(rec.labels),
                 "modalities": list(rec.modalities), "preprocessing": rec.cfg.to_dict(), "run": str(rec.run.path),

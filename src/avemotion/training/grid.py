@@ -201,8 +201,8 @@ def load_grid(run_dir: str | Path) -> Grid:
 
 def cell_done(grid: Grid, cell: Cell) -> bool:
     """From the files alone: every stage of the cell holds metrics.json and best.json."""
-    return all((grid.stage_dir(cell, s) / "metrics.json").exists() and (grid.stage_dir(cell, s) / "best.json").exists()
-               for s in cell.stages)
+    layout = grid.layout(cell.seed)
+    return all(layout.is_done(cell.fold, s) for s in cell.stages)
 
 
 def cell_status(grid: Grid, cell: Cell) -> dict:
@@ -222,7 +222,7 @@ def cell_status(grid: Grid, cell: Cell) -> dict:
     if record.get("state") == "running":  # its process died without a word (killed, node lost)
         return {"state": "failed", "where": record.get("where"), "reason": "its process ended without finishing "
                 "(killed, or its node lost); a rerun resumes it", "log_line": last_log_line(grid, cell)}
-    return {"state": "pending", "resumes": (grid.stage_dir(cell) / "stage.json").exists()}
+    return {"state": "pending", "resumes": grid.layout(cell.seed).has_start(cell.fold, cell.stages[0])}
 
 
 def grid_status(grid: Grid) -> dict[str, dict]:
@@ -337,6 +337,7 @@ def release_lock(lock: Path) -> None:
 
 def _train_cell(grid: Grid, cell: Cell, log, progress: bool) -> tuple[list[str], list[str]]:
     """What train_many does for one model on one fold (run_stage per stage), for this cell's stages only."""
+    from avemotion.training.protocol import plan_stage
     from avemotion.training.run import open_run, run_stage, select_folds
 
     if grid.threads:
@@ -354,14 +355,15 @@ def _train_cell(grid: Grid, cell: Cell, log, progress: bool) -> tuple[list[str],
     fold = select_folds(ctx, [cell.fold])[0]
     trained, reused = [], []
     for stage in cell.stages:
-        done = (ctx.stage_dir(fold, stage) / "metrics.json").exists()
-        run_stage(ctx, fold, stage, cell.model)
+        done = ctx.layout.has_result(fold.index, stage)
+        run_stage(ctx, plan_stage(ctx, fold, stage, cell.model))
         (reused if done else trained).append(stage)
     return trained, reused
 
 
 def _metrics(grid: Grid, cell: Cell) -> dict:
-    return {s: read_json(grid.stage_dir(cell, s) / "metrics.json")["metrics"] for s in cell.stages}
+    layout = grid.layout(cell.seed)
+    return {s: layout.read_result(cell.fold, s).metrics for s in cell.stages}
 
 
 # ---------------------------------------------------------------------------------------- gather
@@ -379,7 +381,7 @@ def gather(run_dir: str | Path, log=print) -> dict:
     reports = {}
     for seed in grid.seeds:
         folder = seed_dir(grid.run_dir, seed)
-        if (folder / "run.json").exists():
+        if RunLayout(folder, folder).has_run():
             reports[seed] = build_report(folder, primary=primary)
     summary = seeds_summary(grid, reports) if len(reports) > 1 else None
     done = len(status) - len(missing)

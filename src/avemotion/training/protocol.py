@@ -1,24 +1,30 @@
 """The protocol (SPEC 3 and 5): a run's folds, its stages and their settings hashes, which clips a
-stage trains and selects on, refits, and the run folder's records (run.json, fold manifests).
-The engine that trains a stage is training.engine; where files live is avemotion.run_layout.
+stage trains and selects on, refits, and what the run folder records (run.json, fold manifests).
 
-A stage is done when its metrics.json holds the expected settings hash; a stage with a last.ckpt
+The protocol plans; it does not train. `plan` yields each stage of a model on a fold as a frozen
+`Stage` (its clips, actors, settings, hash, selection rule, where its weights start from), and
+training.run executes it with the engine (training.engine). Where files live and what they hold
+is avemotion.run_layout's.
+
+A stage is done when its results hold the expected settings hash; a stage with a last.ckpt
 resumes from it. With `refit`, every stage X is followed by "X-refit": trained on all training
 actors (train + val) for the epoch count X selected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from avemotion.config import PreprocessConfig
 from avemotion.data.cache import cache_identity
 from avemotion.data.datasets import Extent
-from avemotion.data.folds import Fold, check_folds, make_folds, write_fold_manifests
+from avemotion.data.folds import Fold, check_folds, make_folds
 from avemotion.errors import ConfigError
 from avemotion.registries import selection as selection_rules
-from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, base_stage, is_refit
+from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, RunRecord, StageStart, base_stage, is_refit
 from avemotion.training.engine import is_global_zero, launch_settings
 from avemotion.training.presets import (
     SCOPES,
@@ -29,7 +35,6 @@ from avemotion.training.presets import (
     settings_hash,
     stage_values,
 )
-from avemotion.utils.io import read_json, write_json
 
 
 @dataclass
@@ -165,13 +170,6 @@ def run_cache_identity(ctx: RunContext) -> str:
     return cache_identity(ctx.clips)
 
 
-def stage_clips(ctx: RunContext, fold: Fold, stage: str) -> str:
-    """A digest of the clips (ids and content) a stage trains on, selects on and is scored on."""
-    train, val = stage_ids(ctx, fold, stage)
-    return settings_hash({split: [[c, ctx.clips.get(c)] for c in sorted(ids)]
-                          for split, ids in (("train", train), ("val", val), ("test", fold.test_ids))})
-
-
 # ----------------------------------------------------------------------------------------- run.json
 
 
@@ -185,60 +183,63 @@ def run_settings(ctx: RunContext) -> dict:
 
 
 def write_run_json(ctx: RunContext, models: list[str]) -> None:
-    path = ctx.layout.run_json
+    """run.json: a new run's record, or an existing run's checked (same settings, same cache) and
+    its models extended."""
     settings = run_settings(ctx)
-    previous_models: list[str] = []
-    if path.exists():
-        old = read_json(path)
-        old_settings = {k: old.get(k) for k in settings}
+    previous_models: tuple[str, ...] = ()
+    if ctx.layout.has_run():
+        old = ctx.layout.read_run()
+        old_settings = old.settings()
         if old_settings != settings:
             raise ConfigError(
                 f"{ctx.run_dir} holds a run with other settings ({', '.join(_diff_keys(old_settings, settings))}); "
                 f"use a new --out folder (or the same settings to resume)"
             )
-        previous_models = old.get("models", [])
+        previous_models = old.models
         check_same_cache(ctx, old)
-    doc = {
-        **settings,
-        "settings_hash": settings_hash(settings),
-        "models": previous_models + [m for m in models if m not in previous_models],
-        "preset": ctx.cfg.preset,
-        "selection": ctx.cfg.selection,
-        "optimistic": ctx.cfg.optimistic,
-        "legacy": ctx.cfg.legacy,
-        "refit": ctx.cfg.refit,
-        "label": run_label(ctx.cfg),  # "LEGACY, OPTIMISTIC", "OPTIMISTIC" or ""
-        "seed": ctx.cfg.seed,
-        "launch": launch_settings(ctx.cfg),
+    record = RunRecord(
+        training=settings["training"],
+        preprocess_hash=settings["preprocess_hash"],
+        folds=tuple(settings["folds"]),
+        settings_hash=settings_hash(settings),
+        models=previous_models + tuple(m for m in models if m not in previous_models),
+        preset=ctx.cfg.preset,
+        selection=ctx.cfg.selection,
+        optimistic=ctx.cfg.optimistic,
+        legacy=ctx.cfg.legacy,
+        refit=ctx.cfg.refit,
+        label=run_label(ctx.cfg),
+        seed=ctx.cfg.seed,
+        launch=launch_settings(ctx.cfg),
         # which settings decide what (presets.SCOPES): readers such as evaluation.seeds compare
         # runs by it without importing training
-        "scopes": {scope: list(scope_names(scope)) for scope in SCOPES},
-        "preprocess": ctx.preprocess.to_dict(),
+        scopes={scope: list(scope_names(scope)) for scope in SCOPES},
+        preprocess=ctx.preprocess.to_dict(),
         # where the data came from (read only by `evaluate` without --data), and the unimodal
         # folder relative to the run, so that a copied run stays whole (run_layout)
-        "cache": str(ctx.cache_path.resolve()),
-        "cache_identity": run_cache_identity(ctx),  # its clips' ids and content (a run is bound to it)
+        cache=str(ctx.cache_path.resolve()),
+        cache_identity=run_cache_identity(ctx),  # its clips' ids and content (a run is bound to it)
         # what each clip of the cache holds, whatever it is called: `evaluate --corpus` leaves out
         # clips of another corpus that are these (data.cache.content_key)
-        "content_keys": sorted(ctx.content_keys),
-        "unimodal_dir": ctx.layout.recorded_unimodal_dir(),
-        "partial": ctx.partial,  # None: the complete corpus (or one whose extent is not declared)
-        "labels": list(ctx.cache.labels),  # the class names, in label order
-        "speakers": {str(a): n for a, n in sorted(ctx.speakers.items())},  # actor id -> name, if named
-        "dataset": ctx.dataset,  # the adapter that read the corpus: the paper's figures are RAVDESS's
-        "face_sources": ctx.face_sources,
-    }
+        content_keys=tuple(sorted(ctx.content_keys)),
+        unimodal_dir=ctx.layout.recorded_unimodal_dir(),
+        partial=ctx.partial,
+        labels=tuple(ctx.cache.labels),
+        speakers={str(a): n for a, n in sorted(ctx.speakers.items())},
+        dataset=ctx.dataset,  # the adapter that read the corpus: the paper's figures are RAVDESS's
+        face_sources=ctx.face_sources,
+    )
     if is_global_zero():
-        write_json(path, doc)
+        ctx.layout.write_run(record)
 
 
-def check_same_cache(ctx: RunContext, old: dict) -> None:
+def check_same_cache(ctx: RunContext, old: RunRecord) -> None:
     """A run folder is bound to the cache it was trained on: another corpus with the same settings
     (even the same clip names) would otherwise reuse every finished stage. Runs from before the
     binding was recorded are bound now."""
-    found = old.get("cache_identity")
+    found = old.cache_identity
     if found is not None and found != run_cache_identity(ctx):
-        raise ConfigError(f"{ctx.run_dir} was trained on another cache ({old.get('cache')}); this cache holds "
+        raise ConfigError(f"{ctx.run_dir} was trained on another cache ({old.cache}); this cache holds "
                           f"other clips or other content: use a new --out folder")
 
 
@@ -255,10 +256,46 @@ def _diff_keys(old: dict, new: dict) -> list[str]:
 def write_manifests(ctx: RunContext, records: list[dict]) -> None:
     """RUN/folds/fold_K.json through the data layer's writer (actors and clip ids per split)."""
     if is_global_zero():
-        write_fold_manifests(ctx.folds, records, ctx.layout.folds_dir)
+        ctx.layout.write_manifests(ctx.folds, records)
 
 
 # ----------------------------------------------------------------------------------------- stages
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage, planned in full before it runs (`plan_stage`); training.run executes it.
+    Everything a stage trains on, selects on, is scored on and is identified by is here, once."""
+
+    fold: int
+    name: str  # its folder: a model ("video", "audio" or a fusion model), or "<that>-refit"
+    model: str  # the model of the run this stage serves (a unimodal stage is shared by all)
+    train_ids: tuple[str, ...]
+    val_ids: tuple[str, ...]  # () for a refit or a rule that uses no validation actors
+    test_ids: tuple[str, ...]
+    train_actors: tuple[int, ...]
+    test_actors: tuple[int, ...]
+    settings: Mapping  # what its hash covers (read-only)
+    hash: str  # settings_hash(settings): a finished stage is reused only with the same
+    clips: str  # a digest of its clips' ids and content, per split
+    rule: str  # the selection rule that chooses its checkpoint (a refit keeps its last epoch)
+    init: str  # "unimodal": the fold's unimodal stages; "own": built here (random, or Kinetics)
+
+    @property
+    def base(self) -> str:
+        return base_stage(self.name)
+
+    @property
+    def is_refit(self) -> bool:
+        return is_refit(self.name)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.settings["epochs"])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.settings["batch_size"])
 
 
 def stages_for(model_name: str, cfg: TrainConfig) -> list[str]:
@@ -270,7 +307,28 @@ def stages_for(model_name: str, cfg: TrainConfig) -> list[str]:
     return stages + [s + REFIT for s in stages] if cfg.refit else stages
 
 
-def stage_ids(ctx: RunContext, fold: Fold, stage: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def plan(ctx: RunContext, fold: Fold, model_name: str) -> Iterator[Stage]:
+    """The stages of `model_name` on `fold`, in order. A generator: a refit is planned once its
+    selection stage has run, since the epoch count that stage selected is part of the refit."""
+    for name in stages_for(model_name, ctx.cfg):
+        yield plan_stage(ctx, fold, name, model_name)
+
+
+def plan_stage(ctx: RunContext, fold: Fold, name: str, model_name: str) -> Stage:
+    train, val = _split_ids(ctx, fold, name)
+    settings = stage_settings(ctx, fold, name, model_name)
+    clips = settings_hash({split: [[c, ctx.clips.get(c)] for c in sorted(ids)]
+                           for split, ids in (("train", train), ("val", val), ("test", fold.test_ids))})
+    own = base_stage(name) in UNIMODAL or ctx.cfg.recipe == "end-to-end"
+    return Stage(fold=fold.index, name=name, model=model_name, train_ids=tuple(train), val_ids=tuple(val),
+                 test_ids=tuple(fold.test_ids), train_actors=tuple(_train_actors(fold, name)),
+                 test_actors=tuple(fold.test_actors), settings=MappingProxyType(settings),
+                 hash=settings_hash(settings), clips=clips,
+                 rule=selection_rules.REFIT_STAGE_RULE if is_refit(name) else ctx.cfg.selection,
+                 init="own" if own else "unimodal")
+
+
+def _split_ids(ctx: RunContext, fold: Fold, stage: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(training clip ids, validation clip ids) of a stage."""
     if is_refit(stage):
         return fold.train_ids + fold.val_ids, ()  # the epoch count is fixed: nothing to validate on
@@ -279,7 +337,7 @@ def stage_ids(ctx: RunContext, fold: Fold, stage: str) -> tuple[tuple[str, ...],
     return fold.train_ids, fold.val_ids  # a rule without validation has no validation actors, so no clips
 
 
-def train_actors(fold: Fold, stage: str) -> list[int]:
+def _train_actors(fold: Fold, stage: str) -> list[int]:
     return sorted(fold.train_actors + fold.val_actors) if is_refit(stage) else list(fold.train_actors)
 
 
@@ -295,11 +353,10 @@ def refit_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> 
     """The selection stage's settings on train + val actors, for the epoch count it selected."""
     base = base_stage(stage)
     selected = stage_settings(ctx, fold, base, model_name)
-    best = ctx.stage_dir(fold, base) / "best.json"
-    if not best.exists():
-        raise ConfigError(f"{stage}: the selection stage {best.parent} has not finished")
-    epochs = int(read_json(best)["epoch"]) + 1  # epochs are counted from 0
-    fold_actors = {"test": list(fold.test_actors), "val": [], "train": train_actors(fold, stage)}
+    if not ctx.layout.is_done(fold.index, base):
+        raise ConfigError(f"{stage}: the selection stage {ctx.layout.stage_dir(fold.index, base)} has not finished")
+    epochs = int(ctx.layout.checkpoint_meta(fold.index, base)["epoch"]) + 1  # epochs are counted from 0
+    fold_actors = {"test": list(fold.test_actors), "val": [], "train": _train_actors(fold, stage)}
     return dict(selected, stage=stage, fold=fold_actors, epochs=epochs, selection="refit",
                 refit_of=settings_hash(selected))
 
@@ -315,41 +372,36 @@ def selection_settings(ctx: RunContext, fold: Fold, stage: str, model_name: str)
     return {**data, **model, **stage_values(ctx.cfg, stage, unimodal)}
 
 
-def stage_done(path: Path, expected_hash: str, clips: str | None = None) -> bool:
-    """Whether the stage in `path` is finished with these settings; ConfigError when it finished
-    with other settings or on other clips (`clips`: stage_clips; stages from before it was recorded
-    are judged on their settings)."""
-    metrics, best = path / "metrics.json", path / "best.json"
-    if not (metrics.exists() and best.exists()):
+def stage_done(layout: RunLayout, stage: Stage) -> bool:
+    """Whether `stage` is finished with its settings; ConfigError when its folder finished with
+    other settings or on other clips (stages from before clips were recorded are judged on their
+    settings)."""
+    if not layout.is_done(stage.fold, stage.name):
         return False
-    doc = read_json(metrics)
-    found = doc.get("settings_hash")
-    if found != expected_hash:
+    found = layout.read_result(stage.fold, stage.name)
+    path = layout.stage_dir(stage.fold, stage.name)
+    if found.settings_hash != stage.hash:
         raise ConfigError(
-            f"{path} was trained with other settings (hash {found} != {expected_hash}); "
+            f"{path} was trained with other settings (hash {found.settings_hash} != {stage.hash}); "
             f"use another output or unimodal folder"
         )
-    check_clips(path, doc.get("clips"), clips)
+    _check_clips(path, found.clips, stage.clips)
     return True
 
 
-def check_clips(path: Path, found: str | None, clips: str | None) -> None:
+def _check_clips(path: Path, found: str | None, clips: str | None) -> None:
     if found is not None and clips is not None and found != clips:
         raise ConfigError(f"{path} was trained on other clips (another cache or corpus); use another output or unimodal folder")
 
 
-def check_stage_start(path: Path, settings: dict, digest: str, clips: str | None = None) -> None:
-    """A half-trained stage may only be resumed with the settings (and clips) it started with."""
-    marker = path / "stage.json"
-    if marker.exists():
-        doc = read_json(marker)
-        if doc.get("settings_hash") != digest:
+def check_stage_start(layout: RunLayout, stage: Stage, clips: bool = True) -> None:
+    """A half-trained stage may only be resumed with the settings (and clips) it started with;
+    a new one records them. `clips`: False for an import, which records no clips."""
+    started = layout.read_start(stage.fold, stage.name)
+    if started is not None:
+        if started.settings_hash != stage.hash:
+            path = layout.stage_dir(stage.fold, stage.name)
             raise ConfigError(f"{path} holds a partial stage with other settings; remove it or use another folder")
-        check_clips(path, doc.get("clips"), clips)
+        _check_clips(layout.stage_dir(stage.fold, stage.name), started.clips, stage.clips if clips else None)
     elif is_global_zero():
-        write_json(marker, {"settings_hash": digest, "settings": settings, **({"clips": clips} if clips else {})})
-
-
-def selection_rule(ctx: RunContext, stage: str) -> str:
-    """How a stage's checkpoint is chosen: a refit keeps its last epoch."""
-    return selection_rules.REFIT_STAGE_RULE if is_refit(stage) else ctx.cfg.selection
+        layout.write_start(stage.fold, stage.name, StageStart(stage.hash, dict(stage.settings), stage.clips if clips else None))

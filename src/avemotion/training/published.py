@@ -17,8 +17,8 @@ from pathlib import Path
 
 from avemotion.errors import ConfigError
 from avemotion.registries import selection as selection_rules
-from avemotion.training.presets import get_preset, run_label, settings_hash
-from avemotion.utils.io import file_sha256, write_json
+from avemotion.training.presets import get_preset, run_label
+from avemotion.utils.io import file_sha256
 
 ACTORS_PER_FOLD = 4  # the published protocol: fold k tests actors 4k-3 .. 4k
 
@@ -68,31 +68,31 @@ def load_fold(ctx, source: Path, fold, role: str):
 
 
 def write_stage(ctx, fold, role: str, model, path: Path) -> Path:
-    """best.safetensors/best.json (marked imported), stage.json, and metrics.json on the test fold."""
+    """best.safetensors/best.json (marked imported), stage.json, and the stage's results on the test fold."""
     import torch
 
     from avemotion.evaluation.metrics import score_predictions
     from avemotion.models.checkpoint import save_checkpoint
-    from avemotion.training.protocol import check_stage_start, stage_settings
+    from avemotion.run_layout import StageResult
+    from avemotion.training.protocol import check_stage_start, plan_stage
     from avemotion.training.run import predict_clips
 
-    out = ctx.stage_dir(fold, role)
-    settings = stage_settings(ctx, fold, role, role)
-    digest = settings_hash(settings)
-    if (out / "metrics.json").exists():
+    stage = plan_stage(ctx, fold, role, role)
+    out = ctx.layout.stage_dir(fold.index, role)
+    if ctx.layout.has_result(fold.index, role):
         raise ConfigError(f"{out} already holds a finished stage; remove it to import the published one")
-    check_stage_start(out, settings, digest)
+    check_stage_start(ctx.layout, stage, clips=False)
     imported = {"file": str(path.resolve()), "sha256": file_sha256(path), "published_fold": fold.index + 1}
-    meta = {"fold": fold.index, "stage": role, "settings_hash": digest, "init": None, "epoch": None,
+    meta = {"fold": fold.index, "stage": role, "settings_hash": stage.hash, "init": None, "epoch": None,
             "selection": "imported", "imported": imported}
-    save_checkpoint(model, out / "best", preprocess=ctx.preprocess, extra=meta)
-    preds = predict_clips(ctx, model, fold.test_ids, "cuda" if torch.cuda.is_available() else "cpu", role)
-    write_json(out / "metrics.json", {
-        **meta, "scored": "imported checkpoint", "optimistic": True, "legacy": ctx.cfg.legacy,
-        "label": run_label(ctx.cfg), "selection_metrics": None, "test_actors": list(fold.test_actors),
+    save_checkpoint(model, ctx.layout.best(fold.index, role), preprocess=ctx.preprocess, extra=meta)
+    preds = predict_clips(ctx, model, stage.test_ids, "cuda" if torch.cuda.is_available() else "cpu", role)
+    ctx.layout.write_result(StageResult(
+        **meta, scored="imported checkpoint", optimistic=True, legacy=ctx.cfg.legacy,
+        label=run_label(ctx.cfg), selection_metrics=None, test_actors=stage.test_actors,
         # what the published networks were trained on: the fold's non-test actors
-        "train_actors": list(fold.train_actors), "train_clips": len(fold.train_ids),
-        "labels": list(ctx.cache.labels), "metrics": score_predictions(preds, names=ctx.cache.labels), "predictions": preds,
-    })
+        train_actors=tuple(fold.train_actors), train_clips=len(fold.train_ids),
+        labels=tuple(ctx.cache.labels), metrics=score_predictions(preds, names=ctx.cache.labels), predictions=tuple(preds),
+    ))
     ctx.log(f"fold {fold.index} {role}: imported {path}")
     return out

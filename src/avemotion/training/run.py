@@ -16,21 +16,18 @@ from avemotion.data.folds import Fold
 from avemotion.errors import ConfigError
 from avemotion.models.registry import check_input_contract, uses_video
 from avemotion.registries import selection as selection_rules
-from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, base_stage, is_refit
+from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, StageResult
 from avemotion.training import engine
 from avemotion.training.protocol import (
     RunContext,
+    Stage,
     build_folds,
     check_complete,
     check_stage_start,
+    plan,
     select_folds,
-    selection_rule,
-    stage_clips,
     stage_done,
-    stage_ids,
-    stage_settings,
     stages_for,
-    train_actors,
     write_manifests,
     write_run_json,
 )
@@ -41,10 +38,8 @@ from avemotion.training.presets import (
     check_legacy_cache,
     model_config_for,
     run_label,
-    settings_hash,
     typed_model_config,
 )
-from avemotion.utils.io import read_json, write_json
 
 __all__ = ["open_run", "select_folds", "train_model", "stages_for"]
 
@@ -146,53 +141,52 @@ def train_model(ctx: RunContext, model_name: str, folds: list[Fold]) -> dict[int
     """Every stage of `model_name` on every fold (skipping finished ones); returns its stage dirs."""
     out = {}
     for fold in folds:
-        for stage in stages_for(model_name, ctx.cfg):
-            path = run_stage(ctx, fold, stage, model_name)
+        for stage in plan(ctx, fold, model_name):
+            path = run_stage(ctx, stage)
         out[fold.index] = path
     return out
 
 
-def run_stage(ctx: RunContext, fold: Fold, stage: str, model_name: str) -> Path:
+def run_stage(ctx: RunContext, stage: Stage) -> Path:
+    """Execute one planned stage: reuse it when done, else train (or resume) and score it."""
     import lightning as L
 
-    path = ctx.stage_dir(fold, stage)
-    settings = stage_settings(ctx, fold, stage, model_name)
-    digest, clips = settings_hash(settings), stage_clips(ctx, fold, stage)
-    if stage_done(path, digest, clips):
-        ctx.log(f"fold {fold.index} {stage}: done, reusing {path}")
+    path = ctx.layout.stage_dir(stage.fold, stage.name)
+    label = f"fold {stage.fold} {stage.name}"
+    if stage_done(ctx.layout, stage):
+        ctx.log(f"{label}: done, reusing {path}")
         return path
-    check_stage_start(path, settings, digest, clips)
-    resume = (path / "last.ckpt").exists()
-    n_train = len(stage_ids(ctx, fold, stage)[0])
-    ctx.log(f"fold {fold.index} {stage}: {'resuming' if resume else 'training'} "
-            f"({n_train} train clips of {len(train_actors(fold, stage))} actors, {settings['epochs']} epochs)")
+    check_stage_start(ctx.layout, stage)
+    resume = ctx.layout.last_checkpoint(stage.fold, stage.name).exists()
+    ctx.log(f"{label}: {'resuming' if resume else 'training'} "
+            f"({len(stage.train_ids)} train clips of {len(stage.train_actors)} actors, {stage.epochs} epochs)")
     # Seed before building: the weight init must not depend on what ran earlier in this process.
     L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
-    model, init_report = build_stage_model(ctx, fold, stage)
-    meta = {"fold": fold.index, "stage": stage, "settings_hash": digest, "clips": clips, "init": init_report,
-            "labels": list(ctx.cache.labels)}  # the class names, in the checkpoint's meta (predict)
-    trainer = fit_stage(ctx, fold, stage, path, model, meta, settings, resume)
-    doc = score_stage(ctx, fold, stage, path, meta, trainer)
-    m = doc["metrics"]
-    rule = f"{selection_rules.REFIT}: last epoch" if is_refit(stage) else ctx.cfg.selection
-    actors = [ctx.speakers.get(a, a) for a in fold.test_actors]  # the corpus's names, else the ids
+    model, init_report = build_stage_model(ctx, stage)
+    meta = {"fold": stage.fold, "stage": stage.name, "settings_hash": stage.hash, "clips": stage.clips,
+            "init": init_report, "labels": list(ctx.cache.labels)}  # the class names, in the checkpoint's meta (predict)
+    trainer = fit_stage(ctx, stage, model, meta, resume)
+    result = score_stage(ctx, stage, meta, trainer)
+    m = result.metrics
+    rule = f"{selection_rules.REFIT}: last epoch" if stage.is_refit else stage.rule
+    actors = [ctx.speakers.get(a, a) for a in stage.test_actors]  # the corpus's names, else the ids
     scored = f"test actors {actors}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
-    ctx.log(f"fold {fold.index} {stage}: epoch {doc['epoch']} selected ({rule}); {scored}")
+    ctx.log(f"{label}: epoch {result.epoch} selected ({rule}); {scored}")
     return path
 
 
-def build_stage_model(ctx: RunContext, fold: Fold, stage: str):
+def build_stage_model(ctx: RunContext, stage: Stage):
     """The stage's model and its initialisation record (None: random init), refusing a partial one."""
-    name = base_stage(stage)
+    name = stage.base
     config = {} if name in UNIMODAL else model_config_for(ctx.cfg, name)
     if name == "audio" and ctx.cfg.mfcc_norm == "train":
         config["mfcc_norm"] = True
     model = build_model(name, ctx.cfg, config, len(ctx.cache.labels))
     if getattr(model, "mfcc_norm", None) is not None:
-        fit_mfcc_norm(ctx, model, stage_ids(ctx, fold, stage)[0])
-    if name in UNIMODAL or ctx.cfg.recipe == "end-to-end":
+        fit_mfcc_norm(ctx, model, stage.train_ids)
+    if stage.init == "own":
         return model, init_kinetics(ctx, model, name)
-    return model, init_unimodal(ctx, fold, model, REFIT if is_refit(stage) else "")
+    return model, init_unimodal(ctx, stage.fold, model, REFIT if stage.is_refit else "")
 
 
 def fit_mfcc_norm(ctx: RunContext, model, train_ids) -> None:
@@ -204,18 +198,17 @@ def fit_mfcc_norm(ctx: RunContext, model, train_ids) -> None:
     model.mfcc_norm.fit(torch.from_numpy(mfccs))
 
 
-def init_unimodal(ctx: RunContext, fold: Fold, model, suffix: str) -> dict:
+def init_unimodal(ctx: RunContext, fold: int, model, suffix: str) -> dict:
     """Two-stage recipe: the fold's video and audio stages (their refits for a refit) -> `model`."""
     from avemotion.models.checkpoint import load_checkpoint
     from avemotion.models.weights import coverage, unimodal_prefixes
 
-    paths = {role: ctx.stage_dir(fold, role + suffix) for role in UNIMODAL}
-    video, _ = load_checkpoint(paths["video"] / "best")
-    audio, _ = load_checkpoint(paths["audio"] / "best")
+    stems = {role: ctx.layout.best(fold, role + suffix) for role in UNIMODAL}
+    (video, video_meta), (audio, audio_meta) = (load_checkpoint(stems[role]) for role in UNIMODAL)
     report = model.load_unimodal(video, audio, strict=not ctx.cfg.allow_partial_init)
-    return {"source": "unimodal", "from": {r: str(p) for r, p in paths.items()}, **report.to_dict(),
+    return {"source": "unimodal", "from": {r: str(p.parent) for r, p in stems.items()}, **report.to_dict(),
             "coverage": coverage(model, report, unimodal_prefixes(model)),
-            "imported": any(read_json(p / "best.json").get("imported") for p in paths.values())}
+            "imported": any(meta.get("imported") for meta in (video_meta, audio_meta))}
 
 
 def init_kinetics(ctx: RunContext, model, stage: str) -> dict | None:
@@ -229,54 +222,55 @@ def init_kinetics(ctx: RunContext, model, stage: str) -> dict | None:
             "coverage": coverage(model.video_encoder, report, ("",))}
 
 
-def fit_stage(ctx, fold, stage, path, model, meta, settings, resume):
+def fit_stage(ctx: RunContext, stage: Stage, model, meta: dict, resume: bool):
     from avemotion.evaluation.scoring import pools_over_batch
     from avemotion.training.datamodule import FoldDataModule
     from avemotion.training.module import AVLightningModule
 
     cfg = ctx.cfg
+    path = ctx.layout.stage_dir(stage.fold, stage.name)
     lit = AVLightningModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay, label_smoothing=cfg.label_smoothing,
                             lr_schedule=cfg.lr_schedule, channels_last=engine.on_cuda_or(cfg.channels_last),
                             compile=engine.on_cuda_or(cfg.compile), num_classes=model.num_classes)
-    train_ids, val_ids = stage_ids(ctx, fold, stage)
     data = FoldDataModule(
-        ctx.cache, train_ids, val_ids, batch_size=settings["batch_size"],
+        ctx.cache, stage.train_ids, stage.val_ids, batch_size=stage.batch_size,
         num_workers=cfg.num_workers, augment=cfg.augment, seed=cfg.seed,
         crop_on_device=engine.on_cuda_or(cfg.crop_on_device), preload=cfg.preload, video=uses_video(model),
         audio_augment=cfg.audio_augment, speaker_norm=ctx.speaker_norm, pooled_eval=pools_over_batch(model),
     )
     with engine.quiet(not ctx.progress):
-        trainer = engine.make_trainer(path, settings["epochs"], stage_callbacks(ctx, path, stage, meta),
+        trainer = engine.make_trainer(path, stage.epochs, stage_callbacks(ctx, stage, meta),
                                       precision=cfg.precision, deterministic=cfg.deterministic,
-                                      progress=ctx.progress, validate=bool(val_ids),
+                                      progress=ctx.progress, validate=bool(stage.val_ids),
                                       strategy=engine.ddp_strategy(model))
-    ckpt = str(path / "last.ckpt") if resume else None
+    ckpt = str(ctx.layout.last_checkpoint(stage.fold, stage.name)) if resume else None
     with engine.interrupt_as_keyboard(trainer), engine.quiet(not ctx.progress):
         trainer.fit(lit, datamodule=data, ckpt_path=ckpt)
     return trainer
 
 
-def stage_callbacks(ctx: RunContext, path: Path, stage: str, meta: dict) -> list:
+def stage_callbacks(ctx: RunContext, stage: Stage, meta: dict) -> list:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from avemotion.training.callbacks import EpochLine, EpochSeed, SelectBest
 
     # filename "last" + top-1 without monitor: Lightning overwrites last.ckpt after every epoch
     # (after SelectBest ran, so its state is inside).
-    last = ModelCheckpoint(dirpath=path, filename="last", save_top_k=1, enable_version_counter=False)
+    last = ctx.layout.last_checkpoint(stage.fold, stage.name)
+    keep_last = ModelCheckpoint(dirpath=last.parent, filename=last.stem, save_top_k=1, enable_version_counter=False)
     # a line per epoch unless Lightning's bars (--progress) already show it
-    lines = [] if ctx.progress else [EpochLine(f"fold {meta['fold']} {stage}", ctx.log)]
+    lines = [] if ctx.progress else [EpochLine(f"fold {stage.fold} {stage.name}", ctx.log)]
     return [
         EpochSeed(ctx.cfg.seed),
-        SelectBest(path / "best", selection_rule(ctx, stage), ctx.preprocess, meta),
-        last,
+        SelectBest(ctx.layout.best(stage.fold, stage.name), stage.rule, ctx.preprocess, meta),
+        keep_last,
         *lines,
         *ctx.extra_callbacks,
     ]
 
 
-def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
-    """Score the selected checkpoint once on the test fold; write metrics.json; drop last.ckpt.
+def score_stage(ctx: RunContext, stage: Stage, meta: dict, trainer) -> StageResult:
+    """Score the selected checkpoint once on the test fold; write its results; drop last.ckpt.
 
     Under refit the selection stage is scored as in a `val` run (both are decided on training
     actors only, before the test fold is looked at); the report of a refit run shows the refit."""
@@ -284,47 +278,47 @@ def score_stage(ctx, fold, stage, path, meta, trainer) -> dict:
     from avemotion.models.checkpoint import load_checkpoint
 
     trainer.strategy.barrier()  # rank 0 may still be writing the last best.safetensors
-    model, best_meta = load_checkpoint(path / "best")
+    model, best_meta = load_checkpoint(ctx.layout.best(stage.fold, stage.name))
     device = trainer.strategy.root_device
     with engine.quiet(not ctx.progress):
-        preds = predict_clips(ctx, model, fold.test_ids, device, base_stage(stage))
+        preds = predict_clips(ctx, model, stage.test_ids, device, stage.base)
         # The final epoch's weights too: the rule "last" is fixed before training, so it is an
         # honest figure of every stage; on 20 actors (test-legacy) it is exactly what a `last` run
         # would score, since EpochSeed makes training independent of the validation loop.
-        last_preds = predict_clips(ctx, trainer.lightning_module.model, fold.test_ids, device, base_stage(stage))
-    doc = {
-        "fold": fold.index,
-        "stage": stage,
-        "settings_hash": meta["settings_hash"],
-        "clips": meta["clips"],  # stage_clips: the clips it trained, selected and was scored on
-        "selection": selection_rules.REFIT if is_refit(stage) else ctx.cfg.selection,
-        "scored": selection_rules.REFIT if is_refit(stage) else "selected checkpoint",
-        "optimistic": ctx.cfg.optimistic,
-        "legacy": ctx.cfg.legacy,
-        "label": run_label(ctx.cfg),
-        "epoch": best_meta.get("epoch"),
-        "epochs_trained": trainer.current_epoch,
-        "selection_metrics": best_meta.get("selection_metrics"),
-        "init": meta.get("init"),
-        "engine": engine.engine_used(ctx.cfg, trainer),
-        "test_actors": list(fold.test_actors),
-        "train_actors": train_actors(fold, stage),
-        "train_clips": len(stage_ids(ctx, fold, stage)[0]),
-        "labels": meta["labels"],
-        "metrics": score_predictions(preds, names=meta["labels"]),
-        "predictions": preds,
-        "last_epoch": {"epoch": trainer.current_epoch - 1, "metrics": score_predictions(last_preds, names=meta["labels"]),
-                       "predictions": last_preds},
-    }
-    batches = eval_batches(ctx, model, stage, preds, list(stage_ids(ctx, fold, stage)[1]), best_meta.get("epoch"))
-    if batches is not None:  # recorded only where the batches change the predictions
-        doc["eval_batches"] = batches
+        last_preds = predict_clips(ctx, trainer.lightning_module.model, stage.test_ids, device, stage.base)
+    names = meta["labels"]
+    result = StageResult(
+        fold=stage.fold,
+        stage=stage.name,
+        settings_hash=stage.hash,
+        clips=stage.clips,  # the clips it trained, selected and was scored on
+        selection=selection_rules.REFIT if stage.is_refit else ctx.cfg.selection,
+        scored=selection_rules.REFIT if stage.is_refit else "selected checkpoint",
+        optimistic=ctx.cfg.optimistic,
+        legacy=ctx.cfg.legacy,
+        label=run_label(ctx.cfg),
+        epoch=best_meta.get("epoch"),
+        epochs_trained=trainer.current_epoch,
+        selection_metrics=best_meta.get("selection_metrics"),
+        init=meta.get("init"),
+        engine=engine.engine_used(ctx.cfg, trainer),
+        test_actors=stage.test_actors,
+        train_actors=stage.train_actors,
+        train_clips=len(stage.train_ids),
+        labels=tuple(names),
+        metrics=score_predictions(preds, names=names),
+        predictions=tuple(preds),
+        last_epoch={"epoch": trainer.current_epoch - 1, "metrics": score_predictions(last_preds, names=names),
+                    "predictions": last_preds},
+        # recorded only where the batches change the predictions
+        eval_batches=eval_batches(ctx, model, stage, preds, best_meta.get("epoch")),
+    )
     if trainer.is_global_zero:
-        write_json(path / "metrics.json", doc)
+        ctx.layout.write_result(result)
         with contextlib.suppress(FileNotFoundError):
-            (path / "last.ckpt").unlink()
+            ctx.layout.last_checkpoint(stage.fold, stage.name).unlink()
     trainer.strategy.barrier()
-    return doc
+    return result
 
 
 def predict_clips(ctx: RunContext, model, clip_ids, device, model_name: str = "") -> list[dict]:
@@ -339,13 +333,14 @@ def predict_clips(ctx: RunContext, model, clip_ids, device, model_name: str = ""
     return predict_cached(model, loader, device)
 
 
-def eval_batches(ctx: RunContext, model, stage: str, preds: list[dict], val_ids, epoch) -> dict | None:
+def eval_batches(ctx: RunContext, model, stage: Stage, preds: list[dict], epoch) -> dict | None:
     """How a batch-pooled model's evaluation batches were drawn (None for any other model): the
     test clips in scoring order, and the validation order of the selected epoch."""
     from avemotion.evaluation.scoring import pools_over_batch, shuffled_order
 
     if not pools_over_batch(model):
         return None
+    val_ids = stage.val_ids
     val = [val_ids[i] for i in shuffled_order(len(val_ids), ctx.cfg.seed, epoch)] if val_ids and epoch is not None else []
-    return {"shuffled": True, "seed": ctx.cfg.seed, "batch_size": batch_size_for(ctx.cfg, base_stage(stage)),
+    return {"shuffled": True, "seed": ctx.cfg.seed, "batch_size": batch_size_for(ctx.cfg, stage.base),
             "test": [p["clip_id"] for p in preds], "selected_epoch_validation": val}
