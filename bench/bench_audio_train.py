@@ -122,7 +122,7 @@ def engine_epochs(cache, ids, args) -> float:
     with tempfile.TemporaryDirectory() as out:
         # 6 folds of 4 actors, 4 validation actors: fold 0 trains on 16 actors (960 clips)
         train("audio", cache.path, out, preset="paper", folds=[0], epochs=args.epochs + 1, batch_size=args.batch,
-              num_workers=0, callbacks=[timer], log=lambda *a, **k: None)
+              num_workers=0, callbacks=[timer])
     return float(np.median(timer.times[1:]))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,23 @@ from avemotion.config import PreprocessConfig
 # 4 actors (2 male, 2 female) x 8 emotions, one statement and repetition: 15 clips per actor, 60 in all.
 SYNTH_ACTORS = 4
 SMALL_CONFIG = PreprocessConfig(num_frames=8, frame_size=48)
+
+
+@pytest.fixture(autouse=True)
+def _avemotion_logging():
+    """Each test starts and ends with the "avemotion" logger as a library user has it: what a CLI run
+    in this process set up (cli.main: its own handler, not propagated) is undone, so that caplog,
+    on the root logger, sees the library's lines."""
+    _library_logging()
+    yield
+    _library_logging()
+
+
+def _library_logging() -> None:
+    logger = logging.getLogger("avemotion")
+    logger.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +110,7 @@ def speech_run(speech_subset_prepared, tmp_path_factory):
 
     _, cache = speech_subset_prepared
     out = tmp_path_factory.mktemp("speech_run")
-    report = train("audio", cache.path, out, preset="small", folds=[0, 1], n_folds=4, n_val=1, epochs=20,
-                   log=lambda *a, **k: None)
+    report = train("audio", cache.path, out, preset="small", folds=[0, 1], n_folds=4, n_val=1, epochs=20)
     return report, out
 
 

@@ -17,7 +17,6 @@ from avemotion.errors import ConfigError
 from avemotion.evaluation.cross import score_run_on
 
 IEMOCAP = ["neutral", "happy", "sad", "angry"]
-QUIET = dict(log=lambda *a, **k: None)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def iemocap_run(iemocap_cache, tmp_path_factory):
     from avemotion.training import train
 
     out = tmp_path_factory.mktemp("iemocap_run")
-    train("audio", iemocap_cache.path, out, preset="small", folds=[0, 1], epochs=2, **QUIET)
+    train("audio", iemocap_cache.path, out, preset="small", folds=[0, 1], epochs=2)
     return out
 
 
@@ -46,12 +45,12 @@ def ravdess_run(prepared_cache, tmp_path_factory):
     from avemotion.training import train
 
     out = tmp_path_factory.mktemp("ravdess_run")
-    train("audio", prepared_cache.path, out, preset="small", folds=[0], n_val=1, epochs=2, **QUIET)
+    train("audio", prepared_cache.path, out, preset="small", folds=[0], n_val=1, epochs=2)
     return out
 
 
 def test_a_4_class_run_scores_the_shared_classes_of_an_8_class_corpus(iemocap_run, prepared_cache):
-    report = score_run_on(iemocap_run, prepared_cache.path, **QUIET)
+    report = score_run_on(iemocap_run, prepared_cache.path)
     audio = report["models"]["audio"]
     assert audio["labels"] == IEMOCAP and audio["model_labels"] == IEMOCAP
     names = [prepared_cache.labels[r["label"]] for r in prepared_cache.records()]
@@ -70,7 +69,7 @@ def test_an_8_class_run_chooses_among_the_shared_classes_of_a_4_class_corpus(rav
     from avemotion.evaluation.scoring import cached_clip_loader, predict_cached
     from avemotion.models.checkpoint import load_checkpoint
 
-    report = score_run_on(ravdess_run, iemocap_cache.path, **QUIET)
+    report = score_run_on(ravdess_run, iemocap_cache.path)
     audio = report["models"]["audio"]
     assert audio["labels"] == IEMOCAP and audio["model_labels"] == list(EMOTIONS) and audio["left_out"] == {}
     # the same checkpoint's unrestricted probabilities: the choice is their argmax over the 4 shared
@@ -86,7 +85,7 @@ def test_an_8_class_run_chooses_among_the_shared_classes_of_a_4_class_corpus(rav
 
 def test_a_run_is_not_cross_scored_on_its_own_corpus(iemocap_run, iemocap_cache):
     with pytest.raises(ConfigError, match="every clip is one of the run's own"):
-        score_run_on(iemocap_run, iemocap_cache.path, **QUIET)
+        score_run_on(iemocap_run, iemocap_cache.path)
 
 
 def test_cli_evaluate_corpus_prints_the_shared_classes_and_what_was_left_out(iemocap_run, prepared_cache):

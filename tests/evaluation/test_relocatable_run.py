@@ -2,6 +2,7 @@
 the run folder it is given (issue: `evaluate` on a copy rewrote the original's metrics.json)."""
 
 import json
+import logging
 import shutil
 
 from avemotion.evaluation.rescore import evaluate_run
@@ -18,13 +19,13 @@ def test_evaluate_on_a_copy_rewrites_the_copy_and_never_the_original(speech_run,
     before = _metrics_bytes(original)
     copy = shutil.copytree(original, tmp_path / "copy")
     assert json.loads((copy / "run.json").read_text())["unimodal_dir"] == "."
-    evaluate_run(copy, cache.path, log=lambda *a: None)
+    evaluate_run(copy, cache.path)
     assert _metrics_bytes(original) == before  # not one byte of the original changed
     rescored = [json.loads(b) for b in _metrics_bytes(copy).values()]
     assert rescored and all(doc.get("rescored") for doc in rescored)
 
 
-def test_evaluate_never_writes_into_a_shared_unimodal_folder(speech_run, speech_subset_prepared, tmp_path):
+def test_evaluate_never_writes_into_a_shared_unimodal_folder(speech_run, speech_subset_prepared, tmp_path, caplog):
     """A run whose audio stages live in a folder shared with other runs (--unimodal-dir): the run
     reads them there, and `evaluate` leaves them as they are."""
     _, original = speech_run
@@ -39,8 +40,9 @@ def test_evaluate_never_writes_into_a_shared_unimodal_folder(speech_run, speech_
     (run / "run.json").write_text(json.dumps(dict(doc, unimodal_dir="../../shared_unimodal")))
     assert RunLayout.read(run).unimodal_root == run / "../../shared_unimodal"
     before = _metrics_bytes(shared)
-    said = []
-    report = evaluate_run(run, cache.path, log=said.append)
+    with caplog.at_level(logging.INFO, logger="avemotion"):
+        report = evaluate_run(run, cache.path)
+    said = caplog.messages
     assert _metrics_bytes(shared) == before
     assert said and all("outside the run folder" in line for line in said)
     assert report["models"]["audio"]["n_clips"] > 0  # the report still reads the shared stages

@@ -3,6 +3,7 @@ even with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; the user gets one line naming the 
 
 from __future__ import annotations
 
+import logging
 import re
 
 import lightning as L
@@ -60,7 +61,7 @@ class StopAt(L.Callback):
             raise KeyboardInterrupt
 
 
-def test_a_genuine_last_ckpt_resumes_weights_only_to_the_same_result(prepared_cache, tmp_path, monkeypatch):
+def test_a_genuine_last_ckpt_resumes_weights_only_to_the_same_result(prepared_cache, tmp_path, monkeypatch, caplog):
     """The whole of Lightning's resume state (loops, optimizer, callbacks) loads weights-only: a
     killed stage resumes (even under TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1) to the uninterrupted result."""
     from avemotion.training import train
@@ -68,14 +69,14 @@ def test_a_genuine_last_ckpt_resumes_weights_only_to_the_same_result(prepared_ca
 
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     settings = dict(preset="small", folds="0", n_folds=2, n_val=1, epochs=3, unimodal_epochs=3, lr_schedule="cosine")
-    train("audio", prepared_cache.path, tmp_path / "whole", log=lambda *a: None, **settings)
+    train("audio", prepared_cache.path, tmp_path / "whole", **settings)
     stop = StopAt(2)
     with pytest.raises(KeyboardInterrupt):
-        train("audio", prepared_cache.path, tmp_path / "killed", callbacks=[stop], log=lambda *a: None, **settings)
+        train("audio", prepared_cache.path, tmp_path / "killed", callbacks=[stop], **settings)
     assert stop.fired and (tmp_path / "killed" / "fold_0" / "audio" / "last.ckpt").exists()
-    said = []
-    train("audio", prepared_cache.path, tmp_path / "killed", log=said.append, **settings)
-    assert any("resuming" in line for line in said)
+    with caplog.at_level(logging.INFO, logger="avemotion"):
+        train("audio", prepared_cache.path, tmp_path / "killed", **settings)
+    assert any("resuming" in line for line in caplog.messages)
     whole, resumed = (read_json(tmp_path / run / "fold_0" / "audio" / "metrics.json") for run in ("whole", "killed"))
     assert resumed["epoch"] == whole["epoch"]
     assert [p["probs"] for p in resumed["predictions"]] == [p["probs"] for p in whole["predictions"]]

@@ -71,8 +71,7 @@ def trained_run(tmp_path_factory):
     report = prepare(root / "corpus", root / "cache", TEST_PREPROCESS, workers=1)
     assert not report.failed, report.failed
     # 3 folds of 2 actors: fold 0 tests actors 1-2, validates on 2 and trains on the other 2
-    train("cfn_sr", report.cache, root / "run", preset="small", folds=[0], n_folds=3, n_val=2, epochs=15, unimodal_epochs=15,
-          log=lambda *args: None)
+    train("cfn_sr", report.cache, root / "run", preset="small", folds=[0], n_folds=3, n_val=2, epochs=15, unimodal_epochs=15)
     # a clear message when training itself did not learn, before any timeline assertion
     scores = read_json(root / "run" / "fold_0" / "cfn_sr" / "metrics.json")["metrics"]
     assert scores["accuracy"] >= 0.75, f"the fixture's CFN-SR did not learn happy vs sad: {scores['accuracy']}"

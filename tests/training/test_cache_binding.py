@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -37,14 +38,14 @@ def other_content(cache, out):
 @pytest.fixture(scope="module")
 def first_run(prepared_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("bound") / "run"
-    train("audio", prepared_cache.path, out, log=lambda *a: None, **SETTINGS)
+    train("audio", prepared_cache.path, out, **SETTINGS)
     return out
 
 
-def test_the_same_cache_reuses_the_finished_stage(first_run, prepared_cache):
-    said = []
-    train("audio", prepared_cache.path, first_run, log=said.append, **SETTINGS)
-    assert any("done, reusing" in line for line in said)
+def test_the_same_cache_reuses_the_finished_stage(first_run, prepared_cache, caplog):
+    with caplog.at_level(logging.INFO, logger="avemotion"):
+        train("audio", prepared_cache.path, first_run, **SETTINGS)
+    assert any("done, reusing" in line for line in caplog.messages)
 
 
 def test_a_run_folder_refuses_another_cache_with_the_same_clip_names(first_run, prepared_cache, tmp_path):
@@ -52,7 +53,7 @@ def test_a_run_folder_refuses_another_cache_with_the_same_clip_names(first_run, 
     assert other.clip_ids() == prepared_cache.clip_ids() and other.config.hash() == prepared_cache.config.hash()
     before = (first_run / "run.json").read_bytes()
     with pytest.raises(ConfigError, match="another cache") as err:
-        train("audio", other.path, first_run, log=lambda *a: None, **SETTINGS)
+        train("audio", other.path, first_run, **SETTINGS)
     assert "\n" not in str(err.value)
     assert (first_run / "run.json").read_bytes() == before  # nothing rewritten
 
@@ -60,5 +61,5 @@ def test_a_run_folder_refuses_another_cache_with_the_same_clip_names(first_run, 
 def test_a_shared_unimodal_folder_refuses_stages_of_other_clips(first_run, prepared_cache, tmp_path):
     other = other_content(prepared_cache, tmp_path / "other_cache")
     with pytest.raises(ConfigError, match="other clips") as err:
-        train("cfn_sr", other.path, tmp_path / "new", unimodal_dir=first_run, log=lambda *a: None, **SETTINGS)
+        train("cfn_sr", other.path, tmp_path / "new", unimodal_dir=first_run, **SETTINGS)
     assert "\n" not in str(err.value) and "fold_0" in str(err.value)

@@ -7,6 +7,7 @@ A worker killed mid-cell, a failing cell, a cell held by another launcher, and t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -33,12 +34,8 @@ SETTINGS = dict(preset="small", n_folds=2, n_val=1, epochs=1, unimodal_epochs=1,
 THREADS = 1  # the same torch thread count in every process: CPU results may depend on it
 
 
-def quiet(*args, **kwargs):
-    pass
-
-
 def plan(out: Path, cache, seeds=(0, 1), models=MODELS, **extra):
-    return plan_grid(out, cache.path, list(models), seeds=list(seeds), threads=THREADS, log=quiet, **{**SETTINGS, **extra})
+    return plan_grid(out, cache.path, list(models), seeds=list(seeds), threads=THREADS, **{**SETTINGS, **extra})
 
 
 def cell_docs(run: Path) -> dict[str, dict]:
@@ -55,7 +52,7 @@ def cell_docs(run: Path) -> dict[str, dict]:
 def sequential_grid(prepared_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("grid") / "sequential"
     grid = plan(out, prepared_cache)
-    summary = run_sequential(out, log=quiet)
+    summary = run_sequential(out)
     return out, grid, summary
 
 
@@ -71,7 +68,7 @@ def test_plan_and_sequential_run(sequential_grid):
         run = json.loads((out / f"seed_{seed}" / "run.json").read_text())
         assert run["seed"] == seed and run["models"] == MODELS
     # gather: the reports from the files alone, and the summary over seeds
-    result = gather(out, log=quiet)
+    result = gather(out)
     assert not result["missing"] and set(result["reports"]) == {0, 1}
     assert set(result["seeds"]) >= set(MODELS) and (out / "seeds.md").exists()
     assert result["seeds"]["averaging"]["seeds"] == [0, 1]
@@ -79,16 +76,17 @@ def test_plan_and_sequential_run(sequential_grid):
     docs = cell_docs(out)
     assert docs["seed_0/fold_0/video"]["predictions"] != docs["seed_1/fold_0/video"]["predictions"]
     # a rerun trains nothing
-    again = run_sequential(out, log=quiet)
+    again = run_sequential(out)
     assert again["results"] == {} and set(again["cells"].values()) == {"done"}
 
 
-def test_local_pool_gives_identical_cells(sequential_grid, prepared_cache, tmp_path):
+def test_local_pool_gives_identical_cells(sequential_grid, prepared_cache, tmp_path, caplog):
     reference, _, _ = sequential_grid
     out = tmp_path / "pool"
     plan(out, prepared_cache)
-    lines = []
-    summary = run_local(out, workers=2, log=lines.append)
+    with caplog.at_level(logging.INFO, logger="avemotion"):
+        summary = run_local(out, workers=2)
+    lines = caplog.messages
     assert set(summary["cells"].values()) == {"done"}
     assert {r["where"].split(",")[0] for r in summary["results"].values()} == {"worker 0", "worker 1"}
     assert any("[16/16 done" in line for line in lines)
@@ -99,7 +97,7 @@ def test_submitit_debug_executor_gives_identical_cells(sequential_grid, prepared
     reference, _, _ = sequential_grid
     out = tmp_path / "debug"
     plan(out, prepared_cache)
-    summary = run_submitit_local(out, debug=True, log=quiet)
+    summary = run_submitit_local(out, debug=True)
     assert set(summary["cells"].values()) == {"done"}
     assert cell_docs(out) == cell_docs(reference)
 
@@ -110,7 +108,7 @@ def test_submitit_local_executor_gives_identical_cells(sequential_grid, prepared
     reference, _, _ = sequential_grid
     out = tmp_path / "local"
     plan(out, prepared_cache, seeds=(1,), folds="1")
-    summary = run_submitit_local(out, workers=2, log=quiet)
+    summary = run_submitit_local(out, workers=2)
     assert set(summary["cells"].values()) == {"done"}
     assert all(r["where"].startswith("job ") for r in summary["results"].values())
     expected = {k: v for k, v in cell_docs(reference).items() if k.startswith("seed_1/fold_1/")}
@@ -124,7 +122,7 @@ def test_a_worker_killed_mid_cell_leaves_the_grid_resumable(prepared_cache, tmp_
     video = grid.cell("s0-f0-video")
     lock, stage = grid.lock(video), grid.stage_dir(video)
     summary = {}
-    thread = threading.Thread(target=lambda: summary.update(run_local(out, workers=1, log=quiet)))
+    thread = threading.Thread(target=lambda: summary.update(run_local(out, workers=1)))
     thread.start()
     killed = None
     deadline = time.time() + 120
@@ -143,7 +141,7 @@ def test_a_worker_killed_mid_cell_leaves_the_grid_resumable(prepared_cache, tmp_
     status = grid_status(load_grid(out))
     assert status["s0-f0-video"]["state"] == "failed" and status["s0-f0-averaging"]["state"] == "pending"
     assert lock.exists()  # the dead worker's lock: stale, taken over by the rerun
-    rerun = run_sequential(out, log=quiet)
+    rerun = run_sequential(out)
     assert set(rerun["results"]) == {"s0-f0-video", "s0-f0-averaging"}  # only the missing cells
     assert rerun["results"]["s0-f0-video"]["trained"] == ["video"]
     assert set(rerun["cells"].values()) == {"done"} and not lock.exists()
@@ -161,7 +159,7 @@ def test_a_failing_cell_fails_alone_with_its_reason(sequential_grid, tmp_path):
                   "seed_1/fold_1/concat_fc"):
         shutil.rmtree(out / stage)
     (out / "seed_0/fold_1/video/best.safetensors").write_bytes(b"not a checkpoint")  # a bad checkpoint
-    summary = run_sequential(out, log=quiet)
+    summary = run_sequential(out)
     failed = {c for c, s in summary["cells"].items() if s == "failed"}
     assert failed == {"s0-f1-averaging", "s0-f1-concat_fc"}
     assert "best.safetensors" in summary["results"]["s0-f1-averaging"]["reason"]
@@ -181,7 +179,7 @@ def test_a_failing_cell_fails_alone_with_its_reason(sequential_grid, tmp_path):
     assert "missing 2 cell(s): s0-f1-averaging, s0-f1-concat_fc" in gathered.output
     assert (out / "seed_0" / "report.md").exists()
     # a rerun retries only what is not done (and fails again, the checkpoint being still bad)
-    again = run_sequential(out, log=quiet)
+    again = run_sequential(out)
     assert set(again["results"]) == {"s0-f1-averaging", "s0-f1-concat_fc"}
 
 
@@ -196,12 +194,12 @@ def test_a_cell_held_by_another_launcher_is_not_trained_twice(sequential_grid, t
     cell = grid.cell("s1-f1-concat_fc")
     grid.lock(cell).parent.mkdir()
     assert take_lock(grid.lock(cell)) is None  # another launcher (this process) trains it
-    summary = run_sequential(out, log=quiet)
+    summary = run_sequential(out)
     assert summary["cells"]["s1-f1-concat_fc"] == "elsewhere"
     assert not (out / "seed_1/fold_1/concat_fc/metrics.json").exists()
     assert cell_status(grid, cell)["state"] == "running"
     grid.lock(cell).unlink()
-    assert run_sequential(out, log=quiet)["cells"]["s1-f1-concat_fc"] == "done"
+    assert run_sequential(out)["cells"]["s1-f1-concat_fc"] == "done"
 
 
 def test_slurm_arrays_dependency_and_requeue_through_submitit(sequential_grid, tmp_path, monkeypatch):
@@ -229,7 +227,7 @@ def test_slurm_arrays_dependency_and_requeue_through_submitit(sequential_grid, t
     config = tmp_path / "slurm.yaml"
     config.write_text("partition: gpu\naccount: lab\ntime_min: 600\nsetup: [module load cuda]\n")
     opts = slurm_options(config, array_parallelism=4, time_min=300)
-    result = submit_slurm(out, opts, log=quiet)
+    result = submit_slurm(out, opts)
     assert result["unimodal"] == "4200" and result["fusion"] == "4201"
     assert result["jobs"]["s0-f0-video"] == "4200_0" and result["jobs"]["s1-f1-concat_fc"] == "4201_7"
     first, second = (scripts / "0.sh").read_text(), (scripts / "1.sh").read_text()
@@ -287,5 +285,5 @@ def test_ctrl_c_stops_the_local_pool_and_the_same_command_continues(prepared_cac
     assert cell_status(grid, grid.cell("s0-f0-audio"))["state"] == "pending"
     assert not (stage / "cell.lock").exists()
     assert json.loads(grid.state_file(grid.cell("s0-f0-audio")).read_text())["state"] == "stopped"
-    again = run_sequential(out, log=quiet)  # any launcher continues it
+    again = run_sequential(out)  # any launcher continues it
     assert again["cells"] == {"s0-f0-audio": "done"}

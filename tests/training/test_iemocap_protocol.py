@@ -5,6 +5,7 @@ the corpus's protocol, taken without --n-folds / --n-val), CFN-SR and TACFN trai
 own 4 class names and speaker names, which the checkpoints record for `predict`."""
 
 import json
+import logging
 
 import pytest
 
@@ -25,10 +26,32 @@ def iemocap_run(tmp_path_factory):
                      workers=1)
     assert not report.failed, report.failed
     out = tmp_path_factory.mktemp("iemocap_run")
-    said = []
-    run = train_many(["cfn_sr", "tacfn"], report.cache, out, preset="small", epochs=2, unimodal_epochs=2,
-                     log=said.append)
-    return report, run, out, said
+    said = Said()  # a module fixture: no caplog
+    with said:
+        run = train_many(["cfn_sr", "tacfn"], report.cache, out, preset="small", epochs=2, unimodal_epochs=2)
+    return report, run, out, said.lines
+
+
+class Said(logging.Handler):
+    """The avemotion lines said within the block."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+    def __enter__(self):
+        logger = logging.getLogger("avemotion")
+        self.level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+
+    def __exit__(self, *exc):
+        logger = logging.getLogger("avemotion")
+        logger.removeHandler(self)
+        logger.setLevel(self.level)
 
 
 def test_folds_leave_one_session_out(iemocap_run):
@@ -51,8 +74,8 @@ def test_explicit_fold_options_override_the_corpus_protocol(iemocap_run):
     from avemotion.training.api import corpus_folds
 
     report = iemocap_run[0]
-    assert corpus_folds(report.cache, {}, log=lambda *a: None) == {"n_folds": 5, "n_val": 2}
-    assert corpus_folds(report.cache, {"n_folds": 10, "n_val": None}, log=lambda *a: None) == {"n_val": 2}
+    assert corpus_folds(report.cache, {}) == {"n_folds": 5, "n_val": 2}
+    assert corpus_folds(report.cache, {"n_folds": 10, "n_val": None}) == {"n_val": 2}
 
 
 @pytest.mark.parametrize("model", ["cfn_sr", "tacfn"])

@@ -17,7 +17,7 @@ from avemotion.training import train
 from avemotion.utils.io import read_json
 
 # 8 actors: 4 outer folds of 2 test actors; "val" holds out 2 of the other 6.
-BASE = dict(preset="small", folds="0", n_folds=4, n_val=2, batch_size=8, log=lambda *a: None)
+BASE = dict(preset="small", folds="0", n_folds=4, n_val=2, batch_size=8)
 
 
 def clips_of(cache, actors) -> int:

@@ -21,7 +21,6 @@ import pytest
 from avemotion.config import PreprocessConfig
 from avemotion.utils.io import read_json
 
-QUIET = dict(log=lambda *a, **k: None)
 
 # ----------------------------------------------------------------- 1: real voices, audio only
 
@@ -60,7 +59,7 @@ def speech_run(ravdess_speech_dir, tmp_path_factory):
     assert result.exit_code == 0, result.output
     cache = open_cache(base / "cache")
     out = base / "run"
-    report = train("audio", cache.path, out, preset="small", n_folds=3, n_val=1, epochs=3, **QUIET)
+    report = train("audio", cache.path, out, preset="small", n_folds=3, n_val=1, epochs=3)
     return speaker_of, result.output, cache, report, out
 
 
@@ -198,7 +197,7 @@ def av_run(synth_corpus, tmp_path_factory):
     cache = open_cache(prepared.cache)
     out = base / "run"
     report = train("cfn_sr", cache.path, out, preset="small", n_folds=len(AV_SPEAKERS), n_val=1, epochs=2,
-                   unimodal_epochs=2, **QUIET)
+                   unimodal_epochs=2)
     return speaker_of, prepared, cache, report, out
 
 

@@ -25,8 +25,7 @@ def _without(cache, tmp_path, actor: int | None = None, clips: int = 0):
 
 
 def _train(cache, out, n_folds=4, **kw):
-    return train("audio", cache.path, out, preset="small", folds=[0], n_folds=n_folds, n_val=1, epochs=1,
-                 log=lambda *a, **k: None, **kw)
+    return train("audio", cache.path, out, preset="small", folds=[0], n_folds=n_folds, n_val=1, epochs=1, **kw)
 
 
 def test_a_cache_missing_an_actor_is_refused_in_one_line(prepared_cache, tmp_path):

@@ -30,7 +30,7 @@ class ValOrder(L.Callback):
 def pooled_run(train_cache, tmp_path_factory):
     seen = ValOrder()
     out = tmp_path_factory.mktemp("pooled") / "run"
-    train("cfn_sr", train_cache.path, out, callbacks=[seen], log=lambda *a: None,
+    train("cfn_sr", train_cache.path, out, callbacks=[seen],
           model_config={"attention": "batch_sum"}, **SETTINGS)
     return out, seen
 
@@ -59,7 +59,7 @@ def test_test_batches_are_shuffled_and_recorded(pooled_run, train_cache, tmp_pat
     assert [p["clip_id"] for p in doc["predictions"]] == scored  # predictions in scoring order
     # reproducible: the same run into another folder draws and scores the same batches
     again = tmp_path / "again"
-    train("cfn_sr", train_cache.path, again, log=lambda *a: None, model_config={"attention": "batch_sum"}, **SETTINGS)
+    train("cfn_sr", train_cache.path, again, model_config={"attention": "batch_sum"}, **SETTINGS)
     other = read_json(again / "fold_0" / "cfn_sr" / "metrics.json")
     assert other["eval_batches"] == doc["eval_batches"]
     assert [p["probs"] for p in other["predictions"]] == [p["probs"] for p in doc["predictions"]]
@@ -71,7 +71,7 @@ def test_evaluate_scores_a_pooled_model_in_the_recorded_batches(pooled_run, trai
     out, _ = pooled_run
     path = out / "fold_0" / "cfn_sr" / "metrics.json"
     before = read_json(path)
-    evaluate_run(out, train_cache.path, log=lambda *a: None)
+    evaluate_run(out, train_cache.path)
     after = read_json(path)
     assert [p["clip_id"] for p in after["predictions"]] == before["eval_batches"]["test"]
     flat = [[x for p in doc["predictions"] for x in p["probs"]] for doc in (before, after)]

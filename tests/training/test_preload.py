@@ -107,7 +107,7 @@ def test_ddp_shards_the_preloaded_loader_like_any_other(prepared_cache):
 
 def test_training_with_preload_gives_the_same_model(prepared_cache, tmp_path):
     # 4 actors: 2 outer folds of 2, 1 validation and 1 training actor; the video network sees the crops
-    settings = dict(preset="small", folds="0", n_folds=2, n_val=1, epochs=2, batch_size=4, seed=3, log=lambda *a: None)
+    settings = dict(preset="small", folds="0", n_folds=2, n_val=1, epochs=2, batch_size=4, seed=3)
     docs = {}
     for preload in ("off", "on"):
         out = tmp_path / preload

@@ -126,8 +126,7 @@ def test_a_speaker_normalised_run_scores_with_the_test_speakers_own_statistics_a
 
     _, cache = speech_subset_prepared
     out = tmp_path / "run"
-    train("audio", cache.path, out, preset="small", folds=[0], n_folds=4, n_val=1, epochs=2, mfcc_norm="speaker",
-          log=lambda *a, **k: None)
+    train("audio", cache.path, out, preset="small", folds=[0], n_folds=4, n_val=1, epochs=2, mfcc_norm="speaker")
     manifest = read_json(out / "folds" / "fold_0.json")
     model, _ = load_checkpoint(out / "fold_0" / "audio" / "best")
     assert model.mfcc_norm is None  # the statistics belong to the speakers, not to the model
@@ -216,8 +215,7 @@ def test_mfcc_norm_is_fitted_on_the_training_clips_only_and_the_last_epoch_is_sc
 
     _, cache = speech_subset_prepared
     out = tmp_path / "run"
-    train("audio", cache.path, out, preset="small", folds=[0], n_folds=4, n_val=1, epochs=2, mfcc_norm="train",
-          log=lambda *a, **k: None)
+    train("audio", cache.path, out, preset="small", folds=[0], n_folds=4, n_val=1, epochs=2, mfcc_norm="train")
     manifest = read_json(out / "folds" / "fold_0.json")
     model, _ = load_checkpoint(out / "fold_0" / "audio" / "best")
     train_mfcc = torch.from_numpy(np.stack([cache.load(c)[1] for c in manifest["train"]]))

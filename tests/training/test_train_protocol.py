@@ -8,6 +8,7 @@ within a few minutes on 2 CPU cores.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -170,7 +171,7 @@ def test_run_json_records_names_and_face_sources_so_a_copied_run_crops_as_traine
     assert predict_detector(read_run(copy)) == "dlib68"
 
 
-def test_killed_run_resumes_to_the_same_result(run_dir, train_cache, tmp_path):
+def test_killed_run_resumes_to_the_same_result(run_dir, train_cache, tmp_path, caplog):
     """Fusion stage only, on the first run's unimodal networks: fold 0 completes, fold 1 is killed
     at the start of epoch 2; the rerun skips fold 0, resumes fold 1 from last.ckpt, and both folds
     end with exactly the uninterrupted run's predictions."""
@@ -184,8 +185,9 @@ def test_killed_run_resumes_to_the_same_result(run_dir, train_cache, tmp_path):
     assert (out / "fold_1" / "cfn_sr" / "last.ckpt").exists()
     assert not (out / "fold_1" / "cfn_sr" / "metrics.json").exists()
 
-    logs = []
-    report = train("cfn_sr", train_cache.path, out, unimodal_dir=first, log=logs.append, **SETTINGS)
+    with caplog.at_level(logging.INFO, logger="avemotion"):
+        report = train("cfn_sr", train_cache.path, out, unimodal_dir=first, **SETTINGS)
+    logs = caplog.messages
     assert any("fold 0 cfn_sr: done" in line for line in logs)
     assert any("fold 1 cfn_sr: resuming" in line for line in logs)
     for k in (0, 1):
@@ -236,7 +238,7 @@ def test_evaluate_rescores_to_the_same_metrics(run_dir):
 
     out, report = run_dir
     before = read_json(out / "fold_1" / "cfn_sr" / "metrics.json")
-    again = evaluate_run(out, log=lambda *a: None)
+    again = evaluate_run(out)
     after = read_json(out / "fold_1" / "cfn_sr" / "metrics.json")
     assert after["rescored"] is True
     assert [p["pred"] for p in after["predictions"]] == [p["pred"] for p in before["predictions"]]
@@ -267,8 +269,7 @@ def test_reproduce_compares_models_on_identical_folds(run_dir, train_cache, tmp_
 
     first, _ = run_dir
     out = tmp_path / "reproduce"
-    report = train_many(["averaging", "cfn_sr"], train_cache.path, out, unimodal_dir=first, primary="cfn_sr",
-                        log=lambda *a: None, **SETTINGS)
+    report = train_many(["averaging", "cfn_sr"], train_cache.path, out, unimodal_dir=first, primary="cfn_sr", **SETTINGS)
     assert {"averaging", "cfn_sr", "video", "audio"} <= set(report["models"])
     comp = report["comparison"]
     assert comp["reference"] == "cfn_sr"

@@ -80,7 +80,7 @@ def run_grid(names: list[str], data: Path, out: Path, *, launcher: str | None, s
         print_status(out)
         return
     if gather:
-        _print_gather(grid_mod.gather(out, log=typer.echo))
+        _print_gather(grid_mod.gather(out))
         return
     if launcher not in launchers.LAUNCHERS:
         raise ConfigError(f"--launcher must be one of {', '.join(launchers.LAUNCHERS)}, got {launcher!r}")
@@ -92,7 +92,7 @@ def run_grid(names: list[str], data: Path, out: Path, *, launcher: str | None, s
     folds = train.pop("folds")
     unimodal_dir = train.pop("unimodal_dir")
     grid = grid_mod.plan_grid(out, data, names, seeds=seed_list, folds=folds, unimodal_dir=unimodal_dir,
-                              threads=threads, log=typer.echo, **train)
+                              threads=threads, **train)
     typer.echo(f"grid {out}: {len(grid.models)} model(s) x {len(grid.folds)} fold(s) x {len(grid.seeds)} seed(s): "
                f"{len(grid.cells)} cells")
     opts = launchers.slurm_options(slurm.pop("config"), **slurm)
@@ -102,9 +102,9 @@ def run_grid(names: list[str], data: Path, out: Path, *, launcher: str | None, s
         for script in launchers.slurm_scripts(out, opts):
             typer.echo(script)
         return
-    launchers.launch(out, launcher, workers=grid_workers, slurm=opts, log=typer.echo, progress=progress)
+    launchers.launch(out, launcher, workers=grid_workers, slurm=opts, progress=progress)
     if launcher != "slurm":  # a SLURM grid is gathered once its jobs ran: reproduce --gather
-        _print_gather(grid_mod.gather(out, log=typer.echo))
+        _print_gather(grid_mod.gather(out))
 
 
 def _print_gather(result: dict) -> None:

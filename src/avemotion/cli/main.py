@@ -20,6 +20,9 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Audio-video emotion recognition: CFN-SR, its fusion baselines and TACFN."""
+    from avemotion.utils.logs import setup_cli_logging
+
+    setup_cli_logging()  # the library's progress lines on stdout, from one process under DDP
 
 
 # One module per group of commands; each exposes register(app). Heavy imports live inside commands

@@ -114,9 +114,9 @@ def _print_report(report: dict) -> None:
     from rich.console import Console
 
     from avemotion.evaluation.report import fold_speakers, summary_table
-    from avemotion.training.engine import is_global_zero
+    from avemotion.utils.logs import speaks
 
-    if not is_global_zero():  # under DDP every rank builds the report; one prints it
+    if not speaks():  # under DDP every rank builds the report; one prints it (as one logs)
         return
 
     console = Console(file=sys.stdout)
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
 
         out = options.pop("out") or Path("runs") / model
         data = options.pop("data")
-        _print_report(train(model, data, out, log=typer.echo, **train_kwargs(options)))
+        _print_report(train(model, data, out, **train_kwargs(options)))
 
     @app.command("evaluate")
     def evaluate_cmd(
@@ -187,12 +187,12 @@ def register(app: typer.Typer) -> None:
 
             if data is not None:
                 raise ConfigError("--data re-scores the run's own corpus, --corpus scores another one: give one")
-            report = score_run_on(run_dir, corpus, batch_size=batch_size, log=typer.echo)
+            report = score_run_on(run_dir, corpus, batch_size=batch_size)
             typer.echo((Path(report["written"]) / "report.md").read_text(), nl=False)
             return
         from avemotion.evaluation.rescore import evaluate_run
 
-        _print_report(evaluate_run(run_dir, data, batch_size=batch_size, log=typer.echo))
+        _print_report(evaluate_run(run_dir, data, batch_size=batch_size))
 
     from avemotion.cli.grid import GRID_OPTIONS
 
@@ -224,7 +224,7 @@ def register(app: typer.Typer) -> None:
             grid["launcher"] = grid["launcher"] or "sequential"
             run_grid(names, data, out, **_grid_args(grid), train=train_kwargs(options))
             return
-        report = train_many(names, data, out, log=typer.echo, primary="cfn_sr" if "cfn_sr" in names else names[-1],
+        report = train_many(names, data, out, primary="cfn_sr" if "cfn_sr" in names else names[-1],
                             **train_kwargs(options))
         _print_report(report)
 
@@ -240,5 +240,5 @@ def register(app: typer.Typer) -> None:
         from avemotion.training.published import import_unimodal
 
         data = options.pop("data")
-        paths = import_unimodal(source, run, data, log=typer.echo, **train_kwargs(dict(options, progress=False)))
+        paths = import_unimodal(source, run, data, **train_kwargs(dict(options, progress=False)))
         typer.echo(f"imported {len(paths)} unimodal stages into {run}; train with the same options to fit the fusion stage")

@@ -12,6 +12,7 @@ RUN/cross/<dataset>-<cache identity>/ (report.json, report.md): two corpora neve
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from avemotion.errors import ConfigError
@@ -20,9 +21,10 @@ from avemotion.evaluation.report import scored_stages
 from avemotion.run_layout import RunLayout, RunRecord, read_run_folder, run_models
 from avemotion.utils.io import write_json, write_text
 
+logger = logging.getLogger(__name__)
 
-def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 16, device: str | None = None,
-                 log=print) -> dict:
+
+def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 16, device: str | None = None) -> dict:
     """Score the run's models on the cache `corpus`; returns (and writes) the cross-corpus report."""
     import torch
 
@@ -43,7 +45,7 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
         if len(seen) == len(records):
             raise ConfigError(f"{cache.path}: every clip is one of the run's own (e.g. {sorted(seen)[0]}); "
                               "`avemotion evaluate RUN` re-scores a run on its own corpus, --corpus is for another one")
-        log(f"{len(seen)} clips of {cache.path} are clips of the run's own corpus (same content): left out")
+        logger.info(f"{len(seen)} clips of {cache.path} are clips of the run's own corpus (same content): left out")
         records = [r for r in records if r["clip_id"] not in seen]
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     speaker_norm = speaker_mfcc_stats(cache) if run.mfcc_norm == "speaker" else None
@@ -53,8 +55,8 @@ def score_run_on(run_dir: str | Path, corpus: str | Path, *, batch_size: int = 1
         for k, stage in scored_stages(layout, run, name).items():
             folds[k] = score_clips(layout.best(k, stage), cache, records=records, batch_size=batch_size, device=device,
                                    speaker_norm=speaker_norm)
-            log(f"fold {k} {name}: accuracy {folds[k]['metrics']['accuracy']:.3f}, UAR {folds[k]['metrics']['uar']:.3f} "
-                f"on {folds[k]['metrics']['n']} clips")
+            logger.info(f"fold {k} {name}: accuracy {folds[k]['metrics']['accuracy']:.3f}, UAR {folds[k]['metrics']['uar']:.3f} "
+                        f"on {folds[k]['metrics']['n']} clips")
         if folds:
             models[name] = _model_entry(folds)
     report = {"run_dir": str(run_dir), "corpus": str(cache.path), "corpus_identity": identity, "dataset": dataset,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from avemotion.evaluation.metrics import score_predictions
 from avemotion.evaluation.report import build_report, scored_stages
 from avemotion.run_layout import RunLayout, RunRecord, read_run_folder, run_models
 
+logger = logging.getLogger(__name__)
 
-def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_size: int = 16, device: str | None = None, log=print) -> dict:
+
+def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_size: int = 16, device: str | None = None) -> dict:
     """Load best.safetensors of every finished stage, predict its fold's test manifest, rewrite its results."""
     from avemotion.data.cache import open_cache
 
@@ -40,10 +43,10 @@ def evaluate_run(run_dir: str | Path, cache: str | Path | None = None, *, batch_
         for k, stage in scored_stages(layout, run, name).items():
             path = layout.stage_dir(k, stage)
             if not layout.inside(path):  # a shared unimodal folder: evaluate writes only into its run
-                log(f"fold {k} {name}: in {path}, outside the run folder: kept as scored there")
+                logger.info(f"fold {k} {name}: in {path}, outside the run folder: kept as scored there")
                 continue
             rescore_stage(layout, clip_cache, k, stage, batch_size, device, speaker_norm, seed=run.seed)
-            log(f"fold {k} {name}: re-scored")
+            logger.info(f"fold {k} {name}: re-scored")
     return build_report(run_dir, primary=(run.models or (None,))[-1])
 
 

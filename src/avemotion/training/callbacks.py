@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import random
@@ -18,6 +19,8 @@ from avemotion.errors import InputError
 from avemotion.models.checkpoint import save_checkpoint
 from avemotion.registries import selection as selection_rules
 from avemotion.utils.io import atomic_path
+
+logger = logging.getLogger(__name__)
 
 
 class EpochSeed(L.Callback):
@@ -49,10 +52,11 @@ class EpochLine(L.Callback):
     """One line per training epoch: `fold F STAGE: epoch E/N: loss L, val accuracy A, val UAR U (S s)`.
 
     The run's only sign of life between a stage's start and its score when Lightning's progress
-    bars are off (the default, and useless in a log file); printed by the first process only."""
+    bars are off (the default, and useless in a log file); shown by the first process only
+    (utils.logs.RankZeroFilter)."""
 
-    def __init__(self, label: str, log=print):
-        self.label, self.say = label, log
+    def __init__(self, label: str):
+        self.label = label
         self.started = 0.0
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -64,8 +68,6 @@ class EpochLine(L.Callback):
         # after this epoch's validation loop: callback_metrics hold its val_* and the epoch's train_loss
         import time
 
-        if not trainer.is_global_zero:
-            return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         parts = [f"loss {metrics['train_loss']:.3f}" if "train_loss" in metrics else "loss n/a"]
         if "val_acc" in metrics and not math.isnan(metrics["val_acc"]):
@@ -73,8 +75,8 @@ class EpochLine(L.Callback):
         if "val_uar" in metrics and not math.isnan(metrics["val_uar"]):
             parts.append(f"val UAR {metrics['val_uar']:.3f}")
         seconds = time.perf_counter() - self.started
-        self.say(f"{self.label}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: "
-                 f"{', '.join(parts)} ({seconds:.1f} s)")
+        logger.info(f"{self.label}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: "
+                    f"{', '.join(parts)} ({seconds:.1f} s)")
 
 
 class SelectBest(L.Callback):

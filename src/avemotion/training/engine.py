@@ -1,5 +1,5 @@
-"""The engine: the Lightning Trainer of a stage, precision, devices, DDP, determinism, and how a
-run speaks. Nothing here knows folds, stages or selection rules (that is training.protocol).
+"""The engine: the Lightning Trainer of a stage, precision, devices, DDP, determinism, and
+what Lightning prints (quiet). Nothing here knows folds, stages or selection rules (that is training.protocol).
 """
 
 from __future__ import annotations
@@ -10,19 +10,6 @@ import signal
 from pathlib import Path
 
 import torch
-
-
-def is_global_zero() -> bool:
-    """Whether this process speaks and writes for the run. Before the Trainer exists: torchrun /
-    SLURM set RANK; a single process has none."""
-    for var in ("RANK", "SLURM_PROCID"):
-        if var in os.environ:
-            return int(os.environ[var]) == 0
-    return True
-
-
-def silent(*args, **kwargs) -> None:
-    """The log of every process but the first under DDP."""
 
 
 def make_trainer(path: Path, epochs: int, callbacks: list, *, precision: str, deterministic: bool,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
@@ -32,7 +33,10 @@ from pathlib import Path
 
 from avemotion.errors import ConfigError
 from avemotion.run_layout import REFIT, UNIMODAL, RunLayout
+from avemotion.utils import logs
 from avemotion.utils.io import read_json, write_json
+
+logger = logging.getLogger(__name__)
 
 GRID_JSON = "grid.json"
 # the keys of grid.json that must not change under a grid's finished cells
@@ -100,13 +104,14 @@ class Grid:
     def log_file(self, cell: Cell) -> Path:
         return self.run_dir / "grid" / "logs" / f"{cell.id}.log"
 
-    def config(self, seed: int, log=None):
-        """The TrainConfig of the grid's seed-`seed` run (as train_many resolves it)."""
+    def config(self, seed: int):
+        """The TrainConfig of the grid's seed-`seed` run (as train_many resolves it; says the corpus's
+        folds, as train does)."""
         from avemotion.training.api import corpus_folds
         from avemotion.training.presets import get_preset
 
         overrides = {k: v for k, v in self.train.items() if k not in ("preset",)}
-        overrides = {**overrides, **corpus_folds(self.data, overrides, log or (lambda *a, **k: None))}
+        overrides = {**overrides, **corpus_folds(self.data, overrides)}
         return get_preset(self.train.get("preset", "small"), **overrides).replace(seed=seed)
 
     def to_dict(self) -> dict:
@@ -139,7 +144,7 @@ def plan_cells(models: list[str], folds: list[int], seeds: list[int], cfg) -> li
 
 def plan_grid(run_dir: str | Path, data: str | Path, models: list[str], *, seeds: list[int] | None = None,
               folds: str | list[int] = "all", unimodal_dir: str | Path | None = None, threads: int | None = None,
-              log=print, **train) -> Grid:
+              **train) -> Grid:
     """Check everything once (open each seed's run as train_many would: cache, options, folds; this
     writes its run.json and fold manifests), write RUN/grid.json, and return the grid. A grid folder
     is refused with other data or training options; models, folds, seeds and threads may change."""
@@ -152,7 +157,7 @@ def plan_grid(run_dir: str | Path, data: str | Path, models: list[str], *, seeds
     train = {k: v for k, v in train.items() if v is not None and k != "progress"}
     grid = Grid(run_dir, str(Path(data).resolve()), train, tuple(models), (), (), 
                 str(Path(unimodal_dir).resolve()) if unimodal_dir else None, threads, ())
-    base = grid.config(0, log)
+    base = grid.config(0)
     seeds = list(seeds) if seeds else [base.seed]
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds: {seeds} repeats a seed")
@@ -166,10 +171,10 @@ def plan_grid(run_dir: str | Path, data: str | Path, models: list[str], *, seeds
     fold_list: list[int] | None = None
     for seed in seeds:
         cfg = base.replace(seed=seed)
-        with _quiet_lock(grid.layout(seed)):
+        with _quiet_lock(grid.layout(seed)), logs.muted():  # said once above, not per seed
             ctx = open_run(grid.layout(seed).root, data, cfg, models=list(models),
                            unimodal_dir=grid.layout(seed).unimodal_root if unimodal_dir else None,
-                           folds=folds, log=lambda *a, **k: None)
+                           folds=folds)
         fold_list = [f.index for f in select_folds(ctx, folds)]
     grid = Grid(run_dir, grid.data, train, tuple(models), tuple(fold_list), tuple(seeds), grid.unimodal_dir, threads,
                 tuple(plan_cells(list(models), fold_list, seeds, base)))
@@ -281,30 +286,26 @@ def run_cell(run_dir: str | Path, ident: str, *, where: str | None = None, progr
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
     try:
-        with open(log_path, "a") as log_file:
-            def log(*args, **_):
-                log_file.write(" ".join(str(a) for a in args) + "\n")
-                log_file.flush()
-
-            log(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {cell.id} on {where}")
+        with logs.to_file(log_path):  # the cell's lines, its stages' included, go to its log alone
+            logger.info(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {cell.id} on {where}")
             record_state(grid, cell, "running", where=where, pid=os.getpid(), host=socket.gethostname(), started=start)
             try:
                 train_lock = grid.layout(cell.seed).lock
                 if train_lock.exists() and (other := live_holder(train_lock)):
                     raise ConfigError(f"a plain training into {train_lock.parent} is running in {other}")
-                trained, reused = _train_cell(grid, cell, log, progress)
+                trained, reused = _train_cell(grid, cell, progress)
             except KeyboardInterrupt:
-                log("stopped (interrupted); a rerun resumes it")
+                logger.info("stopped (interrupted); a rerun resumes it")
                 record_state(grid, cell, "stopped", where=where)
                 raise
             except Exception as err:  # noqa: BLE001 - a cell fails alone, with its reason
                 reason = failure_reason(err)
-                log(traceback.format_exc().rstrip())
-                log(f"FAILED: {reason}")
+                logger.info(traceback.format_exc().rstrip())
+                logger.info(f"FAILED: {reason}")
                 record_state(grid, cell, "failed", where=where, reason=reason, seconds=time.time() - start)
                 return {"cell": cell.id, "state": "failed", "reason": reason, "trained": [], "reused": []}
             seconds = time.time() - start
-            log(f"done in {seconds:.1f} s (trained {trained or 'nothing'}, reused {reused or 'nothing'})")
+            logger.info(f"done in {seconds:.1f} s (trained {trained or 'nothing'}, reused {reused or 'nothing'})")
             record_state(grid, cell, "done", where=where, seconds=seconds, trained=trained)
             return {"cell": cell.id, "state": "done", "trained": trained, "reused": reused,
                     "metrics": _metrics(grid, cell), "seconds": seconds, "where": where}
@@ -335,7 +336,7 @@ def release_lock(lock: Path) -> None:
             lock.unlink()
 
 
-def _train_cell(grid: Grid, cell: Cell, log, progress: bool) -> tuple[list[str], list[str]]:
+def _train_cell(grid: Grid, cell: Cell, progress: bool) -> tuple[list[str], list[str]]:
     """What train_many does for one model on one fold (run_stage per stage), for this cell's stages only."""
     from avemotion.training.protocol import plan_stage
     from avemotion.training.run import open_run, run_stage, select_folds
@@ -349,9 +350,11 @@ def _train_cell(grid: Grid, cell: Cell, log, progress: bool) -> tuple[list[str],
         if not cell_done(grid, other):
             raise ConfigError(f"needs cell {dep}, which is not done")
     layout = grid.layout(cell.seed)
-    ctx = open_run(layout.root, grid.data, grid.config(cell.seed), models=list(grid.models),
+    with logs.muted():  # the grid said the corpus's folds when it was planned
+        cfg = grid.config(cell.seed)
+    ctx = open_run(layout.root, grid.data, cfg, models=list(grid.models),
                    unimodal_dir=layout.unimodal_root if grid.unimodal_dir else None, progress=progress,
-                   folds=[cell.fold], log=log)
+                   folds=[cell.fold])
     fold = select_folds(ctx, [cell.fold])[0]
     trained, reused = [], []
     for stage in cell.stages:
@@ -369,7 +372,7 @@ def _metrics(grid: Grid, cell: Cell) -> dict:
 # ---------------------------------------------------------------------------------------- gather
 
 
-def gather(run_dir: str | Path, log=print) -> dict:
+def gather(run_dir: str | Path) -> dict:
     """Rebuild every seed folder's report from its files, the over-seeds summary when there are
     several seeds, and say which cells are missing. {"reports": {seed: report}, "missing": {...}}."""
     from avemotion.evaluation.report import build_report
@@ -385,8 +388,8 @@ def gather(run_dir: str | Path, log=print) -> dict:
             reports[seed] = build_report(folder, primary=primary)
     summary = seeds_summary(grid, reports) if len(reports) > 1 else None
     done = len(status) - len(missing)
-    log(f"grid {grid.run_dir}: {done} of {len(status)} cells done"
-        + (f"; missing: {', '.join(c + ' (' + s['state'] + ')' for c, s in missing.items())}" if missing else ""))
+    logger.info(f"grid {grid.run_dir}: {done} of {len(status)} cells done"
+                + (f"; missing: {', '.join(c + ' (' + s['state'] + ')' for c, s in missing.items())}" if missing else ""))
     return {"reports": reports, "missing": missing, "seeds": summary, "status": status}
 
 

@@ -14,6 +14,7 @@ is running skips the cells the other holds (the cell lock)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from pathlib import Path
@@ -21,14 +22,16 @@ from pathlib import Path
 from avemotion.errors import ConfigError
 from avemotion.training.grid import Grid, cell_done, load_grid, record_state, run_cell
 
+logger = logging.getLogger(__name__)
+
 LAUNCHERS = ("sequential", "local", "slurm", "submitit-local", "submitit-debug")
 
 
 class Progress:
     """The whole grid in one line per event: done / running / failed / pending."""
 
-    def __init__(self, grid: Grid, log=print):
-        self.grid, self.log = grid, log
+    def __init__(self, grid: Grid):
+        self.grid = grid
         self.state = {c.id: ("done" if cell_done(grid, c) else "pending") for c in grid.cells}
         self.results: dict[str, dict] = {}
 
@@ -40,7 +43,7 @@ class Progress:
         other = len(self.state) - sum(counts.values())
         head = (f"[{counts['done']}/{len(self.state)} done, {counts['running']} running, {counts['failed']} failed, "
                 f"{counts['pending']} pending{f', {other} skipped' if other else ''}]")
-        self.log(f"{head} {ident}: {line or state}")
+        logger.info(f"{head} {ident}: {line or state}")
 
     def summary(self) -> dict:
         return {"cells": dict(self.state), "results": self.results}
@@ -65,9 +68,9 @@ def _blocked(grid: Grid, cell, state: dict) -> str | None:
 # --------------------------------------------------------------------------------------- sequential
 
 
-def run_sequential(run_dir: str | Path, log=print, progress: bool = False) -> dict:
+def run_sequential(run_dir: str | Path, progress: bool = False) -> dict:
     grid = load_grid(run_dir)
-    prog = Progress(grid, log)
+    prog = Progress(grid)
     for cell in grid.cells:
         if prog.state[cell.id] == "done":
             continue
@@ -136,7 +139,7 @@ def _worker(index: int, run_dir: str, inbox, outbox, progress: bool) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_local(run_dir: str | Path, workers: int | None = None, log=print, progress: bool = False,
+def run_local(run_dir: str | Path, workers: int | None = None, progress: bool = False,
               poll_s: float = 0.2) -> dict:
     """One worker per visible GPU (each sees only its own), or `workers` CPU workers on a machine
     without one (`workers` above the GPU count shares the GPUs round-robin)."""
@@ -146,7 +149,7 @@ def run_local(run_dir: str | Path, workers: int | None = None, log=print, progre
     gpus = visible_devices()
     n = workers or max(1, len(gpus))
     devices = [gpus[i % len(gpus)] if gpus else "" for i in range(n)]
-    prog = Progress(grid, log)
+    prog = Progress(grid)
     spawn = mp.get_context("spawn")
     outbox = spawn.Queue()
     procs: dict[int, tuple] = {}  # index -> (process, inbox)
@@ -169,8 +172,8 @@ def run_local(run_dir: str | Path, workers: int | None = None, log=print, progre
                 os.environ["CUDA_VISIBLE_DEVICES"] = old
         procs[i] = (p, inbox)
 
-    log(f"grid {grid.run_dir}: {len(grid.cells)} cells, {n} worker(s) on "
-        + (", ".join(f"GPU {d}" for d in devices) if gpus else "the CPU"))
+    logger.info(f"grid {grid.run_dir}: {len(grid.cells)} cells, {n} worker(s) on "
+                + (", ".join(f"GPU {d}" for d in devices) if gpus else "the CPU"))
     for i in range(n):
         start(i)
     try:
@@ -193,7 +196,7 @@ def run_local(run_dir: str | Path, workers: int | None = None, log=print, progre
                 busy.pop(i, None)
                 prog.set(ident, "pending", "stopped")
     except KeyboardInterrupt:
-        log("interrupted: stopping the workers (a running cell keeps its last epoch); run the same command again to continue")
+        logger.info("interrupted: stopping the workers (a running cell keeps its last epoch); run the same command again to continue")
         _stop(procs, busy, timeout=30)
         raise
     _stop(procs, {}, timeout=30)
@@ -413,7 +416,7 @@ def slurm_scripts(run_dir: str | Path, opts: dict) -> list[str]:
     return scripts
 
 
-def submit_slurm(run_dir: str | Path, opts: dict, log=print) -> dict:
+def submit_slurm(run_dir: str | Path, opts: dict) -> dict:
     """The unimodal cells as one job array, the others as a second array that starts after it
     (afterany: a failed unimodal cell fails only the fusion cells that need it, with that reason).
     Returns {"unimodal": job id, "fusion": job id, "jobs": {cell: job id}}; RUN/grid/slurm.json keeps it."""
@@ -423,7 +426,7 @@ def submit_slurm(run_dir: str | Path, opts: dict, log=print) -> dict:
     grid = load_grid(run_dir)
     uni, fus = _todo(grid)
     if not uni and not fus:
-        log(f"grid {grid.run_dir}: every cell is done or running; nothing to submit")
+        logger.info(f"grid {grid.run_dir}: every cell is done or running; nothing to submit")
         return {"jobs": {}}
     ex = submitit.SlurmExecutor(folder=grid.run_dir / "grid" / "submitit" / "%j")
     ex.update_parameters(**_slurm_parameters(grid, opts))
@@ -435,26 +438,26 @@ def submit_slurm(run_dir: str | Path, opts: dict, log=print) -> dict:
         first = jobs[0].job_id.split("_")[0]
         out["unimodal"] = first
         out["jobs"].update({c.id: j.job_id for c, j in zip(uni, jobs)})
-        log(f"submitted the unimodal array {first}: {len(uni)} cell(s)")
+        logger.info(f"submitted the unimodal array {first}: {len(uni)} cell(s)")
     if fus:
         if first:
             ex.update_parameters(dependency=f"afterany:{first}")
         jobs = ex.map_array(job, [c.id for c in fus])
         out["fusion"] = jobs[0].job_id.split("_")[0]
         out["jobs"].update({c.id: j.job_id for c, j in zip(fus, jobs)})
-        log(f"submitted the fusion array {out['fusion']}: {len(fus)} cell(s)" + (f", after {first}" if first else ""))
+        logger.info(f"submitted the fusion array {out['fusion']}: {len(fus)} cell(s)" + (f", after {first}" if first else ""))
     write_json(grid.run_dir / "grid" / "slurm.json", out)
-    log(f"follow it with: avemotion status {grid.run_dir}")
+    logger.info(f"follow it with: avemotion status {grid.run_dir}")
     return out
 
 
-def run_submitit_local(run_dir: str | Path, debug: bool = False, workers: int | None = None, log=print,
+def run_submitit_local(run_dir: str | Path, debug: bool = False, workers: int | None = None,
                        timeout_min: int = 24 * 60) -> dict:
     """submitit's local executor (a subprocess per cell, `workers` at a time) or its in-process
     debug executor; the unimodal cells first, then the others, as the SLURM dependency would."""
     submitit = _submitit()
     grid = load_grid(run_dir)
-    prog = Progress(grid, log)
+    prog = Progress(grid)
     uni, fus = _todo(grid)
     folder = grid.run_dir / "grid" / "submitit" / "%j"
     if debug:
@@ -492,13 +495,13 @@ def run_submitit_local(run_dir: str | Path, debug: bool = False, workers: int | 
 
 
 def launch(run_dir: str | Path, launcher: str, *, workers: int | None = None, slurm: dict | None = None,
-           log=print, progress: bool = False) -> dict:
+           progress: bool = False) -> dict:
     if launcher == "sequential":
-        return run_sequential(run_dir, log=log, progress=progress)
+        return run_sequential(run_dir, progress=progress)
     if launcher == "local":
-        return run_local(run_dir, workers=workers, log=log, progress=progress)
+        return run_local(run_dir, workers=workers, progress=progress)
     if launcher == "slurm":
-        return submit_slurm(run_dir, slurm or slurm_options(), log=log)
+        return submit_slurm(run_dir, slurm or slurm_options())
     if launcher in ("submitit-local", "submitit-debug"):
-        return run_submitit_local(run_dir, debug=launcher == "submitit-debug", workers=workers, log=log)
+        return run_submitit_local(run_dir, debug=launcher == "submitit-debug", workers=workers)
     raise ConfigError(f"--launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")

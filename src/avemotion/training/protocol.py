@@ -25,7 +25,7 @@ from avemotion.data.folds import Fold, check_folds, make_folds
 from avemotion.errors import ConfigError
 from avemotion.registries import selection as selection_rules
 from avemotion.run_layout import REFIT, UNIMODAL, RunLayout, RunRecord, StageStart, base_stage, is_refit
-from avemotion.training.engine import is_global_zero, launch_settings
+from avemotion.training.engine import launch_settings
 from avemotion.training.presets import (
     SCOPES,
     TrainConfig,
@@ -35,6 +35,7 @@ from avemotion.training.presets import (
     settings_hash,
     stage_values,
 )
+from avemotion.utils.logs import is_global_zero
 
 
 @dataclass
@@ -46,7 +47,6 @@ class RunContext:
     preprocess: PreprocessConfig
     folds: list[Fold]  # with their clip ids (Fold.with_clips)
     progress: bool = False
-    log: callable = print
     extra_callbacks: list = field(default_factory=list)  # tests inject interruptions here
     partial: dict | None = None  # what the cache lacks of the complete corpus (--allow-partial)
     face_sources: dict | None = None  # clips per face source of the cache: predict's crop rule follows it

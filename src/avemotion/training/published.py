@@ -13,6 +13,7 @@ accuracy), so they are imported only into a run with test-fold selection (optimi
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from avemotion.errors import ConfigError
@@ -20,11 +21,13 @@ from avemotion.registries import selection as selection_rules
 from avemotion.training.presets import get_preset, run_label
 from avemotion.utils.io import file_sha256
 
+logger = logging.getLogger(__name__)
+
 ACTORS_PER_FOLD = 4  # the published protocol: fold k tests actors 4k-3 .. 4k
 
 
 def import_unimodal(source: str | Path, run_dir: str | Path, data: str | Path, *, preset: str = "paper",
-                    folds: str = "all", unimodal_dir=None, progress: bool = False, log=print, **overrides) -> list[Path]:
+                    folds: str = "all", unimodal_dir=None, progress: bool = False, **overrides) -> list[Path]:
     """Check every file first (fold actors, complete key map), then write every stage; returns their folders."""
     from avemotion.training.run import open_run, select_folds
 
@@ -34,7 +37,7 @@ def import_unimodal(source: str | Path, run_dir: str | Path, data: str | Path, *
             "the published unimodal networks were trained on all non-test actors and selected on the test "
             f"fold: import them only into a --selection {selection_rules.published_rule()} (or --legacy) run"
         )
-    ctx = open_run(run_dir, data, cfg, models=[], unimodal_dir=unimodal_dir, folds=folds, log=log)
+    ctx = open_run(run_dir, data, cfg, models=[], unimodal_dir=unimodal_dir, folds=folds)
     chosen = select_folds(ctx, folds)
     loaded = [(fold, role, *load_fold(ctx, Path(source), fold, role)) for fold in chosen for role in ("video", "audio")]
     return [write_stage(ctx, fold, role, model, path) for fold, role, model, path in loaded]
@@ -94,5 +97,5 @@ def write_stage(ctx, fold, role: str, model, path: Path) -> Path:
         train_actors=tuple(fold.train_actors), train_clips=len(fold.train_ids),
         labels=tuple(ctx.cache.labels), metrics=score_predictions(preds, names=ctx.cache.labels), predictions=tuple(preds),
     ))
-    ctx.log(f"fold {fold.index} {role}: imported {path}")
+    logger.info(f"fold {fold.index} {role}: imported {path}")
     return out

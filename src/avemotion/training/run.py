@@ -6,6 +6,7 @@ the test fold once. Files go where avemotion.run_layout says.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from avemotion.training.presets import (
 
 __all__ = ["open_run", "select_folds", "train_model", "stages_for"]
 
+logger = logging.getLogger(__name__)
+
 
 def open_run(
     run_dir: str | Path,
@@ -53,14 +56,11 @@ def open_run(
     unimodal_dir: str | Path | None = None,
     progress: bool = False,
     folds: str | list[int] = "all",
-    log=print,
 ) -> RunContext:
     """Open the cache, check it and every requested model's options, build and check the folds,
     write (or check) run.json and the manifests. Nothing trains before all of that passed."""
     from avemotion.data.cache import open_cache
 
-    if not engine.is_global_zero():
-        log = engine.silent  # one process speaks under DDP
     cache = open_cache(cache_path)
     pre = cache.config
     for name in models:  # e.g. an audio-only cache trains audio models only
@@ -68,15 +68,15 @@ def open_run(
     check_input(cfg, pre)
     check_legacy_cache(cfg, pre)
     cfg = cfg.replace(model_config=typed_model_config(cfg.model_config, models))  # --set text -> declared types
-    cfg = cap_workers(cfg, log)
+    cfg = cap_workers(cfg)
     check_model_options(cfg, models, len(cache.labels))
     records = cache.records()  # one read of every per-clip JSON, for the folds and their manifests
     extent = cache.extent()  # corpus.json, read once for the check and the folds
     partial = check_complete(cache, extent, records, cfg.allow_partial)
     if partial:
-        log(f"PARTIAL corpus (--allow-partial): {partial['clips']} of {partial['expected_clips']} clips"
-            + (f", no clip of actors {partial['missing_actors']}" if partial["missing_actors"] else "")
-            + "; the folds are those of the complete corpus, restricted to the actors present")
+        logger.warning(f"PARTIAL corpus (--allow-partial): {partial['clips']} of {partial['expected_clips']} clips"
+                       + (f", no clip of actors {partial['missing_actors']}" if partial["missing_actors"] else "")
+                       + "; the folds are those of the complete corpus, restricted to the actors present")
     ctx = RunContext(
         layout=RunLayout.for_training(run_dir, unimodal_dir),
         cfg=cfg,
@@ -91,7 +91,6 @@ def open_run(
         speakers=cache.speakers,
         clips=clip_digests(records),
         content_keys=frozenset(k for k in map(content_key, records) if k is not None),
-        log=log,
     )
     select_folds(ctx, folds)  # the requested folds exist and can train, before anything is written
     write_run_json(ctx, models)
@@ -107,13 +106,13 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def cap_workers(cfg: TrainConfig, log=print) -> TrainConfig:
+def cap_workers(cfg: TrainConfig) -> TrainConfig:
     """Loader workers above the cores available only contend (PyTorch warns every epoch): capped,
     with a note. A launch setting: the stage hashes do not change."""
     cores = available_cores()
     if cfg.num_workers is None or cfg.num_workers <= cores:
         return cfg
-    log(f"loader workers: {cfg.num_workers} asked, {cores} cores available; using {cores}")
+    logger.info(f"loader workers: {cfg.num_workers} asked, {cores} cores available; using {cores}")
     return cfg.replace(num_workers=cores)
 
 
@@ -154,12 +153,12 @@ def run_stage(ctx: RunContext, stage: Stage) -> Path:
     path = ctx.layout.stage_dir(stage.fold, stage.name)
     label = f"fold {stage.fold} {stage.name}"
     if stage_done(ctx.layout, stage):
-        ctx.log(f"{label}: done, reusing {path}")
+        logger.info(f"{label}: done, reusing {path}")
         return path
     check_stage_start(ctx.layout, stage)
     resume = ctx.layout.last_checkpoint(stage.fold, stage.name).exists()
-    ctx.log(f"{label}: {'resuming' if resume else 'training'} "
-            f"({len(stage.train_ids)} train clips of {len(stage.train_actors)} actors, {stage.epochs} epochs)")
+    logger.info(f"{label}: {'resuming' if resume else 'training'} "
+                f"({len(stage.train_ids)} train clips of {len(stage.train_actors)} actors, {stage.epochs} epochs)")
     # Seed before building: the weight init must not depend on what ran earlier in this process.
     L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
     model, init_report = build_stage_model(ctx, stage)
@@ -171,7 +170,7 @@ def run_stage(ctx: RunContext, stage: Stage) -> Path:
     rule = f"{selection_rules.REFIT}: last epoch" if stage.is_refit else stage.rule
     actors = [ctx.speakers.get(a, a) for a in stage.test_actors]  # the corpus's names, else the ids
     scored = f"test actors {actors}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}"
-    ctx.log(f"{label}: epoch {result.epoch} selected ({rule}); {scored}")
+    logger.info(f"{label}: epoch {result.epoch} selected ({rule}); {scored}")
     return path
 
 
@@ -259,7 +258,7 @@ def stage_callbacks(ctx: RunContext, stage: Stage, meta: dict) -> list:
     last = ctx.layout.last_checkpoint(stage.fold, stage.name)
     keep_last = ModelCheckpoint(dirpath=last.parent, filename=last.stem, save_top_k=1, enable_version_counter=False)
     # a line per epoch unless Lightning's bars (--progress) already show it
-    lines = [] if ctx.progress else [EpochLine(f"fold {stage.fold} {stage.name}", ctx.log)]
+    lines = [] if ctx.progress else [EpochLine(f"fold {stage.fold} {stage.name}")]
     return [
         EpochSeed(ctx.cfg.seed),
         SelectBest(ctx.layout.best(stage.fold, stage.name), stage.rule, ctx.preprocess, meta),
