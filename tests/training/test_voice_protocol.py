@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -109,12 +110,10 @@ def small_stores(tmp_path_factory, ravdess_speech_dir, emodb_dir):
     return root
 
 
-def test_a_two_corpus_leave_one_corpus_out_run_writes_the_cross_corpus_report(small_stores, tmp_path):
+def test_a_two_corpus_leave_one_corpus_out_run_writes_the_cross_corpus_report(small_stores, tmp_path, caplog):
     cfg = VoiceTrainConfig(epochs=1, batch_size=8)
     stores = [small_stores / "rav", small_stores / "emo"]
-    messages = []
-    report = run_voice(stores, tmp_path / "run", cfg, protocol="leave-one-corpus-out", seeds=[0], n_folds=2, n_val=1,
-                       progress=messages.append)
+    report = run_voice(stores, tmp_path / "run", cfg, protocol="leave-one-corpus-out", seeds=[0], n_folds=2, n_val=1)
     assert set(report["corpora"]) == {"rav", "emo"}  # a manifest corpus is called by its CSV's name
     doc = json.loads((tmp_path / "run" / "report.json").read_text())
     for name, entry in doc["corpora"].items():
@@ -126,22 +125,22 @@ def test_a_two_corpus_leave_one_corpus_out_run_writes_the_cross_corpus_report(sm
     text = (tmp_path / "run" / "report.md").read_text()
     assert "collapse" in text.lower()
     # the same command again reuses every stage
-    messages.clear()
-    run_voice(stores, tmp_path / "run", cfg, protocol="leave-one-corpus-out", seeds=[0], n_folds=2, n_val=1,
-              progress=messages.append)
-    assert messages and all("done, reusing" in m for m in messages)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="avemotion"):
+        run_voice(stores, tmp_path / "run", cfg, protocol="leave-one-corpus-out", seeds=[0], n_folds=2, n_val=1)
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("avemotion")]
+    assert said and all("done, reusing" in m for m in said)
     # a run folder is bound to its data: another store is refused
     with pytest.raises(ConfigError, match="other settings or other data"):
         run_voice([small_stores / "rav-other", stores[1]], tmp_path / "run", cfg, protocol="leave-one-corpus-out",
-                  seeds=[0], n_folds=2, n_val=1, progress=messages.append)
+                  seeds=[0], n_folds=2, n_val=1)
 
 
 def test_an_exported_model_keeps_its_contract_and_verifies(small_stores, tmp_path):
     from avemotion.models.voice_weights import load_voice_model
 
     cfg = VoiceTrainConfig(epochs=1, batch_size=8)
-    run_voice([small_stores / "emo"], tmp_path / "run", cfg, protocol="all", seeds=[0], n_folds=2, n_val=1,
-              progress=lambda m: None)
+    run_voice([small_stores / "emo"], tmp_path / "run", cfg, protocol="all", seeds=[0], n_folds=2, n_val=1)
     export_voice(tmp_path / "run", tmp_path / "w", card={"name": "test-voice"})
     model, meta = load_voice_model(tmp_path / "w")
     assert meta["name"] == "test-voice" and meta["voice_hash"] == VoiceConfig().hash()

@@ -83,7 +83,7 @@ def train(
                            batch_size=_bounded("batch-size", batch_size, 2, MAX_BATCH), lr=lr, augment=augment, norm=norm,
                            weight_decay=weight_decay, weight_decay_grid=decays)
     report = run_voice(data, out, cfg, protocol=protocol, seeds=_ints("seeds", seeds), n_folds=n_folds, n_val=n_val,
-                       folds=_ints("folds", folds) if folds else None, progress=typer.echo)
+                       folds=_ints("folds", folds) if folds else None)
     _summary(report, "stages")
     typer.echo(f"report: {Path(out) / 'report.md'}")
 
@@ -118,7 +118,7 @@ def evaluate(
     """Score a voice run's models on another corpus: the cross-corpus report (RUN/cross/...)."""
     from avemotion.training.voice_run import evaluate_voice
 
-    _summary(evaluate_voice(run, data, progress=typer.echo), "models")
+    _summary(evaluate_voice(run, data), "models")
 
 
 @voice_app.command("export")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from avemotion.training.voice_protocol import PROTOCOLS, VoiceSplit, plan, selec
 from avemotion.utils.io import atomic_path, read_json, write_json
 from avemotion.utils.targets import check_targets
 
+logger = logging.getLogger(__name__)
 
 
 def _hash(doc) -> str:
@@ -38,8 +40,7 @@ def _hash(doc) -> str:
 
 
 def run_voice(stores: list[str | Path], out: str | Path, cfg: VoiceTrainConfig, *, protocol: str, seeds: list[int],
-              n_folds: int | None = None, n_val: int | None = None, folds: list[int] | None = None,
-              progress=print) -> dict:
+              n_folds: int | None = None, n_val: int | None = None, folds: list[int] | None = None) -> dict:
     out = Path(out)
     if protocol not in PROTOCOLS:  # before any store is read
         raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
@@ -56,7 +57,7 @@ def run_voice(stores: list[str | Path], out: str | Path, cfg: VoiceTrainConfig, 
     everything = merge(corpora)
     for split in splits:
         for seed in seeds:
-            _stage(out, everything, split, cfg, seed, identity, progress)
+            _stage(out, everything, split, cfg, seed, identity)
     return build_report(out, run_doc)
 
 
@@ -77,23 +78,23 @@ def _bind(out: Path, run_doc: dict) -> None:
     write_json(path, run_doc)
 
 
-def _stage(out: Path, corpus: VoiceCorpus, split: VoiceSplit, cfg: VoiceTrainConfig, seed: int, identity: dict, progress) -> None:
+def _stage(out: Path, corpus: VoiceCorpus, split: VoiceSplit, cfg: VoiceTrainConfig, seed: int, identity: dict) -> None:
     folder = out / split.name / f"seed_{seed}"
     stage_hash = _hash({"train": dict(cfg.to_dict(), seed=seed), "split": split.to_dict(), "stores": identity})
     stage_file = folder / "stage.json"
     if stage_file.is_file() and read_json(stage_file).get("hash") == stage_hash:
-        progress(f"{split.name} seed {seed}: done, reusing")
+        logger.info(f"{split.name} seed {seed}: done, reusing")
         return
     train = select(corpus, split.train, split.classes)
     val = select(corpus, split.val, split.classes)
     if not len(train) or not len(val):
         raise ConfigError(f"{split.name}: no training or validation utterances of the classes {', '.join(split.classes)}")
-    progress(f"{split.name} seed {seed}: {len(train)} training utterances ({len(set(train.speakers))} speakers), "
-             f"{len(val)} validation ({len(set(val.speakers))} speakers), classes {', '.join(split.classes)}")
+    logger.info(f"{split.name} seed {seed}: {len(train)} training utterances ({len(set(train.speakers))} speakers), "
+                f"{len(val)} validation ({len(set(val.speakers))} speakers), classes {', '.join(split.classes)}")
     started = time.perf_counter()
     model, history = train_voice(train, val, split.classes, VoiceTrainConfig(**dict(cfg.to_dict(), seed=seed)),
-                                 progress=lambda row: progress(f"  epoch {row['epoch']}: loss {row['loss']:.3f}, "
-                                                               f"validation UAR {100 * row.get('val_uar', float('nan')):.1f} %"))
+                                 progress=lambda row: logger.info(f"  epoch {row['epoch']}: loss {row['loss']:.3f}, "
+                                                                  f"validation UAR {100 * row.get('val_uar', float('nan')):.1f} %"))
     save_voice_model(model, folder / "model", labels=split.classes, cfg=corpus.cfg,
                      extra={"split": split.to_dict(), "seed": seed, "train": cfg.to_dict(), "stores": identity})
     test = select(corpus, split.test)
@@ -176,7 +177,7 @@ def export_voice(run: str | Path, out: str | Path, *, split: str | None = None, 
     return save_voice_model(model, out, labels=tuple(meta["labels"]), cfg=VoiceConfig.from_dict(meta["voice"]), extra=extra)
 
 
-def evaluate_voice(run: str | Path, store: str | Path, *, progress=print) -> dict:
+def evaluate_voice(run: str | Path, store: str | Path) -> dict:
     """Score every model of a run on another corpus (a voice store): per stage, mean +- std, and the
     pooled report of each seed's first split. Utterances whose speech is sample for sample one the run
     trained on are left out and counted, whatever the corpus is called. Written to
@@ -186,7 +187,7 @@ def evaluate_voice(run: str | Path, store: str | Path, *, progress=print) -> dic
     corpus = open_store(store)
     seen = _seen_in_training(doc, corpus)
     if seen:
-        progress(f"{len(seen)} utterances of {corpus.dataset} were in the run's training data: left out")
+        logger.info(f"{len(seen)} utterances of {corpus.dataset} were in the run's training data: left out")
         corpus = corpus.subset(lambda i: i not in seen)
     out = run / "cross" / f"{corpus.dataset}-{corpus.digest()}"
     stages, pooled = [], {}
