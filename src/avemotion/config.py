@@ -130,14 +130,22 @@ def canonical_detector(setting: str) -> str:
 
 
 def library_fingerprint() -> dict:
-    """librosa switched its centred-STFT padding from reflect (0.8) to constant (0.10)."""
-    import inspect
+    """librosa switched its centred-STFT padding from reflect (0.8) to constant (0.10).
 
-    import librosa
+    Read from the installed version, without importing librosa (its import takes seconds, and every
+    command that opens a cache checks this): the pad mode follows from the version
+    (librosa_pad_mode), which tests/test_config.py checks against librosa.stft's own default."""
+    from importlib.metadata import version
 
-    pad_mode = inspect.signature(librosa.stft).parameters["pad_mode"].default
-    major_minor = ".".join(librosa.__version__.split(".")[:2])
-    return {"librosa": major_minor, "stft_pad_mode": pad_mode}
+    installed = version("librosa")
+    major_minor = ".".join(installed.split(".")[:2])
+    return {"librosa": major_minor, "stft_pad_mode": librosa_pad_mode(installed)}
+
+
+def librosa_pad_mode(installed: str) -> str:
+    """librosa.stft's default pad_mode in this librosa version: "constant" from 0.10 on."""
+    major, minor = (int(part) for part in installed.split(".")[:2])
+    return "constant" if (major, minor) >= (0, 10) else "reflect"
 
 
 def cache_fingerprint() -> dict:

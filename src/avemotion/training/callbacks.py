@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import pickle
 import random
 import re
@@ -49,34 +50,52 @@ class EpochSeed(L.Callback):
 
 
 class EpochLine(L.Callback):
-    """One line per training epoch: `fold F STAGE: epoch E/N: loss L, val accuracy A, val UAR U (S s)`.
+    """One line per training epoch: `fold F STAGE: epoch E/N: loss L, val accuracy A, val UAR U (S s)`,
+    and within an epoch that takes long, `fold F STAGE: epoch E/N: training batch B/T (S s)` (or
+    `validating batch ...`) once `WAIT` seconds have passed without a line, or a tenth of the last
+    epoch's time when that is longer (at most about ten such lines per epoch).
 
     The run's only sign of life between a stage's start and its score when Lightning's progress
     bars are off (the default, and useless in a log file); shown by the first process only
     (utils.logs.RankZeroFilter)."""
 
+    WAIT = 5.0  # seconds: no stretch without a line longer than this (issue 27)
+
     def __init__(self, label: str):
         self.label = label
-        self.started = 0.0
+        self.started = self.last_line = 0.0
+        self.last_epoch = 0.0  # seconds the previous epoch took
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        import time
+        self.started = self.last_line = time.perf_counter()
 
-        self.started = time.perf_counter()
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._within(trainer, "training", batch_idx, trainer.num_training_batches)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if not trainer.sanity_checking:
+            self._within(trainer, "validating", batch_idx, sum(trainer.num_val_batches))
+
+    def _within(self, trainer, what: str, batch_idx: int, total) -> None:
+        now = time.perf_counter()
+        if now - self.last_line < max(self.WAIT, self.last_epoch / 10):
+            return
+        self.last_line = now
+        logger.info(f"{self._epoch(trainer)}: {what} batch {batch_idx + 1}/{total} ({now - self.started:.1f} s)")
+
+    def _epoch(self, trainer) -> str:
+        return f"{self.label}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         # after this epoch's validation loop: callback_metrics hold its val_* and the epoch's train_loss
-        import time
-
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         parts = [f"loss {metrics['train_loss']:.3f}" if "train_loss" in metrics else "loss n/a"]
         if "val_acc" in metrics and not math.isnan(metrics["val_acc"]):
             parts.append(f"val accuracy {metrics['val_acc']:.3f}")
         if "val_uar" in metrics and not math.isnan(metrics["val_uar"]):
             parts.append(f"val UAR {metrics['val_uar']:.3f}")
-        seconds = time.perf_counter() - self.started
-        logger.info(f"{self.label}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: "
-                    f"{', '.join(parts)} ({seconds:.1f} s)")
+        self.last_epoch = time.perf_counter() - self.started
+        logger.info(f"{self._epoch(trainer)}: {', '.join(parts)} ({self.last_epoch:.1f} s)")
 
 
 class SelectBest(L.Callback):

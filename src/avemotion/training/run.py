@@ -148,8 +148,6 @@ def train_model(ctx: RunContext, model_name: str, folds: list[Fold]) -> dict[int
 
 def run_stage(ctx: RunContext, stage: Stage) -> Path:
     """Execute one planned stage: reuse it when done, else train (or resume) and score it."""
-    import lightning as L
-
     path = ctx.layout.stage_dir(stage.fold, stage.name)
     label = f"fold {stage.fold} {stage.name}"
     if stage_done(ctx.layout, stage):
@@ -159,6 +157,8 @@ def run_stage(ctx: RunContext, stage: Stage) -> Path:
     resume = ctx.layout.last_checkpoint(stage.fold, stage.name).exists()
     logger.info(f"{label}: {'resuming' if resume else 'training'} "
                 f"({len(stage.train_ids)} train clips of {len(stage.train_actors)} actors, {stage.epochs} epochs)")
+    import lightning as L  # after the line above: its import takes seconds, which the line accounts for
+
     # Seed before building: the weight init must not depend on what ran earlier in this process.
     L.seed_everything(ctx.cfg.seed, workers=True, verbose=False)
     model, init_report = build_stage_model(ctx, stage)
