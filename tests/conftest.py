@@ -123,7 +123,3 @@ def emodb_dir() -> Path:
     return SHARED_DATA / "emodb"
 
 
-@pytest.fixture(scope="session")
-def ravdess_speech_dir() -> Path:
-    """The real RAVDESS speech audio (1440 FLAC files, 24 actors) beside the checkout."""
-    return SHARED_DATA / "ravdess-speech"

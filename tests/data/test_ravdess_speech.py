@@ -4,7 +4,6 @@ the audio-only adapter, an MFCC-only cache, the stereo files and the duplicate p
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from avemotion.config import PreprocessConfig
 from avemotion.data.datasets import scan_dataset

@@ -8,7 +8,7 @@ import pytest
 
 from avemotion.config import PreprocessConfig
 from avemotion.errors import InputError
-from avemotion.inference import FileError, Prediction, Recognizer, Timeline, features
+from avemotion.inference import Prediction, Recognizer, Timeline, features
 from avemotion.inference.media import iter_frames
 from inference_helpers import run_predict
 from odd_media import crema_audio, crema_frames, write_av, write_gif

@@ -5,7 +5,6 @@ model keeps the sorted order and records nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning as L
 import pytest
