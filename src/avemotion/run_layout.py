@@ -96,10 +96,10 @@ class RunLayout:
         """Every fold's manifest, checked again on the way in (the test groups partition the actors)."""
         from avemotion.data.folds import check_folds
 
-        paths = sorted(self.folds_dir.glob("fold_*.json"), key=lambda p: int(p.stem.split("_")[1]))
-        if not paths:
+        indices = sorted(int(p.stem.split("_")[1]) for p in self.folds_dir.glob("fold_*.json"))
+        if not indices:
             raise ConfigError(f"{self.folds_dir}: no fold_K.json manifests")
-        folds = [self.read_manifest(int(p.stem.split("_")[1])) for p in paths]
+        folds = [self.read_manifest(k) for k in indices]
         check_folds(folds, {a for f in folds for a in f.test_actors})
         return folds
 
@@ -152,15 +152,19 @@ class RunLayout:
 
         return self.has_result(fold, stage) and checkpoint_exists(self.best(fold, stage))
 
+    def start(self, fold: int, stage: str) -> Path:
+        """The settings a stage started with (StageStart), while it is partial and after."""
+        return self.stage_dir(fold, stage) / "stage.json"
+
     def read_start(self, fold: int, stage: str) -> "StageStart | None":
-        path = self.stage_dir(fold, stage) / "stage.json"
+        path = self.start(fold, stage)
         return StageStart.from_dict(read_json(path)) if path.exists() else None
 
     def write_start(self, fold: int, stage: str, start: "StageStart") -> None:
-        write_json(self.stage_dir(fold, stage) / "stage.json", start.to_dict())
+        write_json(self.start(fold, stage), start.to_dict())
 
     def has_start(self, fold: int, stage: str) -> bool:
-        return (self.stage_dir(fold, stage) / "stage.json").exists()
+        return self.start(fold, stage).exists()
 
     def checkpoint_meta(self, fold: int, stage: str) -> dict:
         """The selected checkpoint's metadata (best.json, models.checkpoint's record)."""
@@ -291,7 +295,8 @@ class RunRecord:
         return doc
 
     def settings(self) -> dict:
-        return {k: self.to_dict()[k] for k in self.SETTINGS}
+        doc = self.to_dict()
+        return {k: doc[k] for k in self.SETTINGS}
 
     @property
     def mfcc_norm(self) -> str | None:

@@ -26,6 +26,14 @@ def register(app: typer.Typer) -> None:
 
 RUN_HELP = ("Run folder written by `avemotion train` (default: $AVEMOTION_RUN). Without it: the voice model "
             "that ships with avemotion.")
+# The options `serve` and `live` share: which model answers, and where it runs.
+RUN = typer.Option(None, "--run", envvar="AVEMOTION_RUN", help=RUN_HELP)
+WEIGHTS = typer.Option(None, "--weights", help="Without --run: which shipped voice model (default: the default one, see `avemotion weights`).")
+MODEL = typer.Option(None, help="Model of the run to use when it holds several (default: its one fusion model, or its one model).")
+FOLD = typer.Option(None, help="This fold's checkpoint (default: the best-validated fold).")
+ENSEMBLE = typer.Option(False, "--ensemble", help="Average every fold's probabilities.")
+ONNX = typer.Option(None, "--onnx", help="Forward pass through onnxruntime (a file from `avemotion export`; default: none, PyTorch).")
+DEVICE = typer.Option(None, help="Torch device.", show_default="cpu")
 
 
 def _load(run, weights, model, fold, ensemble, allow_missing, pad_short, detector, onnx, device, window, hop):
@@ -37,16 +45,16 @@ def _load(run, weights, model, fold, ensemble, allow_missing, pad_short, detecto
 
 
 def serve(
-    run: Optional[Path] = typer.Option(None, "--run", envvar="AVEMOTION_RUN", help=RUN_HELP),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Without --run: which shipped voice model (default: the default one, see `avemotion weights`)."),
-    model: Optional[str] = typer.Option(None, help="Model of the run to use when it holds several (default: its one fusion model, or its one model)."),
-    fold: Optional[int] = typer.Option(None, help="This fold's checkpoint (default: the best-validated fold)."),
-    ensemble: bool = typer.Option(False, "--ensemble", help="Average every fold's probabilities."),
+    run: Optional[Path] = RUN,
+    weights: Optional[str] = WEIGHTS,
+    model: Optional[str] = MODEL,
+    fold: Optional[int] = FOLD,
+    ensemble: bool = ENSEMBLE,
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Without audio or face, answer from the other modality."),
     pad_short: Optional[bool] = typer.Option(None, "--pad-short/--no-pad-short", help="A clip shorter than the model's audio window: zero-padded, with a note (--pad-short), or refused as too_short (--no-pad-short).", show_default="pad-short"),
     detector: Optional[str] = typer.Option(None, "--detector", help="Face detector for videos (default: the run's crop rule)."),
-    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Forward pass through onnxruntime (a file from `avemotion export`; default: none, PyTorch)."),
-    device: Optional[str] = typer.Option(None, help="Torch device.", show_default="cpu"),
+    onnx: Optional[Path] = ONNX,
+    device: Optional[str] = DEVICE,
     window: Optional[float] = typer.Option(None, help="Window length (s) of long files' timelines and of streams.", show_default="3.0"),
     hop: Optional[float] = typer.Option(None, help="Seconds between windows.", show_default="1.0"),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface; think before you do)."),
@@ -73,15 +81,15 @@ def serve(
 def live(
     source: str = typer.Option(..., "--source", help="A camera number (0: /dev/video0 and the default microphone), a file, or a URL (rtsp://, http://, ...)."),
     realtime: bool = typer.Option(False, "--realtime", help="Play a file at its own pace (as a camera would give it)."),
-    run: Optional[Path] = typer.Option(None, "--run", envvar="AVEMOTION_RUN", help=RUN_HELP),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Without --run: which shipped voice model (default: the default one, see `avemotion weights`)."),
-    model: Optional[str] = typer.Option(None, help="Model of the run to use when it holds several (default: its one fusion model, or its one model)."),
-    fold: Optional[int] = typer.Option(None, help="This fold's checkpoint (default: the best-validated fold)."),
-    ensemble: bool = typer.Option(False, "--ensemble", help="Average every fold's probabilities."),
+    run: Optional[Path] = RUN,
+    weights: Optional[str] = WEIGHTS,
+    model: Optional[str] = MODEL,
+    fold: Optional[int] = FOLD,
+    ensemble: bool = ENSEMBLE,
     allow_missing: bool = typer.Option(False, "--allow-missing", help="A window without a face is answered from the audio."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Face detector (default: the run's crop rule)."),
-    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Forward pass through onnxruntime (a file from `avemotion export`; default: none, PyTorch)."),
-    device: Optional[str] = typer.Option(None, help="Torch device.", show_default="cpu"),
+    onnx: Optional[Path] = ONNX,
+    device: Optional[str] = DEVICE,
     window: float = typer.Option(3.0, help="Window length (s)."),
     hop: float = typer.Option(1.0, help="Seconds between answers."),
     fmt: LiveFormat = typer.Option(LiveFormat.text, "--format", help="text: one line per hop; jsonl: one JSON object per hop."),

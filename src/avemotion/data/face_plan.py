@@ -25,7 +25,6 @@ def sample_times(start: float, end: float, n: int) -> np.ndarray:
     return start + np.arange(n) * (end - start) / n
 
 
-
 def window_videos(path: Path, cfg: PreprocessConfig, windows, landmarks, *, seek: bool = False,
                   face: str | None = None) -> tuple[list, list, str]:
     """Face crops (T, S, S, 3) and boxes (T, 4) per window (an InputError `no_face` for a window

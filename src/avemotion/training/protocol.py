@@ -75,9 +75,6 @@ class RunContext:
             self._speaker_norm = speaker_mfcc_stats(self.cache)
         return self._speaker_norm
 
-    def stage_dir(self, fold: Fold, stage: str) -> Path:
-        return self.layout.stage_dir(fold.index, stage)
-
 
 # ------------------------------------------------------------------------------------------ folds
 
