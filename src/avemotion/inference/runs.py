@@ -7,7 +7,6 @@ each lives is `avemotion.run_layout.RunLayout`'s to say.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -47,18 +46,17 @@ def read_run(path: str | Path, model: str | None = None) -> RunInfo:
     plain = RunLayout(path, path)
     record = plain.read_run() if plain.has_run() else RunRecord.from_dict({})
     layout = RunLayout.read(path, record)
-    model = model or _default_model(layout, record)
-    run = RunInfo(path=path, model=model, folds=(), layout=layout, record=record)
-    folds = tuple(sorted(k for k, s in layout.checkpoints() if s == model))
+    found = layout.checkpoints()  # one scan of the folders for both questions below
+    model = model or _default_model(path, record, found)
+    folds = tuple(sorted(k for k, s in found if s == model))
     if not folds:
         raise ConfigError(f"{path}: no fold has a finished {model!r} checkpoint (fold_K/{model}/best.json)")
-    return dataclasses.replace(run, folds=folds)
+    return RunInfo(path=path, model=model, folds=folds, layout=layout, record=record)
 
 
-def _default_model(layout: RunLayout, record: RunRecord) -> str:
+def _default_model(path: Path, record: RunRecord, checkpoints: list[tuple[int, str]]) -> str:
     """The run's one fusion model (or its one unimodal model); several need --model."""
-    path = layout.root
-    trained = list(record.models) or sorted({s for _, s in layout.checkpoints()})
+    trained = list(record.models) or sorted({s for _, s in checkpoints})
     fusion = [m for m in trained if m not in UNIMODAL_STAGES]
     candidates = fusion or list(trained)
     if len(candidates) == 1:
